@@ -1,0 +1,280 @@
+//! `dothi`: one binary for the whole platform. Subcommands are thin: they parse options and
+//! call the library crates.
+
+mod demo;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use dothi_domain::{Actor, Role};
+use dothi_store::auth::NewUser;
+use dothi_store::reference::ReferenceFile;
+use dothi_store::{Settings, Store};
+
+/// Every option can also be set with the environment variable shown in `--help`; see
+/// docs/CONFIGURATION.md for the full list with defaults.
+#[derive(Parser)]
+#[command(name = "dothi", version, about = "dothi: smart-city operations platform (field reports, Open311, IOC)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// Database URL: a SQLite file (sqlite://PATH) or PostgreSQL (postgres://…).
+    #[arg(long = "db", env = "DATABASE_URL", default_value = "sqlite://./data/dothi.db")]
+    url: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (native API, Open311, OpenAPI).
+    Serve(ServeArgs),
+    /// Manage Open311 API keys.
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+    /// Manage local user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Import reference data (communes, agencies, categories, routing rules, holidays) from a
+    /// JSON file in the format of reference/hue.json.
+    Import {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The file to import. Use `--province CODE` with the national file
+        /// (reference/vn-admin-units-2025.json) to import one province's communes.
+        file: std::path::PathBuf,
+        #[arg(long)]
+        province: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Load the Huế demo data and N generated historic reports (for demos and benchmarks).
+    Seed {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long, default_value_t = 500)]
+        reports: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "DOTHI_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Load the Huế reference data, demo accounts and demo reports if the database is empty.
+    #[arg(long, env = "DOTHI_DEMO")]
+    demo: bool,
+    /// Public base URL used in links (media URLs, Open311 discovery). Default: http://LISTEN.
+    #[arg(long, env = "DOTHI_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Open311 jurisdiction_id.
+    #[arg(long, env = "DOTHI_JURISDICTION_ID", default_value = "hue.gov.vn")]
+    jurisdiction_id: String,
+    /// Radius of duplicate suggestions, metres.
+    #[arg(long, env = "DOTHI_DUPLICATE_RADIUS_M", default_value_t = 100.0)]
+    duplicate_radius_m: f64,
+    /// How many days back duplicate suggestions look.
+    #[arg(long, env = "DOTHI_DUPLICATE_WINDOW_DAYS", default_value_t = 7)]
+    duplicate_window_days: i64,
+    /// Resolved reports nobody rated are closed after this many days.
+    #[arg(long, env = "DOTHI_AUTO_CLOSE_DAYS", default_value_t = 7)]
+    auto_close_days: i64,
+    /// Lifetime of bearer tokens, hours.
+    #[arg(long, env = "DOTHI_TOKEN_TTL_HOURS", default_value_t = 168)]
+    token_ttl_hours: i64,
+    /// Largest request body in bytes (uploads included).
+    #[arg(long, env = "DOTHI_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Seconds between deadline sweeps (overdue detection, auto-close) and reference reloads.
+    #[arg(long, env = "DOTHI_SWEEP_INTERVAL_SECS", default_value_t = 60)]
+    sweep_interval_secs: u64,
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key; the key is printed as the last line of output.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        name: String,
+    },
+    /// List keys (names and prefixes only).
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a local account.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        username: String,
+        #[arg(long, env = "DOTHI_NEW_USER_PASSWORD")]
+        password: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// citizen, agency_staff, ioc_operator or admin.
+        #[arg(long, default_value = "citizen")]
+        role: String,
+        /// Agency code, for agency_staff.
+        #[arg(long)]
+        agency: Option<String>,
+    },
+}
+
+async fn open(db: &DbArgs, settings: Settings) -> Result<Store> {
+    Store::open(&db.url, settings).await.with_context(|| format!("opening the database at {}", db.url))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let system = Actor::system();
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::ApiKey { command: ApiKeyCommand::Create { db, name } } => {
+            let store = open(&db, Settings::default()).await?;
+            let (key, meta) = store.create_api_key(&system, &name).await?;
+            println!("Created API key #{} '{}' (prefix {}). Store it now: it is not shown again.", meta.id, meta.name, meta.prefix);
+            println!("{key}");
+            Ok(())
+        }
+        Command::ApiKey { command: ApiKeyCommand::List { db } } => {
+            let store = open(&db, Settings::default()).await?;
+            for k in store.list_api_keys(&system).await? {
+                println!("{}\t{}\t{}\t{}", k.id, k.prefix, k.name, if k.revoked_at.is_some() { "revoked" } else { "active" });
+            }
+            Ok(())
+        }
+        Command::User { command: UserCommand::Create { db, username, password, display_name, role, agency } } => {
+            let store = open(&db, Settings::default()).await?;
+            let user = store
+                .create_user(
+                    &system,
+                    &NewUser {
+                        display_name: display_name.unwrap_or_else(|| username.clone()),
+                        username,
+                        email: None,
+                        phone: None,
+                        password,
+                        role: Role::parse(&role)?,
+                        agency_code: agency,
+                    },
+                )
+                .await?;
+            println!("Created user #{} '{}' ({})", user.id, user.username, user.role.as_str());
+            Ok(())
+        }
+        Command::Import { db, file, province } => {
+            let store = open(&db, Settings::default()).await?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let reference: ReferenceFile = match province {
+                Some(code) => {
+                    let national: serde_json::Value = serde_json::from_str(&text).context("parsing the national file")?;
+                    match dothi_store::reference::province_from_national(&national, &code) {
+                        Some(r) => r,
+                        None => bail!("province {code} is not in {}", file.display()),
+                    }
+                }
+                None => serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))?,
+            };
+            let summary = store.import_reference(&system, &reference).await?;
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(())
+        }
+        Command::Migrate { db } => {
+            open(&db, Settings::default()).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Seed { db, reports, seed } => {
+            let store = open(&db, Settings::default()).await?;
+            demo::load_reference(&store).await?;
+            demo::generate_reports(&store, reports, seed).await?;
+            println!("{} reports in the database", store.count_reports().await?);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));
+    let public_url = public_url.trim_end_matches('/').to_string();
+    let settings = Settings {
+        duplicate_radius_m: args.duplicate_radius_m,
+        duplicate_window_days: args.duplicate_window_days,
+        auto_close_days: args.auto_close_days,
+        token_ttl_hours: args.token_ttl_hours,
+        public_url: public_url.clone(),
+    };
+    let store = open(&args.db, settings).await?;
+    if args.demo {
+        demo::prepare(&store).await?;
+    }
+    let sweeper = store.clone();
+    let interval = Duration::from_secs(args.sweep_interval_secs.max(1));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            tick.tick().await;
+            match sweeper.sweep(dothi_store::time::now_ms()).await {
+                Ok((0, 0)) => {}
+                Ok((overdue, closed)) => tracing::info!(overdue, closed, "deadline sweep"),
+                Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
+            }
+            if let Err(e) = sweeper.reload_reference().await {
+                tracing::warn!(error = %e, "reference reload failed");
+            }
+        }
+    });
+    let config = dothi_http::HttpConfig {
+        base_url: public_url.clone(),
+        jurisdiction_id: args.jurisdiction_id,
+        max_body_bytes: args.max_body_bytes,
+        ..Default::default()
+    };
+    let app = dothi_http::app(store, config);
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    tracing::info!("dothi listening on {public_url} (Open311: {public_url}/open311/v2/discovery.json)");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await.ok();
+}
