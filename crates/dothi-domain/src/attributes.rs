@@ -73,15 +73,32 @@ fn yes() -> bool {
 impl AttributeDef {
     pub fn check(&self) -> Result<(), DomainError> {
         let field = format!("attribute {}", self.code);
-        if self.code.is_empty() || !self.code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(DomainError::invalid("attribute code", format!("'{}' must be ASCII letters, digits, '_' or '-'", self.code)));
+        if self.code.is_empty()
+            || !self
+                .code
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(DomainError::invalid(
+                "attribute code",
+                format!("'{}' must be ASCII letters, digits, '_' or '-'", self.code),
+            ));
         }
-        let is_list = matches!(self.datatype, Datatype::Singlevaluelist | Datatype::Multivaluelist);
+        let is_list = matches!(
+            self.datatype,
+            Datatype::Singlevaluelist | Datatype::Multivaluelist
+        );
         if is_list && self.values.is_empty() {
-            return Err(DomainError::invalid(field, "a list attribute needs at least one value"));
+            return Err(DomainError::invalid(
+                field,
+                "a list attribute needs at least one value",
+            ));
         }
         if !is_list && !self.values.is_empty() {
-            return Err(DomainError::invalid(field, "only list attributes take values"));
+            return Err(DomainError::invalid(
+                field,
+                "only list attributes take values",
+            ));
         }
         Ok(())
     }
@@ -96,14 +113,22 @@ pub fn validate_answers(
     let mut out = BTreeMap::new();
     for code in answers.keys() {
         if !defs.iter().any(|d| &d.code == code) {
-            return Err(DomainError::invalid(format!("attribute[{code}]"), "this service has no such attribute"));
+            return Err(DomainError::invalid(
+                format!("attribute[{code}]"),
+                "this service has no such attribute",
+            ));
         }
     }
     for def in defs.iter().filter(|d| d.variable) {
         let field = format!("attribute[{}]", def.code);
         let values: Vec<&str> = answers
             .get(&def.code)
-            .map(|v| v.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect())
+            .map(|v| {
+                v.iter()
+                    .map(|s| s.trim())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
         if values.is_empty() {
             if def.required {
@@ -113,14 +138,21 @@ pub fn validate_answers(
         }
         let key_ok = |v: &str| def.values.iter().any(|x| x.key == v);
         let value = match def.datatype {
-            Datatype::String | Datatype::Text | Datatype::Datetime | Datatype::Number | Datatype::Singlevaluelist
+            Datatype::String
+            | Datatype::Text
+            | Datatype::Datetime
+            | Datatype::Number
+            | Datatype::Singlevaluelist
                 if values.len() > 1 =>
             {
                 return Err(DomainError::invalid(field, "takes a single value"));
             }
             Datatype::String | Datatype::Text => {
                 if values[0].chars().count() > 2000 {
-                    return Err(DomainError::invalid(field, "is longer than 2000 characters"));
+                    return Err(DomainError::invalid(
+                        field,
+                        "is longer than 2000 characters",
+                    ));
                 }
                 serde_json::Value::String(values[0].to_string())
             }
@@ -129,24 +161,38 @@ pub fn validate_answers(
                     .parse()
                     .ok()
                     .filter(|n: &f64| n.is_finite())
-                    .ok_or_else(|| DomainError::invalid(field.clone(), format!("'{}' is not a number", values[0])))?;
+                    .ok_or_else(|| {
+                        DomainError::invalid(
+                            field.clone(),
+                            format!("'{}' is not a number", values[0]),
+                        )
+                    })?;
                 serde_json::json!(n)
             }
             Datatype::Datetime => {
                 chrono::DateTime::parse_from_rfc3339(values[0]).map_err(|_| {
-                    DomainError::invalid(field.clone(), format!("'{}' is not an ISO 8601 date-time with offset", values[0]))
+                    DomainError::invalid(
+                        field.clone(),
+                        format!("'{}' is not an ISO 8601 date-time with offset", values[0]),
+                    )
                 })?;
                 serde_json::Value::String(values[0].to_string())
             }
             Datatype::Singlevaluelist => {
                 if !key_ok(values[0]) {
-                    return Err(DomainError::invalid(field, format!("'{}' is not one of the listed values", values[0])));
+                    return Err(DomainError::invalid(
+                        field,
+                        format!("'{}' is not one of the listed values", values[0]),
+                    ));
                 }
                 serde_json::Value::String(values[0].to_string())
             }
             Datatype::Multivaluelist => {
                 if let Some(bad) = values.iter().find(|v| !key_ok(v)) {
-                    return Err(DomainError::invalid(field, format!("'{bad}' is not one of the listed values")));
+                    return Err(DomainError::invalid(
+                        field,
+                        format!("'{bad}' is not one of the listed values"),
+                    ));
                 }
                 serde_json::json!(values)
             }
@@ -172,8 +218,14 @@ mod tests {
                 datatype_description: None,
                 order: 1,
                 values: vec![
-                    AttributeValue { key: "off".into(), name: "Không sáng".into() },
-                    AttributeValue { key: "day".into(), name: "Sáng ban ngày".into() },
+                    AttributeValue {
+                        key: "off".into(),
+                        name: "Không sáng".into(),
+                    },
+                    AttributeValue {
+                        key: "day".into(),
+                        name: "Sáng ban ngày".into(),
+                    },
                 ],
             },
             AttributeDef {
@@ -200,23 +252,44 @@ mod tests {
 
     #[test]
     fn valid_answers_are_normalised() {
-        let out = validate_answers(&defs(), &answers(&[("lamp_state", "off"), ("poles", "3")])).unwrap();
-        assert_eq!(serde_json::to_value(out).unwrap(), serde_json::json!({"lamp_state": "off", "poles": 3.0}));
+        let out =
+            validate_answers(&defs(), &answers(&[("lamp_state", "off"), ("poles", "3")])).unwrap();
+        assert_eq!(
+            serde_json::to_value(out).unwrap(),
+            serde_json::json!({"lamp_state": "off", "poles": 3.0})
+        );
     }
 
     #[test]
     fn missing_required_attribute_is_refused() {
         let err = validate_answers(&defs(), &answers(&[])).unwrap_err();
-        assert_eq!(err.to_string(), "invalid attribute[lamp_state]: is required for this service");
+        assert_eq!(
+            err.to_string(),
+            "invalid attribute[lamp_state]: is required for this service"
+        );
     }
 
     #[test]
     fn unknown_list_key_and_non_number_are_refused() {
         let err = validate_answers(&defs(), &answers(&[("lamp_state", "blue")])).unwrap_err();
-        assert_eq!(err.to_string(), "invalid attribute[lamp_state]: 'blue' is not one of the listed values");
-        let err = validate_answers(&defs(), &answers(&[("lamp_state", "off"), ("poles", "many")])).unwrap_err();
-        assert_eq!(err.to_string(), "invalid attribute[poles]: 'many' is not a number");
-        let err = validate_answers(&defs(), &answers(&[("lamp_state", "off"), ("colour", "x")])).unwrap_err();
-        assert_eq!(err.to_string(), "invalid attribute[colour]: this service has no such attribute");
+        assert_eq!(
+            err.to_string(),
+            "invalid attribute[lamp_state]: 'blue' is not one of the listed values"
+        );
+        let err = validate_answers(
+            &defs(),
+            &answers(&[("lamp_state", "off"), ("poles", "many")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid attribute[poles]: 'many' is not a number"
+        );
+        let err = validate_answers(&defs(), &answers(&[("lamp_state", "off"), ("colour", "x")]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid attribute[colour]: this service has no such attribute"
+        );
     }
 }

@@ -12,7 +12,12 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Citizen, Role::AgencyStaff, Role::IocOperator, Role::Admin];
+    pub const ALL: [Role; 4] = [
+        Role::Citizen,
+        Role::AgencyStaff,
+        Role::IocOperator,
+        Role::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,16 +54,36 @@ pub struct Actor {
 
 impl Actor {
     pub fn system() -> Self {
-        Actor { user_id: None, role: None, agency_id: None, label: "system".into() }
+        Actor {
+            user_id: None,
+            role: None,
+            agency_id: None,
+            label: "system".into(),
+        }
     }
 
-    pub fn user(user_id: i64, role: Role, agency_id: Option<i64>, label: impl Into<String>) -> Self {
-        Actor { user_id: Some(user_id), role: Some(role), agency_id, label: label.into() }
+    pub fn user(
+        user_id: i64,
+        role: Role,
+        agency_id: Option<i64>,
+        label: impl Into<String>,
+    ) -> Self {
+        Actor {
+            user_id: Some(user_id),
+            role: Some(role),
+            agency_id,
+            label: label.into(),
+        }
     }
 
     /// An Open311 client identified only by its API key: it may submit and read, nothing else.
     pub fn api_client(key_name: &str) -> Self {
-        Actor { user_id: None, role: None, agency_id: None, label: format!("api-key:{key_name}") }
+        Actor {
+            user_id: None,
+            role: None,
+            agency_id: None,
+            label: format!("api-key:{key_name}"),
+        }
     }
 
     pub fn is_system(&self) -> bool {

@@ -67,7 +67,10 @@ mod tests {
 
     #[test]
     fn search_terms_drop_like_wildcards() {
-        assert_eq!(search_terms("50% _x"), vec!["50".to_string(), "x".to_string()]);
+        assert_eq!(
+            search_terms("50% _x"),
+            vec!["50".to_string(), "x".to_string()]
+        );
         assert!(search_terms("  %% ").is_empty());
     }
 }

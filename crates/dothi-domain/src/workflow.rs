@@ -92,7 +92,11 @@ impl Status {
     pub fn is_open(self) -> bool {
         matches!(
             self,
-            Status::Received | Status::Assigned | Status::InProgress | Status::Transferred | Status::Reopened
+            Status::Received
+                | Status::Assigned
+                | Status::InProgress
+                | Status::Transferred
+                | Status::Reopened
         )
     }
 
@@ -106,7 +110,11 @@ impl Status {
     }
 
     pub fn open_statuses() -> Vec<Status> {
-        Status::ALL.iter().copied().filter(|s| s.is_open()).collect()
+        Status::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.is_open())
+            .collect()
     }
 }
 
@@ -145,20 +153,34 @@ pub fn plan(actor: &Actor, action: Action, report: &ReportFacts) -> Result<Statu
     let handling = [Assigned, InProgress, Transferred, Reopened];
     let (allowed_from, next): (&[Status], Status) = match action {
         Action::Create => (&[], Received),
-        Action::Assign => (&[Received, Assigned, InProgress, Transferred, Reopened], Assigned),
+        Action::Assign => (
+            &[Received, Assigned, InProgress, Transferred, Reopened],
+            Assigned,
+        ),
         Action::Accept => (&[Assigned, Transferred, Reopened], InProgress),
         Action::Transfer => (&handling, Transferred),
-        Action::RequestExtension | Action::ApproveExtension | Action::RefuseExtension => (&handling, from),
+        Action::RequestExtension | Action::ApproveExtension | Action::RefuseExtension => {
+            (&handling, from)
+        }
         Action::Resolve => (&handling, Resolved),
-        Action::Reject => (&[Received, Assigned, InProgress, Transferred, Reopened], Rejected),
+        Action::Reject => (
+            &[Received, Assigned, InProgress, Transferred, Reopened],
+            Rejected,
+        ),
         Action::Rate => (&[Resolved], Closed),
         Action::Reopen => (&[Resolved, Closed, Rejected], Reopened),
         Action::Close => (&[Resolved, Rejected], Closed),
-        Action::MarkOverdue => (&[Received, Assigned, InProgress, Transferred, Reopened], from),
+        Action::MarkOverdue => (
+            &[Received, Assigned, InProgress, Transferred, Reopened],
+            from,
+        ),
     };
     authorize(actor, action, report)?;
     if !allowed_from.contains(&from) {
-        return Err(DomainError::InvalidTransition { from: from.to_string(), action: action.to_string() });
+        return Err(DomainError::InvalidTransition {
+            from: from.to_string(),
+            action: action.to_string(),
+        });
     }
     Ok(next)
 }
@@ -170,8 +192,12 @@ fn authorize(actor: &Actor, action: Action, report: &ReportFacts) -> Result<(), 
     let reporter = actor.user_id.is_some() && actor.user_id == report.reporter_user_id;
     let ok = match action {
         Action::Create => true,
-        Action::Assign | Action::ApproveExtension | Action::RefuseExtension | Action::Close => actor.is_ioc(),
-        Action::Accept | Action::Transfer | Action::Resolve | Action::Reject => actor.is_ioc() || handling_agency,
+        Action::Assign | Action::ApproveExtension | Action::RefuseExtension | Action::Close => {
+            actor.is_ioc()
+        }
+        Action::Accept | Action::Transfer | Action::Resolve | Action::Reject => {
+            actor.is_ioc() || handling_agency
+        }
         Action::RequestExtension => handling_agency,
         Action::Rate | Action::Reopen => actor.is_ioc() || reporter,
         Action::MarkOverdue => actor.is_system(),
@@ -188,7 +214,9 @@ fn authorize(actor: &Actor, action: Action, report: &ReportFacts) -> Result<(), 
             Action::MarkOverdue => "only the platform",
             _ => "only IOC operators",
         };
-        Err(DomainError::forbidden(format!("{who} may {action} this report")))
+        Err(DomainError::forbidden(format!(
+            "{who} may {action} this report"
+        )))
     }
 }
 
@@ -197,7 +225,11 @@ mod tests {
     use super::*;
 
     fn facts(status: Status) -> ReportFacts {
-        ReportFacts { status, agency_id: Some(7), reporter_user_id: Some(100) }
+        ReportFacts {
+            status,
+            agency_id: Some(7),
+            reporter_user_id: Some(100),
+        }
     }
 
     fn staff(agency: i64) -> Actor {
@@ -214,29 +246,58 @@ mod tests {
 
     #[test]
     fn handling_agency_accepts_and_resolves() {
-        assert_eq!(plan(&staff(7), Action::Accept, &facts(Status::Assigned)), Ok(Status::InProgress));
-        assert_eq!(plan(&staff(7), Action::Resolve, &facts(Status::InProgress)), Ok(Status::Resolved));
+        assert_eq!(
+            plan(&staff(7), Action::Accept, &facts(Status::Assigned)),
+            Ok(Status::InProgress)
+        );
+        assert_eq!(
+            plan(&staff(7), Action::Resolve, &facts(Status::InProgress)),
+            Ok(Status::Resolved)
+        );
     }
 
     #[test]
     fn other_agency_cannot_touch_the_report() {
-        for action in [Action::Accept, Action::Resolve, Action::Transfer, Action::Reject, Action::RequestExtension] {
+        for action in [
+            Action::Accept,
+            Action::Resolve,
+            Action::Transfer,
+            Action::Reject,
+            Action::RequestExtension,
+        ] {
             let err = plan(&staff(8), action, &facts(Status::Assigned)).unwrap_err();
-            assert!(matches!(err, DomainError::Forbidden(_)), "{action}: {err:?}");
+            assert!(
+                matches!(err, DomainError::Forbidden(_)),
+                "{action}: {err:?}"
+            );
         }
     }
 
     #[test]
     fn only_ioc_approves_extensions_and_assigns() {
-        assert!(plan(&staff(7), Action::ApproveExtension, &facts(Status::InProgress)).is_err());
-        assert_eq!(plan(&ioc(), Action::ApproveExtension, &facts(Status::InProgress)), Ok(Status::InProgress));
-        assert_eq!(plan(&ioc(), Action::Assign, &facts(Status::Received)), Ok(Status::Assigned));
+        assert!(plan(
+            &staff(7),
+            Action::ApproveExtension,
+            &facts(Status::InProgress)
+        )
+        .is_err());
+        assert_eq!(
+            plan(&ioc(), Action::ApproveExtension, &facts(Status::InProgress)),
+            Ok(Status::InProgress)
+        );
+        assert_eq!(
+            plan(&ioc(), Action::Assign, &facts(Status::Received)),
+            Ok(Status::Assigned)
+        );
         assert!(plan(&citizen(100), Action::Assign, &facts(Status::Received)).is_err());
     }
 
     #[test]
     fn only_the_reporter_rates_and_only_after_resolution() {
-        assert_eq!(plan(&citizen(100), Action::Rate, &facts(Status::Resolved)), Ok(Status::Closed));
+        assert_eq!(
+            plan(&citizen(100), Action::Rate, &facts(Status::Resolved)),
+            Ok(Status::Closed)
+        );
         assert!(matches!(
             plan(&citizen(101), Action::Rate, &facts(Status::Resolved)),
             Err(DomainError::Forbidden(_))
@@ -249,10 +310,22 @@ mod tests {
 
     #[test]
     fn closed_reports_can_only_be_reopened() {
-        for action in [Action::Accept, Action::Resolve, Action::Transfer, Action::Reject, Action::Assign] {
-            assert!(plan(&ioc(), action, &facts(Status::Closed)).is_err(), "{action}");
+        for action in [
+            Action::Accept,
+            Action::Resolve,
+            Action::Transfer,
+            Action::Reject,
+            Action::Assign,
+        ] {
+            assert!(
+                plan(&ioc(), action, &facts(Status::Closed)).is_err(),
+                "{action}"
+            );
         }
-        assert_eq!(plan(&citizen(100), Action::Reopen, &facts(Status::Closed)), Ok(Status::Reopened));
+        assert_eq!(
+            plan(&citizen(100), Action::Reopen, &facts(Status::Closed)),
+            Ok(Status::Reopened)
+        );
     }
 
     #[test]
@@ -265,7 +338,10 @@ mod tests {
     #[test]
     fn parse_rejects_unknown_values_with_the_allowed_list() {
         let err = Priority::parse("high").unwrap_err();
-        assert_eq!(err.to_string(), "invalid priority: unknown value 'high'; expected one of normal, urgent");
+        assert_eq!(
+            err.to_string(),
+            "invalid priority: unknown value 'high'; expected one of normal, urgent"
+        );
         assert_eq!(Channel::parse("zalo"), Ok(Channel::Zalo));
     }
 }

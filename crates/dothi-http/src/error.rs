@@ -28,18 +28,39 @@ struct Problem<'a> {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { status, slug, title, detail: detail.into(), field: None }
+    pub fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+            field: None,
+        }
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail,
+        )
     }
 
     /// A field that parsed but makes no sense; the detail reads "invalid FIELD: MESSAGE".
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         let detail = format!("invalid {field}: {}", message.into());
-        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid field", detail);
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "Invalid field",
+            detail,
+        );
         e.field = Some(field.to_string());
         e
     }
@@ -58,11 +79,21 @@ impl ApiError {
     }
 
     pub fn too_large(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Payload too large", detail)
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Payload too large",
+            detail,
+        )
     }
 
     pub fn unsupported_media(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type", detail)
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            detail,
+        )
     }
 }
 
@@ -71,7 +102,9 @@ impl From<DomainError> for ApiError {
         let detail = e.to_string();
         match e {
             DomainError::NotFound { .. } => ApiError::not_found(detail),
-            DomainError::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail),
+            DomainError::Forbidden(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+            }
             DomainError::Unauthenticated => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
@@ -79,10 +112,15 @@ impl From<DomainError> for ApiError {
                 "wrong username or password, or the token has expired",
             ),
             DomainError::Invalid { field, message } => ApiError::invalid(&field, message),
-            DomainError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", detail),
-            DomainError::InvalidTransition { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "invalid-transition", "Not allowed in this status", detail)
+            DomainError::Conflict(_) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
             }
+            DomainError::InvalidTransition { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "invalid-transition",
+                "Not allowed in this status",
+                detail,
+            ),
         }
     }
 }
@@ -124,7 +162,12 @@ impl IntoResponse for ApiError {
             field: self.field.as_deref(),
         };
         let json = serde_json::to_vec(&body).expect("problem serialises");
-        (self.status, [(header::CONTENT_TYPE, "application/problem+json")], json).into_response()
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            json,
+        )
+            .into_response()
     }
 }
 

@@ -39,7 +39,10 @@ pub fn app(store: dothi_store::Store, config: HttpConfig) -> Router {
         },
     );
     let max_body = config.max_body_bytes;
-    let state = AppState { store, config: std::sync::Arc::new(config) };
+    let state = AppState {
+        store,
+        config: std::sync::Arc::new(config),
+    };
     let api = Router::new()
         .merge(routes::reports::routes())
         .merge(routes::auth::routes())
@@ -55,7 +58,10 @@ pub fn app(store: dothi_store::Store, config: HttpConfig) -> Router {
         .nest("/open311/v2", open311)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestBodyLimitLayer::new(max_body))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(60)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(60),
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
 }
@@ -76,13 +82,23 @@ async fn root() -> impl IntoResponse {
     }))
 }
 
-async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    sqlx::query("SELECT 1").execute(&state.store.db.pool).await.map_err(dothi_store::StoreError::from)?;
+async fn health(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<impl IntoResponse, ApiError> {
+    sqlx::query("SELECT 1")
+        .execute(&state.store.db.pool)
+        .await
+        .map_err(dothi_store::StoreError::from)?;
     Ok(axum::Json(serde_json::json!({"status": "ok"})))
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
     tracing::error!("handler panicked");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "an unexpected error occurred; it has been logged")
-        .into_response()
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+        "an unexpected error occurred; it has been logged",
+    )
+    .into_response()
 }

@@ -1,6 +1,6 @@
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use dothi_domain::Actor;
 use dothi_store::auth::User;
 use dothi_store::Store;
@@ -42,7 +42,12 @@ impl Caller {
     pub fn actor(&self) -> Actor {
         match &self.0 {
             Some(u) => u.actor(),
-            None => Actor { user_id: None, role: None, agency_id: None, label: "anonymous".into() },
+            None => Actor {
+                user_id: None,
+                role: None,
+                agency_id: None,
+                label: "anonymous".into(),
+            },
         }
     }
 
@@ -61,7 +66,10 @@ impl FromRequestParts<AppState> for Caller {
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {

@@ -59,7 +59,10 @@ impl ReportView {
         let overdue = r.is_overdue(now);
         ReportView {
             id: r.id,
-            category: Named { code: r.category_code, name: r.category_name },
+            category: Named {
+                code: r.category_code,
+                name: r.category_name,
+            },
             status: r.status.as_str(),
             priority: r.priority.as_str(),
             channel: r.channel.as_str(),
@@ -67,8 +70,14 @@ impl ReportView {
             address: r.address,
             lat: r.lat,
             long: r.lon,
-            commune: r.commune_code.map(|code| Named { code, name: r.commune_name.unwrap_or_default() }),
-            agency: r.agency_code.map(|code| Named { code, name: r.agency_name.unwrap_or_default() }),
+            commune: r.commune_code.map(|code| Named {
+                code,
+                name: r.commune_name.unwrap_or_default(),
+            }),
+            agency: r.agency_code.map(|code| Named {
+                code,
+                name: r.agency_name.unwrap_or_default(),
+            }),
             reporter: r.reporter,
             anonymous: r.anonymous,
             attributes: r.attributes,
@@ -109,7 +118,10 @@ pub struct EventView {
 impl EventView {
     pub fn new(e: Event, store: &dothi_store::Store, base_url: &str) -> Self {
         let reference = store.reference();
-        let code = |id: Option<i64>| id.and_then(|id| reference.agency(id)).map(|a| a.code.clone());
+        let code = |id: Option<i64>| {
+            id.and_then(|id| reference.agency(id))
+                .map(|a| a.code.clone())
+        };
         EventView {
             id: e.id,
             action: e.action,
@@ -122,7 +134,11 @@ impl EventView {
             public: e.public,
             detail: e.detail,
             created_at: ts(e.created_at),
-            photo_urls: e.media_ids.iter().map(|id| format!("{base_url}/api/v1/media/{id}")).collect(),
+            photo_urls: e
+                .media_ids
+                .iter()
+                .map(|id| format!("{base_url}/api/v1/media/{id}"))
+                .collect(),
         }
     }
 }

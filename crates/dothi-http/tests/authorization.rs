@@ -12,12 +12,32 @@ async fn each_role_can_do_what_it_may_and_nothing_more() {
         let app = App::new(backend).await;
         // (action path, body, roles that may do it)
         let cases = [
-            ("assign", json!({"agency": "HEPCO"}), ["ioc", "admin"].as_slice()),
+            (
+                "assign",
+                json!({"agency": "HEPCO"}),
+                ["ioc", "admin"].as_slice(),
+            ),
             ("accept", json!({}), &["hepco", "ioc", "admin"]),
-            ("transfer", json!({"agency": "HUEWACO", "reason": "Không đúng thẩm quyền"}), &["hepco", "ioc", "admin"]),
-            ("extension-request", json!({"days": 2, "reason": "Chờ vật tư"}), &["hepco"]),
-            ("resolve", json!({"note": "Xong"}), &["hepco", "ioc", "admin"]),
-            ("reject", json!({"reason": "out_of_scope"}), &["hepco", "ioc", "admin"]),
+            (
+                "transfer",
+                json!({"agency": "HUEWACO", "reason": "Không đúng thẩm quyền"}),
+                &["hepco", "ioc", "admin"],
+            ),
+            (
+                "extension-request",
+                json!({"days": 2, "reason": "Chờ vật tư"}),
+                &["hepco"],
+            ),
+            (
+                "resolve",
+                json!({"note": "Xong"}),
+                &["hepco", "ioc", "admin"],
+            ),
+            (
+                "reject",
+                json!({"reason": "out_of_scope"}),
+                &["hepco", "ioc", "admin"],
+            ),
         ];
         let everyone = [
             ("anonymous", None),
@@ -32,7 +52,13 @@ async fn each_role_can_do_what_it_may_and_nothing_more() {
             for (who, token) in &everyone {
                 // A fresh report for each attempt, so earlier successes don't change its status.
                 let id = app.street_light("Đèn hỏng").await["id"].as_i64().unwrap();
-                let (status, r) = app.post(&format!("/api/v1/reports/{id}/{action}"), token.as_deref(), body.clone()).await;
+                let (status, r) = app
+                    .post(
+                        &format!("/api/v1/reports/{id}/{action}"),
+                        token.as_deref(),
+                        body.clone(),
+                    )
+                    .await;
                 let expected = if allowed.contains(who) {
                     StatusCode::OK
                 } else if token.is_none() {
@@ -46,16 +72,38 @@ async fn each_role_can_do_what_it_may_and_nothing_more() {
         // Approving an extension: IOC only.
         for (who, token) in &everyone {
             let id = app.street_light("Đèn hỏng").await["id"].as_i64().unwrap();
-            app.post(&format!("/api/v1/reports/{id}/extension-request"), Some(&app.hepco), json!({"days": 1, "reason": "x"})).await;
-            let (status, _) = app.post(&format!("/api/v1/reports/{id}/extension-request/approve"), token.as_deref(), json!({})).await;
+            app.post(
+                &format!("/api/v1/reports/{id}/extension-request"),
+                Some(&app.hepco),
+                json!({"days": 1, "reason": "x"}),
+            )
+            .await;
+            let (status, _) = app
+                .post(
+                    &format!("/api/v1/reports/{id}/extension-request/approve"),
+                    token.as_deref(),
+                    json!({}),
+                )
+                .await;
             let ok = ["ioc", "admin"].contains(who);
             assert_eq!(status == StatusCode::OK, ok, "{who} approve");
         }
         // Rating and reopening: the reporter or the IOC.
         for (who, token) in &everyone {
             let id = app.street_light("Đèn hỏng").await["id"].as_i64().unwrap();
-            app.post(&format!("/api/v1/reports/{id}/resolve"), Some(&app.hepco), json!({"note": "Xong"})).await;
-            let (status, _) = app.post(&format!("/api/v1/reports/{id}/rate"), token.as_deref(), json!({"rating": "satisfied"})).await;
+            app.post(
+                &format!("/api/v1/reports/{id}/resolve"),
+                Some(&app.hepco),
+                json!({"note": "Xong"}),
+            )
+            .await;
+            let (status, _) = app
+                .post(
+                    &format!("/api/v1/reports/{id}/rate"),
+                    token.as_deref(),
+                    json!({"rating": "satisfied"}),
+                )
+                .await;
             let ok = ["citizen", "ioc", "admin"].contains(who);
             assert_eq!(status == StatusCode::OK, ok, "{who} rate");
         }
@@ -70,8 +118,16 @@ async fn only_administrators_use_the_admin_api() {
             ("GET", "/api/v1/admin/users", None),
             ("GET", "/api/v1/admin/api-keys", None),
             ("GET", "/api/v1/admin/routing-rules", None),
-            ("POST", "/api/v1/admin/api-keys", Some(json!({"name": "georeport"}))),
-            ("PUT", "/api/v1/admin/holidays/2026-12-31", Some(json!({"name": "Nghỉ bù", "kind": "holiday"}))),
+            (
+                "POST",
+                "/api/v1/admin/api-keys",
+                Some(json!({"name": "georeport"})),
+            ),
+            (
+                "PUT",
+                "/api/v1/admin/holidays/2026-12-31",
+                Some(json!({"name": "Nghỉ bù", "kind": "holiday"})),
+            ),
         ];
         for (method, path, body) in &paths {
             for (token, expected) in [
@@ -80,10 +136,24 @@ async fn only_administrators_use_the_admin_api() {
                 (Some(&app.hepco), StatusCode::FORBIDDEN),
                 (Some(&app.ioc), StatusCode::FORBIDDEN),
             ] {
-                let (s, r) = app.call(method.parse().unwrap(), path, token.map(|t| t.as_str()), body.clone()).await;
+                let (s, r) = app
+                    .call(
+                        method.parse().unwrap(),
+                        path,
+                        token.map(|t| t.as_str()),
+                        body.clone(),
+                    )
+                    .await;
                 assert_eq!(s, expected, "{method} {path}: {r}");
             }
-            let (s, r) = app.call(method.parse().unwrap(), path, Some(&app.admin), body.clone()).await;
+            let (s, r) = app
+                .call(
+                    method.parse().unwrap(),
+                    path,
+                    Some(&app.admin),
+                    body.clone(),
+                )
+                .await;
             assert!(s.is_success(), "admin {method} {path}: {s} {r}");
         }
     }
@@ -94,19 +164,37 @@ async fn extension_requests_are_internal_to_the_agency_and_the_ioc() {
     for backend in BACKENDS {
         let app = App::new(backend).await;
         let id = app.street_light("Đèn hỏng").await["id"].as_i64().unwrap();
-        app.post(&format!("/api/v1/reports/{id}/extension-request"), Some(&app.hepco), json!({"days": 2, "reason": "Chờ vật tư"})).await;
+        app.post(
+            &format!("/api/v1/reports/{id}/extension-request"),
+            Some(&app.hepco),
+            json!({"days": 2, "reason": "Chờ vật tư"}),
+        )
+        .await;
         for token in [&app.citizen, &app.huewaco] {
-            let (s, _) = app.get(&format!("/api/v1/reports/{id}/extensions"), Some(token)).await;
+            let (s, _) = app
+                .get(&format!("/api/v1/reports/{id}/extensions"), Some(token))
+                .await;
             assert_eq!(s, StatusCode::FORBIDDEN);
         }
         for token in [&app.hepco, &app.ioc] {
-            let (s, r) = app.get(&format!("/api/v1/reports/{id}/extensions"), Some(token)).await;
+            let (s, r) = app
+                .get(&format!("/api/v1/reports/{id}/extensions"), Some(token))
+                .await;
             assert_eq!(s, StatusCode::OK);
             assert_eq!(r[0]["reason"], "Chờ vật tư");
         }
         // A second request while one is pending is a conflict.
-        let (s, r) = app.post(&format!("/api/v1/reports/{id}/extension-request"), Some(&app.hepco), json!({"days": 1, "reason": "x"})).await;
+        let (s, r) = app
+            .post(
+                &format!("/api/v1/reports/{id}/extension-request"),
+                Some(&app.hepco),
+                json!({"days": 1, "reason": "x"}),
+            )
+            .await;
         assert_eq!(s, StatusCode::CONFLICT);
-        assert_eq!(r["detail"], "an extension request is already pending for this report");
+        assert_eq!(
+            r["detail"],
+            "an extension request is already pending for this report"
+        );
     }
 }

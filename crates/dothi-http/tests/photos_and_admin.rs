@@ -10,10 +10,23 @@ use serde_json::json;
 use tower::ServiceExt;
 
 async fn raw_get(app: &App, path: &str) -> (StatusCode, String, Vec<u8>) {
-    let res = app.router.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+    let res = app
+        .router
+        .clone()
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let status = res.status();
-    let ct = res.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-    (status, ct, res.into_body().collect().await.unwrap().to_bytes().to_vec())
+    let ct = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (
+        status,
+        ct,
+        res.into_body().collect().await.unwrap().to_bytes().to_vec(),
+    )
 }
 
 #[tokio::test]
@@ -51,8 +64,18 @@ async fn photos_on_a_report_and_its_resolution_are_served_with_thumbnails() {
 
         let resolution = json!({"note": "Đã dựng lại trụ đèn"}).to_string();
         let (content_type, body) = common::multipart(&[
-            ("resolution", None, "application/json", resolution.as_bytes()),
-            ("photo", Some("sau.png"), "image/png", &common::png(100, 100)),
+            (
+                "resolution",
+                None,
+                "application/json",
+                resolution.as_bytes(),
+            ),
+            (
+                "photo",
+                Some("sau.png"),
+                "image/png",
+                &common::png(100, 100),
+            ),
         ]);
         let req = Request::post(format!("/api/v1/reports/{id}/resolve"))
             .header(header::AUTHORIZATION, format!("Bearer {}", app.hepco))
@@ -61,14 +84,24 @@ async fn photos_on_a_report_and_its_resolution_are_served_with_thumbnails() {
             .unwrap();
         let (s, _, resolved) = app.send(req).await;
         assert_eq!(s, StatusCode::OK, "{resolved}");
-        let (_, history) = app.get(&format!("/api/v1/reports/{id}/history"), None).await;
-        let resolve = history.as_array().unwrap().iter().find(|e| e["action"] == "resolve").unwrap();
+        let (_, history) = app
+            .get(&format!("/api/v1/reports/{id}/history"), None)
+            .await;
+        let resolve = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "resolve")
+            .unwrap();
         assert_eq!(resolve["photo_urls"].as_array().unwrap().len(), 1);
         let (_, photos) = app.get(&format!("/api/v1/reports/{id}/photos"), None).await;
         assert_eq!(photos[2]["kind"], "resolution");
 
         let (s, r) = app.get("/api/v1/media/424242", None).await;
-        assert_eq!((s, r["detail"].as_str()), (StatusCode::NOT_FOUND, Some("media 424242 not found")));
+        assert_eq!(
+            (s, r["detail"].as_str()),
+            (StatusCode::NOT_FOUND, Some("media 424242 not found"))
+        );
     }
 }
 
@@ -83,23 +116,70 @@ async fn administrators_manage_categories_routing_and_holidays() {
             "attributes": [{"code": "blocking", "datatype": "singlevaluelist", "required": true, "description": "Cản trở giao thông?",
                             "order": 1, "values": [{"key": "yes", "name": "Có"}, {"key": "no", "name": "Không"}]}]
         });
-        let (s, r) = app.call(Method::PUT, "/api/v1/admin/categories/CAYDO", admin, Some(category.clone())).await;
+        let (s, r) = app
+            .call(
+                Method::PUT,
+                "/api/v1/admin/categories/CAYDO",
+                admin,
+                Some(category.clone()),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{r}");
         assert_eq!(r["attributes"][0]["code"], "blocking");
-        let (s, r) = app.call(Method::PUT, "/api/v1/admin/categories/OTHER", admin, Some(category)).await;
-        assert_eq!((s, r["detail"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid code: the body's code 'CAYDO' differs from the path's 'OTHER'")));
+        let (s, r) = app
+            .call(
+                Method::PUT,
+                "/api/v1/admin/categories/OTHER",
+                admin,
+                Some(category),
+            )
+            .await;
+        assert_eq!(
+            (s, r["detail"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("invalid code: the body's code 'CAYDO' differs from the path's 'OTHER'")
+            )
+        );
 
         // Route fallen trees in Vỹ Dạ to the ward, elsewhere to HEPCO.
-        let (s, r) = app.call(Method::PUT, "/api/v1/admin/routing-rules", admin, Some(json!({"category": "CAYDO", "commune": "19777", "agency": "UBND-19777"}))).await;
+        let (s, r) = app
+            .call(
+                Method::PUT,
+                "/api/v1/admin/routing-rules",
+                admin,
+                Some(json!({"category": "CAYDO", "commune": "19777", "agency": "UBND-19777"})),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{r}");
-        let (s, r) = app.call(Method::PUT, "/api/v1/admin/routing-rules", admin, Some(json!({"category": "CAYDO", "commune": "00000", "agency": "HEPCO"}))).await;
-        assert_eq!((s, r["detail"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid commune: no administrative unit has code '00000'")));
+        let (s, r) = app
+            .call(
+                Method::PUT,
+                "/api/v1/admin/routing-rules",
+                admin,
+                Some(json!({"category": "CAYDO", "commune": "00000", "agency": "HEPCO"})),
+            )
+            .await;
+        assert_eq!(
+            (s, r["detail"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("invalid commune: no administrative unit has code '00000'")
+            )
+        );
         let (s, body) = app
             .post("/api/v1/reports", Some(&app.citizen), json!({"category": "CAYDO", "description": "Cây đổ chắn đường", "lat": 16.4741, "long": 107.6121, "attributes": {"blocking": "yes"}}))
             .await;
         assert_eq!(s, StatusCode::CREATED, "{body}");
         assert_eq!(body["report"]["agency"]["code"], "UBND-19777");
-        let (s, _) = app.call(Method::DELETE, "/api/v1/admin/routing-rules?category=CAYDO&commune=19777", admin, None).await;
+        let (s, _) = app
+            .call(
+                Method::DELETE,
+                "/api/v1/admin/routing-rules?category=CAYDO&commune=19777",
+                admin,
+                None,
+            )
+            .await;
         assert_eq!(s, StatusCode::NO_CONTENT);
         let (_, body) = app
             .post("/api/v1/reports", Some(&app.citizen), json!({"category": "CAYDO", "description": "Cây đổ", "lat": 16.4741, "long": 107.6121, "attributes": {"blocking": "no"}}))
@@ -107,15 +187,42 @@ async fn administrators_manage_categories_routing_and_holidays() {
         assert_eq!(body["report"]["agency"]["code"], "HEPCO");
 
         // An announced holiday moves deadlines computed over it.
-        let (_, before) = app.get("/api/v1/calendar/deadline?from=2026-12-28T09:00:00%2B07:00&days=2", None).await;
+        let (_, before) = app
+            .get(
+                "/api/v1/calendar/deadline?from=2026-12-28T09:00:00%2B07:00&days=2",
+                None,
+            )
+            .await;
         assert_eq!(before["deadline"], "2026-12-30T23:59:59+07:00");
-        let (s, _) = app.call(Method::PUT, "/api/v1/admin/holidays/2026-12-29", admin, Some(json!({"name": "Nghỉ bù", "kind": "holiday"}))).await;
+        let (s, _) = app
+            .call(
+                Method::PUT,
+                "/api/v1/admin/holidays/2026-12-29",
+                admin,
+                Some(json!({"name": "Nghỉ bù", "kind": "holiday"})),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
-        let (_, after) = app.get("/api/v1/calendar/deadline?from=2026-12-28T09:00:00%2B07:00&days=2", None).await;
+        let (_, after) = app
+            .get(
+                "/api/v1/calendar/deadline?from=2026-12-28T09:00:00%2B07:00&days=2",
+                None,
+            )
+            .await;
         assert_eq!(after["deadline"], "2026-12-31T23:59:59+07:00");
         let (_, holidays) = app.get("/api/v1/calendar/holidays?year=2026", None).await;
-        assert_eq!(holidays["announced"], json!([{"date": "2026-12-29", "name": "Nghỉ bù", "kind": "holiday", "source": "announced"}]));
-        assert!(holidays["statutory"].as_array().unwrap().iter().any(|h| h["date"] == "2026-02-17"), "Tết 2026");
+        assert_eq!(
+            holidays["announced"],
+            json!([{"date": "2026-12-29", "name": "Nghỉ bù", "kind": "holiday", "source": "announced"}])
+        );
+        assert!(
+            holidays["statutory"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["date"] == "2026-02-17"),
+            "Tết 2026"
+        );
 
         // Users and API keys.
         let (s, u) = app
@@ -125,15 +232,40 @@ async fn administrators_manage_categories_routing_and_holidays() {
         let (s, r) = app
             .post("/api/v1/admin/users", admin, json!({"username": "ubnd-kimlong", "password": "mat-khau-dai-9", "display_name": "x", "role": "citizen"}))
             .await;
-        assert_eq!((s, r["detail"].as_str()), (StatusCode::CONFLICT, Some("username 'ubnd-kimlong' is taken")));
-        let (s, k) = app.post("/api/v1/admin/api-keys", admin, json!({"name": "Zalo OA"})).await;
+        assert_eq!(
+            (s, r["detail"].as_str()),
+            (
+                StatusCode::CONFLICT,
+                Some("username 'ubnd-kimlong' is taken")
+            )
+        );
+        let (s, k) = app
+            .post("/api/v1/admin/api-keys", admin, json!({"name": "Zalo OA"}))
+            .await;
         assert_eq!(s, StatusCode::CREATED);
         assert!(k["api_key"].as_str().unwrap().starts_with("dk_"));
         let key_id = k["key"]["id"].as_i64().unwrap();
-        assert!(app.store.verify_api_key(k["api_key"].as_str().unwrap()).await.unwrap().is_some());
-        let (s, _) = app.call(Method::DELETE, &format!("/api/v1/admin/api-keys/{key_id}"), admin, None).await;
+        assert!(app
+            .store
+            .verify_api_key(k["api_key"].as_str().unwrap())
+            .await
+            .unwrap()
+            .is_some());
+        let (s, _) = app
+            .call(
+                Method::DELETE,
+                &format!("/api/v1/admin/api-keys/{key_id}"),
+                admin,
+                None,
+            )
+            .await;
         assert_eq!(s, StatusCode::NO_CONTENT);
-        assert!(app.store.verify_api_key(k["api_key"].as_str().unwrap()).await.unwrap().is_none());
+        assert!(app
+            .store
+            .verify_api_key(k["api_key"].as_str().unwrap())
+            .await
+            .unwrap()
+            .is_none());
     }
 }
 
@@ -146,9 +278,27 @@ async fn citizens_register_sign_in_and_see_their_own_reports() {
             .await;
         assert_eq!(s, StatusCode::CREATED, "{u}");
         assert_eq!(u["role"], "citizen");
-        let (s, r) = app.post("/api/v1/auth/token", None, json!({"username": "tran.binh", "password": "wrong-password"})).await;
-        assert_eq!((s, r["detail"].as_str()), (StatusCode::UNAUTHORIZED, Some("wrong username or password, or the token has expired")));
-        let (s, t) = app.post("/api/v1/auth/token", None, json!({"username": "tran.binh", "password": "mat-khau-cua-binh"})).await;
+        let (s, r) = app
+            .post(
+                "/api/v1/auth/token",
+                None,
+                json!({"username": "tran.binh", "password": "wrong-password"}),
+            )
+            .await;
+        assert_eq!(
+            (s, r["detail"].as_str()),
+            (
+                StatusCode::UNAUTHORIZED,
+                Some("wrong username or password, or the token has expired")
+            )
+        );
+        let (s, t) = app
+            .post(
+                "/api/v1/auth/token",
+                None,
+                json!({"username": "tran.binh", "password": "mat-khau-cua-binh"}),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(t["token_type"], "Bearer");
         let token = t["access_token"].as_str().unwrap();
@@ -163,7 +313,9 @@ async fn citizens_register_sign_in_and_see_their_own_reports() {
         let items = mine["items"].as_array().unwrap();
         assert_eq!(items.len(), 1);
         assert_eq!(items[0]["reporter"]["name"], "Trần Bình");
-        let (s, _) = app.post("/api/v1/auth/logout", Some(token), json!({})).await;
+        let (s, _) = app
+            .post("/api/v1/auth/logout", Some(token), json!({}))
+            .await;
         assert_eq!(s, StatusCode::NO_CONTENT);
         let (s, _) = app.get("/api/v1/me", Some(token)).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);

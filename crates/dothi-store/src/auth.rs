@@ -3,7 +3,9 @@
 //! Tokens and keys are random 256-bit secrets; only their SHA-256 is stored, so a database
 //! leak does not leak credentials. Passwords use argon2id with the crate's default cost.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use base64::Engine;
 use dothi_domain::{Actor, DomainError, Role};
@@ -57,7 +59,10 @@ pub struct ApiKey {
 fn secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
-    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 fn digest(secret: &str) -> String {
@@ -88,9 +93,15 @@ pub fn hash_password(password: &str) -> String {
 
 fn check_username(username: &str) -> Result<()> {
     let ok = (3..=64).contains(&username.len())
-        && username.chars().all(|c| c.is_ascii_alphanumeric() || "._-@+".contains(c));
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@+".contains(c));
     if !ok {
-        return Err(DomainError::invalid("username", "must be 3-64 characters: ASCII letters, digits, '.', '_', '-', '@' or '+'").into());
+        return Err(DomainError::invalid(
+            "username",
+            "must be 3-64 characters: ASCII letters, digits, '.', '_', '-', '@' or '+'",
+        )
+        .into());
     }
     Ok(())
 }
@@ -114,10 +125,18 @@ impl Store {
                 self.reference()
                     .agency_by_code(code)
                     .map(|a| a.id)
-                    .ok_or_else(|| DomainError::invalid("agency", format!("no agency has code '{code}'")))?,
+                    .ok_or_else(|| {
+                        DomainError::invalid("agency", format!("no agency has code '{code}'"))
+                    })?,
             ),
-            (Role::AgencyStaff, None) => return Err(DomainError::invalid("agency", "agency staff need an agency").into()),
-            (_, Some(_)) => return Err(DomainError::invalid("agency", "only agency staff belong to an agency").into()),
+            (Role::AgencyStaff, None) => {
+                return Err(DomainError::invalid("agency", "agency staff need an agency").into())
+            }
+            (_, Some(_)) => {
+                return Err(
+                    DomainError::invalid("agency", "only agency staff belong to an agency").into(),
+                )
+            }
             _ => None,
         };
         let hash = hash_password(&new.password);
@@ -143,7 +162,9 @@ impl Store {
 
     pub async fn list_users(&self, actor: &Actor) -> Result<Vec<User>> {
         actor.require_admin()?;
-        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id")).fetch_all(&self.db.pool).await?;
+        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"))
+            .fetch_all(&self.db.pool)
+            .await?;
         Ok(rows.iter().map(user_from_row).collect())
     }
 
@@ -158,17 +179,32 @@ impl Store {
 
     /// Change a user's role, agency or active flag (administrators only). Deactivating a user
     /// also revokes their tokens.
-    pub async fn update_user(&self, actor: &Actor, id: i64, role: Role, agency_code: Option<&str>, active: bool) -> Result<User> {
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        id: i64,
+        role: Role,
+        agency_code: Option<&str>,
+        active: bool,
+    ) -> Result<User> {
         actor.require_admin()?;
         let agency_id = match (role, agency_code) {
             (Role::AgencyStaff, Some(code)) => Some(
                 self.reference()
                     .agency_by_code(code)
                     .map(|a| a.id)
-                    .ok_or_else(|| DomainError::invalid("agency", format!("no agency has code '{code}'")))?,
+                    .ok_or_else(|| {
+                        DomainError::invalid("agency", format!("no agency has code '{code}'"))
+                    })?,
             ),
-            (Role::AgencyStaff, None) => return Err(DomainError::invalid("agency", "agency staff need an agency").into()),
-            (_, Some(_)) => return Err(DomainError::invalid("agency", "only agency staff belong to an agency").into()),
+            (Role::AgencyStaff, None) => {
+                return Err(DomainError::invalid("agency", "agency staff need an agency").into())
+            }
+            (_, Some(_)) => {
+                return Err(
+                    DomainError::invalid("agency", "only agency staff belong to an agency").into(),
+                )
+            }
             _ => None,
         };
         let mut tx = self.db.begin_write().await?;
@@ -183,7 +219,10 @@ impl Store {
         .await?
         .ok_or_else(|| DomainError::not_found(format!("user {id}")))?;
         if !active {
-            sqlx::query("DELETE FROM auth_tokens WHERE user_id = $1").bind(id).execute(tx.conn()).await?;
+            sqlx::query("DELETE FROM auth_tokens WHERE user_id = $1")
+                .bind(id)
+                .execute(tx.conn())
+                .await?;
         }
         tx.commit().await?;
         Ok(user_from_row(&row))
@@ -192,10 +231,12 @@ impl Store {
     /// Check a password and issue a bearer token. The same error for an unknown user and a
     /// wrong password, so usernames cannot be probed.
     pub async fn login(&self, username: &str, password: &str) -> Result<(String, User)> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1"))
-            .bind(username)
-            .fetch_optional(&self.db.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(&self.db.pool)
+        .await?;
         let refused = || DomainError::Unauthenticated;
         let row = row.ok_or_else(refused)?;
         let user = user_from_row(&row);
@@ -203,10 +244,14 @@ impl Store {
         let hash = hash.ok_or_else(refused)?;
         let password = password.to_string();
         let verified = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            PasswordHash::new(&hash).is_ok_and(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
         })
-            .await
-            .unwrap_or(false);
+        .await
+        .unwrap_or(false);
         if !verified || !user.active {
             return Err(refused().into());
         }
@@ -230,10 +275,10 @@ impl Store {
     }
 
     pub async fn user_for_token(&self, token: &str) -> Result<Option<User>> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(
             "SELECT u.id, u.username, u.display_name, u.email, u.phone, u.role, u.agency_id, u.active \
              FROM auth_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.expires_at > $2"
-        ))
+        )
         .bind(digest(token))
         .bind(now_ms())
         .fetch_optional(&self.db.pool)
@@ -243,7 +288,10 @@ impl Store {
 
     pub async fn revoke_token(&self, token: &str) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
-        sqlx::query("DELETE FROM auth_tokens WHERE token_hash = $1").bind(digest(token)).execute(tx.conn()).await?;
+        sqlx::query("DELETE FROM auth_tokens WHERE token_hash = $1")
+            .bind(digest(token))
+            .execute(tx.conn())
+            .await?;
         tx.commit().await
     }
 
@@ -272,20 +320,23 @@ impl Store {
 
     pub async fn list_api_keys(&self, actor: &Actor) -> Result<Vec<ApiKey>> {
         actor.require_admin()?;
-        let rows = sqlx::query("SELECT id, name, prefix, created_at, revoked_at FROM api_keys ORDER BY id")
-            .fetch_all(&self.db.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, name, prefix, created_at, revoked_at FROM api_keys ORDER BY id",
+        )
+        .fetch_all(&self.db.pool)
+        .await?;
         Ok(rows.iter().map(api_key_from_row).collect())
     }
 
     pub async fn revoke_api_key(&self, actor: &Actor, id: i64) -> Result<()> {
         actor.require_admin()?;
         let mut tx = self.db.begin_write().await?;
-        let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now_ms())
-            .bind(id)
-            .execute(tx.conn())
-            .await?;
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now_ms())
+                .bind(id)
+                .execute(tx.conn())
+                .await?;
         if done.rows_affected() == 0 {
             return Err(DomainError::not_found(format!("active API key {id}")).into());
         }
@@ -294,14 +345,21 @@ impl Store {
 
     /// The key's id and name, if the key is valid and not revoked.
     pub async fn verify_api_key(&self, key: &str) -> Result<Option<(i64, String)>> {
-        let row = sqlx::query("SELECT id, name FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
-            .bind(digest(key))
-            .fetch_optional(&self.db.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, name FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
+                .bind(digest(key))
+                .fetch_optional(&self.db.pool)
+                .await?;
         Ok(row.map(|r| (r.get(0), r.get(1))))
     }
 }
 
 fn api_key_from_row(r: &sqlx::any::AnyRow) -> ApiKey {
-    ApiKey { id: r.get(0), name: r.get(1), prefix: r.get(2), created_at: r.get(3), revoked_at: r.get(4) }
+    ApiKey {
+        id: r.get(0),
+        name: r.get(1),
+        prefix: r.get(2),
+        created_at: r.get(3),
+        revoked_at: r.get(4),
+    }
 }

@@ -82,7 +82,11 @@ impl Db {
                     .await?
             }
         };
-        Ok(Db { pool, backend, write_lock: Arc::new(Mutex::new(())) })
+        Ok(Db {
+            pool,
+            backend,
+            write_lock: Arc::new(Mutex::new(())),
+        })
     }
 
     pub async fn migrate(&self) -> Result<()> {
@@ -99,14 +103,20 @@ impl Db {
             Backend::Postgres => None,
         };
         let tx = self.pool.begin().await?;
-        Ok(WriteTx { tx, _writer: writer })
+        Ok(WriteTx {
+            tx,
+            _writer: writer,
+        })
     }
 }
 
 /// Accept `sqlite:PATH`, `sqlite://PATH` or a bare file path; create the parent folder and
 /// the file on first use.
 fn sqlite_url(url: &str) -> Result<String> {
-    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
     let (path, query) = match path.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (path, None),
@@ -114,7 +124,8 @@ fn sqlite_url(url: &str) -> Result<String> {
     if path != ":memory:" {
         if let Some(parent) = std::path::Path::new(path).parent() {
             if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|e| sqlx::Error::Configuration(e.into()))?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| sqlx::Error::Configuration(e.into()))?;
             }
         }
     }

@@ -26,7 +26,9 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// Map a unique violation to a 409-style conflict with a readable message.
 pub fn conflict_on_unique(e: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
     match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => DomainError::Conflict(message()).into(),
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            DomainError::Conflict(message()).into()
+        }
         _ => StoreError::Database(e),
     }
 }

@@ -111,7 +111,9 @@ impl Store {
     }
 
     pub async fn count_reports(&self) -> Result<i64> {
-        let row: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reports").fetch_one(&self.db.pool).await?;
+        let row: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reports")
+            .fetch_one(&self.db.pool)
+            .await?;
         Ok(row.0)
     }
 }

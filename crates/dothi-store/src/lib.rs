@@ -65,7 +65,9 @@ impl Store {
         let store = Store {
             db,
             settings: Arc::new(settings),
-            reference: Arc::new(std::sync::RwLock::new(Arc::new(reference::Snapshot::default()))),
+            reference: Arc::new(std::sync::RwLock::new(Arc::new(
+                reference::Snapshot::default(),
+            ))),
         };
         store.reload_reference().await?;
         Ok(store)

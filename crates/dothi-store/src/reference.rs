@@ -52,7 +52,14 @@ fn yes() -> bool {
     true
 }
 
-pub const AGENCY_KINDS: [&str; 6] = ["department", "commune_committee", "utility", "police", "ioc", "other"];
+pub const AGENCY_KINDS: [&str; 6] = [
+    "department",
+    "commune_committee",
+    "utility",
+    "police",
+    "ioc",
+    "other",
+];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Category {
@@ -175,7 +182,8 @@ impl Snapshot {
             active: r.get::<i64, _>(8) != 0,
         })
         .collect();
-        let agency_code: HashMap<i64, String> = agencies.iter().map(|a| (a.id, a.code.clone())).collect();
+        let agency_code: HashMap<i64, String> =
+            agencies.iter().map(|a| (a.id, a.code.clone())).collect();
         let mut categories = Vec::new();
         for r in sqlx::query(
             "SELECT id, code, name, name_en, description, description_en, group_name, keywords, \
@@ -195,10 +203,16 @@ impl Snapshot {
                 description: r.get(4),
                 description_en: r.get(5),
                 group: r.get(6),
-                keywords: keywords.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                keywords: keywords
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
                 deadline_normal_days: r.get::<i64, _>(8) as u32,
                 deadline_urgent_days: r.get::<i64, _>(9) as u32,
-                default_agency: r.get::<Option<i64>, _>(10).and_then(|id| agency_code.get(&id).cloned()),
+                default_agency: r
+                    .get::<Option<i64>, _>(10)
+                    .and_then(|id| agency_code.get(&id).cloned()),
                 attributes: serde_json::from_str(&attributes).unwrap_or_default(),
                 active: r.get::<i64, _>(12) != 0,
             });
@@ -207,14 +221,29 @@ impl Snapshot {
             .fetch_all(&db.pool)
             .await?
             .iter()
-            .map(|r| ((r.get::<i64, _>(0), r.get::<String, _>(1)), r.get::<i64, _>(2)))
+            .map(|r| {
+                (
+                    (r.get::<i64, _>(0), r.get::<String, _>(1)),
+                    r.get::<i64, _>(2),
+                )
+            })
             .collect();
         let mut holidays = Vec::new();
-        for r in sqlx::query("SELECT day, name, kind FROM holidays ORDER BY day").fetch_all(&db.pool).await? {
+        for r in sqlx::query("SELECT day, name, kind FROM holidays ORDER BY day")
+            .fetch_all(&db.pool)
+            .await?
+        {
             let day: String = r.get(0);
             let kind: String = r.get(2);
-            if let (Ok(date), Ok(kind)) = (day.parse(), serde_json::from_value(serde_json::Value::String(kind))) {
-                holidays.push(Holiday { date, name: r.get(1), kind });
+            if let (Ok(date), Ok(kind)) = (
+                day.parse(),
+                serde_json::from_value(serde_json::Value::String(kind)),
+            ) {
+                holidays.push(Holiday {
+                    date,
+                    name: r.get(1),
+                    kind,
+                });
             }
         }
         let calendar = Calendar::with_overrides(holidays.iter().map(|h| (h.date, h.kind)));
@@ -223,7 +252,15 @@ impl Snapshot {
             .enumerate()
             .map(|(i, u)| (text::fold(strip_division(&u.name, &u.division_type)), i))
             .collect();
-        Ok(Snapshot { admin_units, agencies, categories, routing, holidays, calendar, folded_units })
+        Ok(Snapshot {
+            admin_units,
+            agencies,
+            categories,
+            routing,
+            holidays,
+            calendar,
+            folded_units,
+        })
     }
 
     pub fn category_by_code(&self, code: &str) -> Option<&Category> {
@@ -280,12 +317,20 @@ impl Snapshot {
         commune
             .and_then(by_rule)
             .or_else(|| by_rule("*"))
-            .or_else(|| category.default_agency.as_deref().and_then(|c| self.agency_by_code(c)).map(|a| a.id))
+            .or_else(|| {
+                category
+                    .default_agency
+                    .as_deref()
+                    .and_then(|c| self.agency_by_code(c))
+                    .map(|a| a.id)
+            })
             .or_else(|| {
                 let commune = commune?;
                 self.agencies
                     .iter()
-                    .find(|a| a.kind == "commune_committee" && a.commune_code.as_deref() == Some(commune))
+                    .find(|a| {
+                        a.kind == "commune_committee" && a.commune_code.as_deref() == Some(commune)
+                    })
                     .map(|a| a.id)
             })
             .filter(|id| self.agency(*id).is_some_and(|a| a.active))
@@ -315,7 +360,12 @@ fn strip_division<'a>(name: &'a str, division: &str) -> &'a str {
             n = rest.trim_start();
             break;
         }
-        let cap: String = prefix.chars().take(1).flat_map(char::to_uppercase).chain(prefix.chars().skip(1)).collect();
+        let cap: String = prefix
+            .chars()
+            .take(1)
+            .flat_map(char::to_uppercase)
+            .chain(prefix.chars().skip(1))
+            .collect();
         if let Some(rest) = n.strip_prefix(cap.as_str()) {
             n = rest.trim_start();
             break;
@@ -325,8 +375,17 @@ fn strip_division<'a>(name: &'a str, division: &str) -> &'a str {
 }
 
 fn check_code(field: &str, code: &str) -> Result<()> {
-    if code.is_empty() || code.len() > 64 || !code.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        return Err(DomainError::invalid(field, format!("'{code}' must be 1-64 ASCII letters, digits, '-', '_' or '.'")).into());
+    if code.is_empty()
+        || code.len() > 64
+        || !code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(DomainError::invalid(
+            field,
+            format!("'{code}' must be 1-64 ASCII letters, digits, '-', '_' or '.'"),
+        )
+        .into());
     }
     Ok(())
 }
@@ -340,10 +399,18 @@ fn check_name(field: &str, name: &str) -> Result<()> {
 
 impl Store {
     /// Import a reference file in one transaction: all of it lands, or none of it.
-    pub async fn import_reference(&self, actor: &Actor, file: &ReferenceFile) -> Result<ImportSummary> {
+    pub async fn import_reference(
+        &self,
+        actor: &Actor,
+        file: &ReferenceFile,
+    ) -> Result<ImportSummary> {
         actor.require_admin()?;
         let mut tx = self.db.begin_write().await?;
-        let province = file.province.as_ref().map(|p| p.code.clone()).unwrap_or_default();
+        let province = file
+            .province
+            .as_ref()
+            .map(|p| p.code.clone())
+            .unwrap_or_default();
         for unit in &file.admin_units {
             let mut unit = unit.clone();
             if unit.province_code.is_empty() {
@@ -384,14 +451,22 @@ impl Store {
         let mut tx = self.admin_tx(actor).await?;
         upsert_agency(&mut tx, agency).await?;
         self.admin_commit(tx).await?;
-        Ok(self.reference().agency_by_code(&agency.code).cloned().expect("agency just written"))
+        Ok(self
+            .reference()
+            .agency_by_code(&agency.code)
+            .cloned()
+            .expect("agency just written"))
     }
 
     pub async fn put_category(&self, actor: &Actor, category: &Category) -> Result<Category> {
         let mut tx = self.admin_tx(actor).await?;
         upsert_category(&mut tx, category).await?;
         self.admin_commit(tx).await?;
-        Ok(self.reference().category_by_code(&category.code).cloned().expect("category just written"))
+        Ok(self
+            .reference()
+            .category_by_code(&category.code)
+            .cloned()
+            .expect("category just written"))
     }
 
     pub async fn put_routing_rule(&self, actor: &Actor, rule: &RoutingRule) -> Result<()> {
@@ -400,18 +475,24 @@ impl Store {
         self.admin_commit(tx).await
     }
 
-    pub async fn delete_routing_rule(&self, actor: &Actor, category: &str, commune: Option<&str>) -> Result<()> {
+    pub async fn delete_routing_rule(
+        &self,
+        actor: &Actor,
+        category: &str,
+        commune: Option<&str>,
+    ) -> Result<()> {
         let cat = self
             .reference()
             .category_by_code(category)
             .map(|c| c.id)
             .ok_or_else(|| DomainError::not_found(format!("category {category}")))?;
         let mut tx = self.admin_tx(actor).await?;
-        let done = sqlx::query("DELETE FROM routing_rules WHERE category_id = $1 AND commune_code = $2")
-            .bind(cat)
-            .bind(commune.unwrap_or("*"))
-            .execute(tx.conn())
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM routing_rules WHERE category_id = $1 AND commune_code = $2")
+                .bind(cat)
+                .bind(commune.unwrap_or("*"))
+                .execute(tx.conn())
+                .await?;
         if done.rows_affected() == 0 {
             return Err(DomainError::not_found("routing rule").into());
         }
@@ -426,7 +507,10 @@ impl Store {
 
     pub async fn delete_holiday(&self, actor: &Actor, date: chrono::NaiveDate) -> Result<()> {
         let mut tx = self.admin_tx(actor).await?;
-        let done = sqlx::query("DELETE FROM holidays WHERE day = $1").bind(date.to_string()).execute(tx.conn()).await?;
+        let done = sqlx::query("DELETE FROM holidays WHERE day = $1")
+            .bind(date.to_string())
+            .execute(tx.conn())
+            .await?;
         if done.rows_affected() == 0 {
             return Err(DomainError::not_found(format!("holiday {date}")).into());
         }
@@ -449,7 +533,11 @@ async fn upsert_admin_unit(tx: &mut WriteTx, unit: &AdminUnit) -> Result<()> {
     check_name("admin unit name", &unit.name)?;
     if let (Some(lat), Some(lon)) = (unit.lat, unit.lon) {
         if !geo::valid_coordinates(lat, lon) {
-            return Err(DomainError::invalid("admin unit coordinates", "lat must be within ±90 and lon within ±180").into());
+            return Err(DomainError::invalid(
+                "admin unit coordinates",
+                "lat must be within ±90 and lon within ±180",
+            )
+            .into());
         }
     }
     sqlx::query(
@@ -472,12 +560,27 @@ async fn upsert_agency(tx: &mut WriteTx, agency: &Agency) -> Result<()> {
     check_code("agency code", &agency.code)?;
     check_name("agency name", &agency.name)?;
     if !AGENCY_KINDS.contains(&agency.kind.as_str()) {
-        return Err(DomainError::invalid("agency kind", format!("'{}' is not one of {}", agency.kind, AGENCY_KINDS.join(", "))).into());
+        return Err(DomainError::invalid(
+            "agency kind",
+            format!(
+                "'{}' is not one of {}",
+                agency.kind,
+                AGENCY_KINDS.join(", ")
+            ),
+        )
+        .into());
     }
     if let Some(commune) = &agency.commune_code {
-        let exists = sqlx::query("SELECT 1 FROM admin_units WHERE code = $1").bind(commune.as_str()).fetch_optional(tx.conn()).await?;
+        let exists = sqlx::query("SELECT 1 FROM admin_units WHERE code = $1")
+            .bind(commune.as_str())
+            .fetch_optional(tx.conn())
+            .await?;
         if exists.is_none() {
-            return Err(DomainError::invalid("commune_code", format!("no administrative unit has code '{commune}'")).into());
+            return Err(DomainError::invalid(
+                "commune_code",
+                format!("no administrative unit has code '{commune}'"),
+            )
+            .into());
         }
     }
     sqlx::query(
@@ -517,7 +620,11 @@ async fn upsert_category(tx: &mut WriteTx, category: &Category) -> Result<()> {
     for attribute in &category.attributes {
         attribute.check()?;
         if !seen.insert(attribute.code.as_str()) {
-            return Err(DomainError::invalid("attributes", format!("code '{}' appears twice", attribute.code)).into());
+            return Err(DomainError::invalid(
+                "attributes",
+                format!("code '{}' appears twice", attribute.code),
+            )
+            .into());
         }
     }
     let default_agency = match &category.default_agency {
@@ -558,11 +665,23 @@ async fn put_rule(tx: &mut WriteTx, rule: &RoutingRule) -> Result<()> {
         .fetch_optional(tx.conn())
         .await?
         .map(|r| r.get(0))
-        .ok_or_else(|| DomainError::invalid("category", format!("no category has code '{}'", rule.category)))?;
+        .ok_or_else(|| {
+            DomainError::invalid(
+                "category",
+                format!("no category has code '{}'", rule.category),
+            )
+        })?;
     if let Some(commune) = &rule.commune {
-        let exists = sqlx::query("SELECT 1 FROM admin_units WHERE code = $1").bind(commune.as_str()).fetch_optional(tx.conn()).await?;
+        let exists = sqlx::query("SELECT 1 FROM admin_units WHERE code = $1")
+            .bind(commune.as_str())
+            .fetch_optional(tx.conn())
+            .await?;
         if exists.is_none() {
-            return Err(DomainError::invalid("commune", format!("no administrative unit has code '{commune}'")).into());
+            return Err(DomainError::invalid(
+                "commune",
+                format!("no administrative unit has code '{commune}'"),
+            )
+            .into());
         }
     }
     let agency = agency_id(tx, &rule.agency, "agency").await?;
@@ -600,7 +719,10 @@ async fn put_holiday(tx: &mut WriteTx, holiday: &Holiday) -> Result<()> {
 /// Pick the province `code` out of the national file (`reference/vn-admin-units-2025.json`)
 /// so any of the 34 provinces can be loaded.
 pub fn province_from_national(national: &serde_json::Value, code: &str) -> Option<ReferenceFile> {
-    let province = national["provinces"].as_array()?.iter().find(|p| p["code"].to_string().trim_matches('"') == code)?;
+    let province = national["provinces"]
+        .as_array()?
+        .iter()
+        .find(|p| p["code"].to_string().trim_matches('"') == code)?;
     let units = province["communes"]
         .as_array()
         .or_else(|| province["wards"].as_array())?
@@ -615,7 +737,10 @@ pub fn province_from_national(national: &serde_json::Value, code: &str) -> Optio
         })
         .collect();
     Some(ReferenceFile {
-        province: Some(Province { code: code.into(), name: province["name"].as_str().unwrap_or_default().into() }),
+        province: Some(Province {
+            code: code.into(),
+            name: province["name"].as_str().unwrap_or_default().into(),
+        }),
         admin_units: units,
         ..Default::default()
     })
@@ -623,5 +748,9 @@ pub fn province_from_national(national: &serde_json::Value, code: &str) -> Optio
 
 /// Map of commune code → name, used by listings.
 pub fn commune_names(snapshot: &Snapshot) -> BTreeMap<String, String> {
-    snapshot.admin_units.iter().map(|u| (u.code.clone(), u.name.clone())).collect()
+    snapshot
+        .admin_units
+        .iter()
+        .map(|u| (u.code.clone(), u.name.clone()))
+        .collect()
 }

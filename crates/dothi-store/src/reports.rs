@@ -6,7 +6,10 @@
 use std::collections::BTreeMap;
 
 use dothi_domain::workflow::{plan, ReportFacts};
-use dothi_domain::{attributes, geo, text, Action, Actor, Channel, DomainError, Priority, Rating, RejectReason, Status};
+use dothi_domain::{
+    attributes, geo, text, Action, Actor, Channel, DomainError, Priority, Rating, RejectReason,
+    Status,
+};
 use rand::RngCore;
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -183,16 +186,45 @@ pub struct ReportFilter {
 }
 
 pub enum Command {
-    Assign { agency_code: String, note: Option<String> },
-    Accept { note: Option<String> },
-    Transfer { agency_code: String, reason: String },
-    RequestExtension { days: u32, reason: String },
-    DecideExtension { approve: bool, note: Option<String> },
-    Resolve { note: String, photos: Vec<NewPhoto> },
-    Reject { reason: RejectReason, note: Option<String>, duplicate_of: Option<i64> },
-    Rate { rating: Rating, comment: Option<String>, reopen: bool },
-    Reopen { reason: String },
-    Close { note: Option<String> },
+    Assign {
+        agency_code: String,
+        note: Option<String>,
+    },
+    Accept {
+        note: Option<String>,
+    },
+    Transfer {
+        agency_code: String,
+        reason: String,
+    },
+    RequestExtension {
+        days: u32,
+        reason: String,
+    },
+    DecideExtension {
+        approve: bool,
+        note: Option<String>,
+    },
+    Resolve {
+        note: String,
+        photos: Vec<NewPhoto>,
+    },
+    Reject {
+        reason: RejectReason,
+        note: Option<String>,
+        duplicate_of: Option<i64>,
+    },
+    Rate {
+        rating: Rating,
+        comment: Option<String>,
+        reopen: bool,
+    },
+    Reopen {
+        reason: String,
+    },
+    Close {
+        note: Option<String>,
+    },
 }
 
 impl Command {
@@ -224,7 +256,10 @@ fn report_from_row(r: &AnyRow, snapshot: &Snapshot) -> Report {
     let agency_id: Option<i64> = r.get(11);
     let agency = agency_id.and_then(|id| snapshot.agency(id));
     let commune_code: Option<String> = r.get(10);
-    let commune_name = commune_code.as_deref().and_then(|c| snapshot.admin_unit(c)).map(|u| u.name.clone());
+    let commune_name = commune_code
+        .as_deref()
+        .and_then(|c| snapshot.admin_unit(c))
+        .map(|u| u.name.clone());
     let attributes: String = r.get(18);
     Report {
         id: r.get(0),
@@ -261,10 +296,14 @@ fn report_from_row(r: &AnyRow, snapshot: &Snapshot) -> Report {
         closed_at: r.get(24),
         overdue: r.get::<i64, _>(25) != 0,
         resolved_on_time: r.get::<Option<i64>, _>(26).map(|v| v != 0),
-        rating: r.get::<Option<String>, _>(27).and_then(|s| Rating::parse(&s).ok()),
+        rating: r
+            .get::<Option<String>, _>(27)
+            .and_then(|s| Rating::parse(&s).ok()),
         rating_comment: r.get(28),
         reopen_count: r.get(29),
-        reject_reason: r.get::<Option<String>, _>(30).and_then(|s| RejectReason::parse(&s).ok()),
+        reject_reason: r
+            .get::<Option<String>, _>(30)
+            .and_then(|s| RejectReason::parse(&s).ok()),
         duplicate_of: r.get(31),
         photo_id: r.get(32),
     }
@@ -273,7 +312,8 @@ fn report_from_row(r: &AnyRow, snapshot: &Snapshot) -> Report {
 impl Report {
     /// Remove the reporter's identity unless `actor` may see it.
     pub fn redact_for(mut self, actor: &Actor) -> Self {
-        let own = actor.user_id.is_some() && self.reporter.as_ref().and_then(|r| r.user_id) == actor.user_id;
+        let own = actor.user_id.is_some()
+            && self.reporter.as_ref().and_then(|r| r.user_id) == actor.user_id;
         if !(actor.can_view_reporter() || own) {
             self.reporter = None;
         }
@@ -303,7 +343,9 @@ fn clean_text(field: &str, value: &str, max: usize, required: bool) -> Result<Op
     if v.chars().count() > max {
         return Err(DomainError::invalid(field, format!("is longer than {max} characters")).into());
     }
-    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+    if v.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
         return Err(DomainError::invalid(field, "contains control characters").into());
     }
     Ok(Some(v.to_string()))
@@ -354,7 +396,14 @@ async fn append_event(tx: &mut WriteTx, e: EventRow<'_>) -> Result<i64> {
     Ok(row.get(0))
 }
 
-async fn insert_photos(tx: &mut WriteTx, report_id: i64, event_id: Option<i64>, kind: &str, photos: &[NewPhoto], at: i64) -> Result<Vec<i64>> {
+async fn insert_photos(
+    tx: &mut WriteTx,
+    report_id: i64,
+    event_id: Option<i64>,
+    kind: &str,
+    photos: &[NewPhoto],
+    at: i64,
+) -> Result<Vec<i64>> {
     let mut ids = Vec::with_capacity(photos.len());
     for p in photos {
         let row = sqlx::query(
@@ -388,9 +437,15 @@ impl Store {
         let category = snapshot
             .category_by_code(new.category_code.trim())
             .filter(|c| c.active)
-            .ok_or_else(|| DomainError::invalid("service_code", format!("no active service has code '{}'", new.category_code)))?
+            .ok_or_else(|| {
+                DomainError::invalid(
+                    "service_code",
+                    format!("no active service has code '{}'", new.category_code),
+                )
+            })?
             .clone();
-        let description = clean_text("description", &new.description, 4000, true)?.unwrap_or_default();
+        let description =
+            clean_text("description", &new.description, 4000, true)?.unwrap_or_default();
         let address = opt_text("address_string", &new.address, 500)?;
         let reporter = Reporter {
             name: opt_text("name", &new.reporter.name, 200)?,
@@ -400,39 +455,71 @@ impl Store {
         };
         if let Some(email) = &reporter.email {
             if !email.contains('@') || email.contains(char::is_whitespace) {
-                return Err(DomainError::invalid("email", format!("'{email}' is not an e-mail address")).into());
+                return Err(DomainError::invalid(
+                    "email",
+                    format!("'{email}' is not an e-mail address"),
+                )
+                .into());
             }
         }
         if new.photos.len() > MAX_PHOTOS {
-            return Err(DomainError::invalid("media", format!("at most {MAX_PHOTOS} photos per report")).into());
+            return Err(DomainError::invalid(
+                "media",
+                format!("at most {MAX_PHOTOS} photos per report"),
+            )
+            .into());
         }
         let (lat, lon) = match (new.lat, new.lon) {
             (Some(lat), Some(lon)) => {
                 if !geo::valid_coordinates(lat, lon) {
-                    return Err(DomainError::invalid("lat/long", "lat must be within ±90 and long within ±180").into());
+                    return Err(DomainError::invalid(
+                        "lat/long",
+                        "lat must be within ±90 and long within ±180",
+                    )
+                    .into());
                 }
                 if snapshot.outside_service_area(lat, lon) {
-                    return Err(DomainError::invalid("lat/long", format!("{lat},{lon} is outside the area this platform serves")).into());
+                    return Err(DomainError::invalid(
+                        "lat/long",
+                        format!("{lat},{lon} is outside the area this platform serves"),
+                    )
+                    .into());
                 }
                 (Some(lat), Some(lon))
             }
             (None, None) => (None, None),
-            _ => return Err(DomainError::invalid("lat/long", "give both lat and long, or neither").into()),
+            _ => {
+                return Err(
+                    DomainError::invalid("lat/long", "give both lat and long, or neither").into(),
+                )
+            }
         };
         if lat.is_none() && address.is_none() {
-            return Err(DomainError::invalid("location", "a location is required: lat and long, or address_string").into());
+            return Err(DomainError::invalid(
+                "location",
+                "a location is required: lat and long, or address_string",
+            )
+            .into());
         }
         let commune = match &new.commune_code {
             Some(code) => Some(
                 snapshot
                     .admin_unit(code)
-                    .ok_or_else(|| DomainError::invalid("commune", format!("no administrative unit has code '{code}'")))?
+                    .ok_or_else(|| {
+                        DomainError::invalid(
+                            "commune",
+                            format!("no administrative unit has code '{code}'"),
+                        )
+                    })?
                     .code
                     .clone(),
             ),
             None => match (lat, lon) {
                 (Some(lat), Some(lon)) => snapshot.locate_commune(lat, lon).map(|u| u.code.clone()),
-                _ => address.as_deref().and_then(|a| snapshot.commune_in_address(a)).map(|u| u.code.clone()),
+                _ => address
+                    .as_deref()
+                    .and_then(|a| snapshot.commune_in_address(a))
+                    .map(|u| u.code.clone()),
             },
         };
         let answers = attributes::validate_answers(&category.attributes, &new.attributes)?;
@@ -442,9 +529,21 @@ impl Store {
             Priority::Normal => category.deadline_normal_days,
             Priority::Urgent => category.deadline_urgent_days,
         };
-        let deadline = snapshot.calendar.deadline(from_ms(now), days).timestamp_millis();
-        let status = if agency.is_some() { Status::Assigned } else { Status::Received };
-        let search_text = text::fold(&format!("{} {} {}", description, address.as_deref().unwrap_or(""), category.name));
+        let deadline = snapshot
+            .calendar
+            .deadline(from_ms(now), days)
+            .timestamp_millis();
+        let status = if agency.is_some() {
+            Status::Assigned
+        } else {
+            Status::Received
+        };
+        let search_text = text::fold(&format!(
+            "{} {} {}",
+            description,
+            address.as_deref().unwrap_or(""),
+            category.name
+        ));
         let reporter_user_id = actor.user_id;
 
         let mut tx = self.db.begin_write().await?;
@@ -516,9 +615,14 @@ impl Store {
             )
             .await?;
         }
-        let photo_ids = insert_photos(&mut tx, id, Some(created), "report", &new.photos, now).await?;
+        let photo_ids =
+            insert_photos(&mut tx, id, Some(created), "report", &new.photos, now).await?;
         if let Some(first) = photo_ids.first() {
-            sqlx::query("UPDATE reports SET photo_id = $1 WHERE id = $2").bind(first).bind(id).execute(tx.conn()).await?;
+            sqlx::query("UPDATE reports SET photo_id = $1 WHERE id = $2")
+                .bind(first)
+                .bind(id)
+                .execute(tx.conn())
+                .await?;
         }
         tx.commit().await?;
         self.report(actor, id).await
@@ -526,11 +630,13 @@ impl Store {
 
     /// One report as `actor` may see it.
     pub async fn report(&self, actor: &Actor, id: i64) -> Result<Report> {
-        let row = sqlx::query(&format!("SELECT {REPORT_COLUMNS} FROM reports WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.db.pool)
-            .await?
-            .ok_or_else(|| DomainError::not_found(format!("report {id}")))?;
+        let row = sqlx::query(&format!(
+            "SELECT {REPORT_COLUMNS} FROM reports WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.db.pool)
+        .await?
+        .ok_or_else(|| DomainError::not_found(format!("report {id}")))?;
         Ok(report_from_row(&row, &self.reference()).redact_for(actor))
     }
 
@@ -566,7 +672,11 @@ impl Store {
         if !filter.statuses.is_empty() {
             sql.push_str(" AND status IN (");
             for (i, s) in filter.statuses.iter().enumerate() {
-                push(&mut sql, if i == 0 { "$?" } else { ", $?" }, Val::S(s.as_str().into()));
+                push(
+                    &mut sql,
+                    if i == 0 { "$?" } else { ", $?" },
+                    Val::S(s.as_str().into()),
+                );
             }
             sql.push(')');
         }
@@ -593,7 +703,11 @@ impl Store {
         }
         if let Some(q) = &filter.q {
             for term in text::search_terms(q) {
-                push(&mut sql, " AND search_text LIKE $?", Val::S(format!("%{term}%")));
+                push(
+                    &mut sql,
+                    " AND search_text LIKE $?",
+                    Val::S(format!("%{term}%")),
+                );
             }
         }
         match filter.overdue {
@@ -618,9 +732,14 @@ impl Store {
         });
         push(&mut sql, " LIMIT $?", Val::I(filter.limit.clamp(1, 1000)));
         push(&mut sql, " OFFSET $?", Val::I(filter.offset.max(0)));
-        let rows = bind_all(sqlx::query(&sql), &vals).fetch_all(&self.db.pool).await?;
+        let rows = bind_all(sqlx::query(&sql), &vals)
+            .fetch_all(&self.db.pool)
+            .await?;
         let snapshot = self.reference();
-        Ok(rows.iter().map(|r| report_from_row(r, &snapshot).redact_for(actor)).collect())
+        Ok(rows
+            .iter()
+            .map(|r| report_from_row(r, &snapshot).redact_for(actor))
+            .collect())
     }
 
     /// The history as `actor` may see it. Internal events (extension requests) are shown to
@@ -628,7 +747,8 @@ impl Store {
     /// outside the IOC.
     pub async fn history(&self, actor: &Actor, id: i64) -> Result<Vec<Event>> {
         let report = self.report(actor, id).await?;
-        let internal = actor.is_ioc() || (actor.agency_id.is_some() && actor.agency_id == report.agency_id);
+        let internal =
+            actor.is_ioc() || (actor.agency_id.is_some() && actor.agency_id == report.agency_id);
         let rows = sqlx::query(
             "SELECT id, report_id, action, from_status, to_status, actor_label, actor_role, agency_id, target_agency_id, \
              note, public, detail, created_at FROM report_events WHERE report_id = $1 ORDER BY id",
@@ -651,7 +771,9 @@ impl Store {
             let label: String = r.get(5);
             let actor_label = match role.as_deref() {
                 Some("citizen") if !actor.can_view_reporter() => "reporter".to_string(),
-                None if label.starts_with("api-key:") && !actor.can_view_reporter() => "reporter".to_string(),
+                None if label.starts_with("api-key:") && !actor.can_view_reporter() => {
+                    "reporter".to_string()
+                }
                 _ => label,
             };
             let detail: String = r.get(11);
@@ -681,7 +803,10 @@ impl Store {
     pub async fn extensions(&self, actor: &Actor, id: i64) -> Result<Vec<Extension>> {
         let report = self.report(actor, id).await?;
         if !(actor.is_ioc() || (actor.agency_id.is_some() && actor.agency_id == report.agency_id)) {
-            return Err(DomainError::forbidden("only the IOC and the handling agency see extension requests").into());
+            return Err(DomainError::forbidden(
+                "only the IOC and the handling agency see extension requests",
+            )
+            .into());
         }
         let rows = sqlx::query(
             "SELECT id, report_id, days, reason, status, requested_by, requested_at, decided_by, decided_at, decision_note, \
@@ -695,7 +820,13 @@ impl Store {
 
     /// Nearby reports of the same category in the recent window (FixMyStreet-style
     /// "is this the same problem?"). Rejected reports are left out.
-    pub async fn duplicates(&self, category_id: i64, lat: f64, lon: f64, exclude: Option<i64>) -> Result<Vec<DuplicateCandidate>> {
+    pub async fn duplicates(
+        &self,
+        category_id: i64,
+        lat: f64,
+        lon: f64,
+        exclude: Option<i64>,
+    ) -> Result<Vec<DuplicateCandidate>> {
         let radius = self.settings.duplicate_radius_m;
         let (lat0, lat1, lon0, lon1) = geo::bounding_box(lat, lon, radius);
         let since = now_ms() - self.settings.duplicate_window_days * 86_400_000;
@@ -737,7 +868,11 @@ impl Store {
         let action = command.action();
         let now = now_ms();
         let mut tx = self.db.begin_write().await?;
-        let lock = if self.db.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let lock = if self.db.backend == Backend::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
         let row = sqlx::query(&format!(
             "SELECT status, agency_id, reporter_user_id, deadline_at, category_id, priority FROM reports WHERE id = $1{lock}"
         ))
@@ -750,7 +885,11 @@ impl Store {
         let deadline: i64 = row.get(3);
         let category = snapshot.category(row.get(4)).cloned();
         let priority = Priority::parse(&row.get::<String, _>(5)).unwrap_or(Priority::Normal);
-        let facts = ReportFacts { status: from, agency_id, reporter_user_id: row.get(2) };
+        let facts = ReportFacts {
+            status: from,
+            agency_id,
+            reporter_user_id: row.get(2),
+        };
         let mut to = plan(actor, action, &facts)?;
         let calendar = &snapshot.calendar;
         let restart_deadline = || {
@@ -768,7 +907,10 @@ impl Store {
                 .agency_by_code(code)
                 .filter(|a| a.active)
                 .map(|a| a.id)
-                .ok_or_else(|| DomainError::invalid("agency", format!("no active agency has code '{code}'")).into())
+                .ok_or_else(|| {
+                    DomainError::invalid("agency", format!("no active agency has code '{code}'"))
+                        .into()
+                })
         };
 
         let mut event = EventRow {
@@ -802,10 +944,17 @@ impl Store {
             Command::Accept { note } => {
                 note_holder = opt_text("note", &note, 2000)?;
             }
-            Command::Transfer { agency_code, reason } => {
+            Command::Transfer {
+                agency_code,
+                reason,
+            } => {
                 let target = target_agency(&agency_code)?;
                 if Some(target) == agency_id {
-                    return Err(DomainError::invalid("agency", "the report is already with that agency").into());
+                    return Err(DomainError::invalid(
+                        "agency",
+                        "the report is already with that agency",
+                    )
+                    .into());
                 }
                 note_holder = clean_text("reason", &reason, 2000, true)?;
                 event.target_agency_id = Some(target);
@@ -815,15 +964,24 @@ impl Store {
             }
             Command::RequestExtension { days, reason } => {
                 if !(1..=30).contains(&days) {
-                    return Err(DomainError::invalid("days", "an extension is 1 to 30 working days").into());
+                    return Err(DomainError::invalid(
+                        "days",
+                        "an extension is 1 to 30 working days",
+                    )
+                    .into());
                 }
                 note_holder = clean_text("reason", &reason, 2000, true)?;
-                let pending = sqlx::query("SELECT id FROM extensions WHERE report_id = $1 AND status = 'pending'")
-                    .bind(id)
-                    .fetch_optional(tx.conn())
-                    .await?;
+                let pending = sqlx::query(
+                    "SELECT id FROM extensions WHERE report_id = $1 AND status = 'pending'",
+                )
+                .bind(id)
+                .fetch_optional(tx.conn())
+                .await?;
                 if pending.is_some() {
-                    return Err(DomainError::Conflict("an extension request is already pending for this report".into()).into());
+                    return Err(DomainError::Conflict(
+                        "an extension request is already pending for this report".into(),
+                    )
+                    .into());
                 }
                 let ext = sqlx::query(
                     "INSERT INTO extensions (report_id, days, reason, status, requested_by, requested_at, old_deadline_at) \
@@ -838,18 +996,27 @@ impl Store {
                 .fetch_one(tx.conn())
                 .await?;
                 event.public = false;
-                event.detail = serde_json::json!({"extension_id": ext.get::<i64, _>(0), "days": days});
+                event.detail =
+                    serde_json::json!({"extension_id": ext.get::<i64, _>(0), "days": days});
             }
             Command::DecideExtension { approve, note } => {
                 note_holder = opt_text("note", &note, 2000)?;
-                let pending = sqlx::query("SELECT id, days FROM extensions WHERE report_id = $1 AND status = 'pending'")
-                    .bind(id)
-                    .fetch_optional(tx.conn())
-                    .await?
-                    .ok_or_else(|| DomainError::Conflict("no extension request is pending for this report".into()))?;
+                let pending = sqlx::query(
+                    "SELECT id, days FROM extensions WHERE report_id = $1 AND status = 'pending'",
+                )
+                .bind(id)
+                .fetch_optional(tx.conn())
+                .await?
+                .ok_or_else(|| {
+                    DomainError::Conflict("no extension request is pending for this report".into())
+                })?;
                 let ext_id: i64 = pending.get(0);
                 let days: i64 = pending.get(1);
-                let new_deadline = approve.then(|| calendar.extend(from_ms(deadline), days as u32).timestamp_millis());
+                let new_deadline = approve.then(|| {
+                    calendar
+                        .extend(from_ms(deadline), days as u32)
+                        .timestamp_millis()
+                });
                 sqlx::query(
                     "UPDATE extensions SET status = $1, decided_by = $2, decided_at = $3, decision_note = $4, new_deadline_at = $5 WHERE id = $6",
                 )
@@ -871,38 +1038,74 @@ impl Store {
             Command::Resolve { note, photos } => {
                 note_holder = clean_text("note", &note, 4000, true)?;
                 if photos.len() > MAX_PHOTOS {
-                    return Err(DomainError::invalid("media", format!("at most {MAX_PHOTOS} photos per resolution")).into());
+                    return Err(DomainError::invalid(
+                        "media",
+                        format!("at most {MAX_PHOTOS} photos per resolution"),
+                    )
+                    .into());
                 }
                 resolution_photos = photos;
                 sets.push(("resolved_at", Val::I(now)));
                 sets.push(("resolved_on_time", Val::I((now <= deadline) as i64)));
                 sets.push(("status_notes", Val::OptS(note_holder.clone())));
             }
-            Command::Reject { reason, note, duplicate_of } => {
+            Command::Reject {
+                reason,
+                note,
+                duplicate_of,
+            } => {
                 note_holder = opt_text("note", &note, 2000)?;
                 if reason == RejectReason::Duplicate {
-                    let original = duplicate_of
-                        .ok_or_else(|| DomainError::invalid("duplicate_of", "a duplicate must name the original report"))?;
+                    let original = duplicate_of.ok_or_else(|| {
+                        DomainError::invalid(
+                            "duplicate_of",
+                            "a duplicate must name the original report",
+                        )
+                    })?;
                     if original == id {
-                        return Err(DomainError::invalid("duplicate_of", "a report cannot duplicate itself").into());
+                        return Err(DomainError::invalid(
+                            "duplicate_of",
+                            "a report cannot duplicate itself",
+                        )
+                        .into());
                     }
-                    let exists = sqlx::query("SELECT 1 FROM reports WHERE id = $1").bind(original).fetch_optional(tx.conn()).await?;
+                    let exists = sqlx::query("SELECT 1 FROM reports WHERE id = $1")
+                        .bind(original)
+                        .fetch_optional(tx.conn())
+                        .await?;
                     if exists.is_none() {
-                        return Err(DomainError::invalid("duplicate_of", format!("report {original} does not exist")).into());
+                        return Err(DomainError::invalid(
+                            "duplicate_of",
+                            format!("report {original} does not exist"),
+                        )
+                        .into());
                     }
                     sets.push(("duplicate_of", Val::I(original)));
                 } else if duplicate_of.is_some() {
-                    return Err(DomainError::invalid("duplicate_of", "only a duplicate rejection names an original").into());
+                    return Err(DomainError::invalid(
+                        "duplicate_of",
+                        "only a duplicate rejection names an original",
+                    )
+                    .into());
                 }
                 sets.push(("reject_reason", Val::S(reason.as_str().into())));
                 sets.push(("closed_at", Val::I(now)));
                 sets.push(("status_notes", Val::OptS(note_holder.clone())));
-                event.detail = serde_json::json!({"reason": reason.as_str(), "duplicate_of": duplicate_of});
+                event.detail =
+                    serde_json::json!({"reason": reason.as_str(), "duplicate_of": duplicate_of});
             }
-            Command::Rate { rating, comment, reopen } => {
+            Command::Rate {
+                rating,
+                comment,
+                reopen,
+            } => {
                 note_holder = opt_text("comment", &comment, 2000)?;
                 if reopen && rating != Rating::Unsatisfied {
-                    return Err(DomainError::invalid("reopen", "only an unsatisfied rating can reopen the report").into());
+                    return Err(DomainError::invalid(
+                        "reopen",
+                        "only an unsatisfied rating can reopen the report",
+                    )
+                    .into());
                 }
                 sets.push(("rating", Val::S(rating.as_str().into())));
                 sets.push(("rating_comment", Val::OptS(note_holder.clone())));
@@ -938,8 +1141,18 @@ impl Store {
         }
         vals.push(Val::I(id));
         sql.push_str(&format!(" WHERE id = ${}", vals.len()));
-        bind_all(sqlx::query(&sql), &vals).execute(tx.conn()).await?;
-        insert_photos(&mut tx, id, Some(event_id), "resolution", &resolution_photos, now).await?;
+        bind_all(sqlx::query(&sql), &vals)
+            .execute(tx.conn())
+            .await?;
+        insert_photos(
+            &mut tx,
+            id,
+            Some(event_id),
+            "resolution",
+            &resolution_photos,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         self.report(actor, id).await
     }
@@ -962,11 +1175,13 @@ impl Store {
             let mut tx = self.db.begin_write().await?;
             for (id, status, agency) in chunk {
                 let status = Status::parse(status)?;
-                let done = sqlx::query("UPDATE reports SET overdue = 1 WHERE id = $1 AND overdue = 0 AND status = $2")
-                    .bind(id)
-                    .bind(status.as_str())
-                    .execute(tx.conn())
-                    .await?;
+                let done = sqlx::query(
+                    "UPDATE reports SET overdue = 1 WHERE id = $1 AND overdue = 0 AND status = $2",
+                )
+                .bind(id)
+                .bind(status.as_str())
+                .execute(tx.conn())
+                .await?;
                 if done.rows_affected() == 1 {
                     append_event(
                         &mut tx,
@@ -999,7 +1214,10 @@ impl Store {
             .collect();
         let mut closed = 0;
         for id in &to_close {
-            match self.apply(&system, *id, Command::Close { note: None }).await {
+            match self
+                .apply(&system, *id, Command::Close { note: None })
+                .await
+            {
                 Ok(_) => closed += 1,
                 Err(crate::StoreError::Domain(_)) => {}
                 Err(e) => return Err(e),
@@ -1010,12 +1228,18 @@ impl Store {
 
     pub async fn media(&self, id: i64, thumbnail: bool) -> Result<(String, Vec<u8>)> {
         let column = if thumbnail { "thumbnail" } else { "data" };
-        let row = sqlx::query(&format!("SELECT content_type, {column} FROM media WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.db.pool)
-            .await?
-            .ok_or_else(|| DomainError::not_found(format!("media {id}")))?;
-        let content_type = if thumbnail { "image/jpeg".to_string() } else { row.get(0) };
+        let row = sqlx::query(&format!(
+            "SELECT content_type, {column} FROM media WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.db.pool)
+        .await?
+        .ok_or_else(|| DomainError::not_found(format!("media {id}")))?;
+        let content_type = if thumbnail {
+            "image/jpeg".to_string()
+        } else {
+            row.get(0)
+        };
         Ok((content_type, row.get(1)))
     }
 
@@ -1039,28 +1263,55 @@ impl Store {
     }
 
     /// Add photos to an existing report (reporter or IOC, while it is open).
-    pub async fn add_photos(&self, actor: &Actor, id: i64, photos: Vec<NewPhoto>) -> Result<Vec<i64>> {
+    pub async fn add_photos(
+        &self,
+        actor: &Actor,
+        id: i64,
+        photos: Vec<NewPhoto>,
+    ) -> Result<Vec<i64>> {
         let report = self.report(actor, id).await?;
-        let own = actor.user_id.is_some() && report.reporter.as_ref().and_then(|r| r.user_id) == actor.user_id;
+        let own = actor.user_id.is_some()
+            && report.reporter.as_ref().and_then(|r| r.user_id) == actor.user_id;
         if !(actor.is_ioc() || own) {
-            return Err(DomainError::forbidden("only the reporter or the IOC may add photos to a report").into());
+            return Err(DomainError::forbidden(
+                "only the reporter or the IOC may add photos to a report",
+            )
+            .into());
         }
-        let existing = self.media_of_report(id).await?.iter().filter(|m| m.kind == "report").count();
+        let existing = self
+            .media_of_report(id)
+            .await?
+            .iter()
+            .filter(|m| m.kind == "report")
+            .count();
         if existing + photos.len() > MAX_PHOTOS {
-            return Err(DomainError::invalid("media", format!("at most {MAX_PHOTOS} photos per report")).into());
+            return Err(DomainError::invalid(
+                "media",
+                format!("at most {MAX_PHOTOS} photos per report"),
+            )
+            .into());
         }
         let now = now_ms();
         let mut tx = self.db.begin_write().await?;
         let ids = insert_photos(&mut tx, id, None, "report", &photos, now).await?;
         if let (None, Some(first)) = (report.photo_id, ids.first()) {
-            sqlx::query("UPDATE reports SET photo_id = $1 WHERE id = $2").bind(first).bind(id).execute(tx.conn()).await?;
+            sqlx::query("UPDATE reports SET photo_id = $1 WHERE id = $2")
+                .bind(first)
+                .bind(id)
+                .execute(tx.conn())
+                .await?;
         }
         tx.commit().await?;
         Ok(ids)
     }
 
     /// Public status changes since a time, for the mySociety `servicerequestupdates` feed.
-    pub async fn public_updates(&self, from: i64, to: i64, limit: i64) -> Result<Vec<(Event, Report)>> {
+    pub async fn public_updates(
+        &self,
+        from: i64,
+        to: i64,
+        limit: i64,
+    ) -> Result<Vec<(Event, Report)>> {
         let rows = sqlx::query(
             "SELECT e.id, e.report_id, e.action, e.from_status, e.to_status, e.note, e.detail, e.created_at \
              FROM report_events e WHERE e.public = 1 AND e.created_at >= $1 AND e.created_at <= $2 \
@@ -1077,8 +1328,15 @@ impl Store {
         unique.dedup();
         let mut reports = BTreeMap::new();
         for chunk in unique.chunks(500) {
-            let filter = ReportFilter { ids: chunk.to_vec(), limit: 1000, ..Default::default() };
-            for r in self.list_reports(&Actor::api_client("updates"), &filter).await? {
+            let filter = ReportFilter {
+                ids: chunk.to_vec(),
+                limit: 1000,
+                ..Default::default()
+            };
+            for r in self
+                .list_reports(&Actor::api_client("updates"), &filter)
+                .await?
+            {
                 reports.insert(r.id, r);
             }
         }

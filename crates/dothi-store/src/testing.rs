@@ -44,10 +44,17 @@ impl Drop for TestDb {
             let server = pg_server();
             // Dropping needs a runtime; tests may already be tearing theirs down.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
                 rt.block_on(async {
-                    let mut c = sqlx::PgConnection::connect(&format!("{server}/postgres")).await.ok()?;
-                    c.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await.ok()
+                    let mut c = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+                        .await
+                        .ok()?;
+                    c.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await
+                        .ok()
                 })
             })
             .join();
@@ -64,7 +71,12 @@ impl TestDb {
                 let dir = std::env::temp_dir().join(format!("dothi-test-{unique}"));
                 std::fs::create_dir_all(&dir).expect("temp dir");
                 let url = format!("sqlite://{}/dothi.db", dir.display());
-                TestDb { url, backend, _dir: Some(tempdir::TempDir(dir)), pg_name: None }
+                TestDb {
+                    url,
+                    backend,
+                    _dir: Some(tempdir::TempDir(dir)),
+                    pg_name: None,
+                }
             }
             Backend::Postgres => {
                 let name = format!("dothi_test_{unique}");
@@ -72,21 +84,33 @@ impl TestDb {
                 let mut c = sqlx::PgConnection::connect(&format!("{server}/postgres"))
                     .await
                     .expect("PostgreSQL must be reachable for the test suite (set DOTHI_TEST_PG)");
-                c.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
-                TestDb { url: format!("{server}/{name}"), backend, _dir: None, pg_name: Some(name) }
+                c.execute(format!("CREATE DATABASE {name}").as_str())
+                    .await
+                    .expect("create test database");
+                TestDb {
+                    url: format!("{server}/{name}"),
+                    backend,
+                    _dir: None,
+                    pg_name: Some(name),
+                }
             }
         }
     }
 
     pub async fn store(&self) -> Store {
-        Store::open(&self.url, Settings::default()).await.expect("open test store")
+        Store::open(&self.url, Settings::default())
+            .await
+            .expect("open test store")
     }
 
     /// A store loaded with the Huế reference data.
     pub async fn hue_store(&self) -> Store {
         let store = self.store().await;
         let file: ReferenceFile = serde_json::from_str(HUE_REFERENCE).expect("hue.json parses");
-        store.import_reference(&Actor::system(), &file).await.expect("import hue.json");
+        store
+            .import_reference(&Actor::system(), &file)
+            .await
+            .expect("import hue.json");
         store
     }
 }

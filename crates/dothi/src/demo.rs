@@ -17,11 +17,41 @@ pub const HUE_REFERENCE: &str = include_str!("../../../reference/hue.json");
 
 /// The demo accounts. Their passwords are public: never use `--demo` in production.
 pub const DEMO_USERS: [(&str, &str, Role, Option<&str>, &str); 5] = [
-    ("admin", "dothi-admin-2026", Role::Admin, None, "Quản trị hệ thống"),
-    ("ioc", "dothi-ioc-2026", Role::IocOperator, None, "Điều hành viên IOC"),
-    ("hepco", "dothi-hepco-2026", Role::AgencyStaff, Some("HEPCO"), "Cán bộ HEPCO"),
-    ("ubnd-vyda", "dothi-vyda-2026", Role::AgencyStaff, Some("UBND-19777"), "Cán bộ UBND phường Vỹ Dạ"),
-    ("citizen", "dothi-citizen-2026", Role::Citizen, None, "Nguyễn Văn An"),
+    (
+        "admin",
+        "dothi-admin-2026",
+        Role::Admin,
+        None,
+        "Quản trị hệ thống",
+    ),
+    (
+        "ioc",
+        "dothi-ioc-2026",
+        Role::IocOperator,
+        None,
+        "Điều hành viên IOC",
+    ),
+    (
+        "hepco",
+        "dothi-hepco-2026",
+        Role::AgencyStaff,
+        Some("HEPCO"),
+        "Cán bộ HEPCO",
+    ),
+    (
+        "ubnd-vyda",
+        "dothi-vyda-2026",
+        Role::AgencyStaff,
+        Some("UBND-19777"),
+        "Cán bộ UBND phường Vỹ Dạ",
+    ),
+    (
+        "citizen",
+        "dothi-citizen-2026",
+        Role::Citizen,
+        None,
+        "Nguyễn Văn An",
+    ),
 ];
 
 #[derive(Deserialize)]
@@ -58,7 +88,12 @@ pub async fn load_reference(store: &Store) -> Result<()> {
 pub async fn prepare(store: &Store) -> Result<()> {
     load_reference(store).await?;
     let system = Actor::system();
-    let existing: Vec<String> = store.list_users(&system).await?.into_iter().map(|u| u.username).collect();
+    let existing: Vec<String> = store
+        .list_users(&system)
+        .await?
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
     let mut created_any = false;
     for (username, password, role, agency, name) in DEMO_USERS {
         if existing.iter().any(|u| u == username) {
@@ -119,20 +154,48 @@ pub async fn generate_reports(store: &Store, n: usize, seed: u64) -> Result<()> 
         (Channel::Email, 5),
         (Channel::Facebook, 4),
     ];
-    let names = ["Nguyễn Thị Hoa", "Trần Văn Minh", "Lê Thị Thu", "Phạm Quốc Bảo", "Hoàng Văn Nam", "Võ Thị Lan"];
+    let names = [
+        "Nguyễn Thị Hoa",
+        "Trần Văn Minh",
+        "Lê Thị Thu",
+        "Phạm Quốc Bảo",
+        "Hoàng Văn Nam",
+        "Võ Thị Lan",
+    ];
     let mut batch = Vec::with_capacity(1000);
     for i in 0..n {
         let category = pick(&mut rng, &reference.categories);
-        let samples = extras.categories.iter().find(|c| c.code == category.code).map(|c| c.sample_descriptions.as_slice()).unwrap_or(&[]);
-        let description = if samples.is_empty() { category.name.clone() } else { pick(&mut rng, samples).clone() };
+        let samples = extras
+            .categories
+            .iter()
+            .find(|c| c.code == category.code)
+            .map(|c| c.sample_descriptions.as_slice())
+            .unwrap_or(&[]);
+        let description = if samples.is_empty() {
+            category.name.clone()
+        } else {
+            pick(&mut rng, samples).clone()
+        };
         let address = pick(&mut rng, &extras.addresses);
         let lat = address.lat + rng.gen_range(-0.0015..0.0015);
         let lon = address.lon + rng.gen_range(-0.0015..0.0015);
         let commune = Some(address.commune.clone());
         let agency = reference.route(category, commune.as_deref());
         let roll = rng.gen_range(0..100);
-        let channel = channels.iter().scan(0, |acc, (c, w)| { *acc += w; Some((*c, *acc)) }).find(|(_, acc)| roll < *acc).map(|(c, _)| c).unwrap_or(Channel::App);
-        let priority = if rng.gen_bool(0.08) { Priority::Urgent } else { Priority::Normal };
+        let channel = channels
+            .iter()
+            .scan(0, |acc, (c, w)| {
+                *acc += w;
+                Some((*c, *acc))
+            })
+            .find(|(_, acc)| roll < *acc)
+            .map(|(c, _)| c)
+            .unwrap_or(Channel::App);
+        let priority = if rng.gen_bool(0.08) {
+            Priority::Urgent
+        } else {
+            Priority::Normal
+        };
         let age_minutes = rng.gen_range(10..180 * 24 * 60);
         let created = now - Duration::minutes(age_minutes);
         let days = match priority {
@@ -141,50 +204,111 @@ pub async fn generate_reports(store: &Store, n: usize, seed: u64) -> Result<()> 
         };
         let deadline = calendar.deadline(created, days);
         let ms = |t: chrono::DateTime<Utc>| t.timestamp_millis();
-        let agency_label = agency.and_then(|id| reference.agency(id)).map(|a| a.code.to_lowercase()).unwrap_or_else(|| "ioc".into());
+        let agency_label = agency
+            .and_then(|id| reference.agency(id))
+            .map(|a| a.code.to_lowercase())
+            .unwrap_or_else(|| "ioc".into());
         let mut events = vec![HistoricEvent {
             action: Action::Create,
             from: None,
             to: Status::Received,
-            actor: if channel == Channel::Hotline { "ioc".into() } else { "citizen".into() },
-            actor_role: Some(if channel == Channel::Hotline { "ioc_operator" } else { "citizen" }),
+            actor: if channel == Channel::Hotline {
+                "ioc".into()
+            } else {
+                "citizen".into()
+            },
+            actor_role: Some(if channel == Channel::Hotline {
+                "ioc_operator"
+            } else {
+                "citizen"
+            }),
             target_agency_id: None,
             note: None,
             at: ms(created),
         }];
         let mut status = Status::Received;
-        let (mut resolved_at, mut closed_at, mut rating, mut on_time, mut notes) = (None, None, None, None, None);
+        let (mut resolved_at, mut closed_at, mut rating, mut on_time, mut notes) =
+            (None, None, None, None, None);
         let mut updated = created;
         if let Some(agency_id) = agency {
-            events.push(HistoricEvent { action: Action::Assign, from: Some(Status::Received), to: Status::Assigned, actor: "system".into(), actor_role: None, target_agency_id: Some(agency_id), note: None, at: ms(created) });
+            events.push(HistoricEvent {
+                action: Action::Assign,
+                from: Some(Status::Received),
+                to: Status::Assigned,
+                actor: "system".into(),
+                actor_role: None,
+                target_agency_id: Some(agency_id),
+                note: None,
+                at: ms(created),
+            });
             status = Status::Assigned;
             // Handling time: most within the deadline, a long tail past it (Huế 2022: 51% on time).
             let span = (deadline - created).num_minutes().max(60);
             let handling = Duration::minutes((span as f64 * rng.gen_range(0.1..1.8)) as i64);
             let accepted = created + Duration::minutes(rng.gen_range(20..600));
             if accepted < now {
-                events.push(HistoricEvent { action: Action::Accept, from: Some(status), to: Status::InProgress, actor: agency_label.clone(), actor_role: Some("agency_staff"), target_agency_id: None, note: None, at: ms(accepted) });
+                events.push(HistoricEvent {
+                    action: Action::Accept,
+                    from: Some(status),
+                    to: Status::InProgress,
+                    actor: agency_label.clone(),
+                    actor_role: Some("agency_staff"),
+                    target_agency_id: None,
+                    note: None,
+                    at: ms(accepted),
+                });
                 status = Status::InProgress;
                 updated = accepted;
             }
             let resolved = created + handling;
             if resolved < now && status == Status::InProgress {
                 if rng.gen_bool(0.05) {
-                    events.push(HistoricEvent { action: Action::Reject, from: Some(status), to: Status::Rejected, actor: agency_label.clone(), actor_role: Some("agency_staff"), target_agency_id: None, note: Some("Không thuộc thẩm quyền xử lý".into()), at: ms(resolved) });
+                    events.push(HistoricEvent {
+                        action: Action::Reject,
+                        from: Some(status),
+                        to: Status::Rejected,
+                        actor: agency_label.clone(),
+                        actor_role: Some("agency_staff"),
+                        target_agency_id: None,
+                        note: Some("Không thuộc thẩm quyền xử lý".into()),
+                        at: ms(resolved),
+                    });
                     status = Status::Rejected;
                     closed_at = Some(ms(resolved));
                     notes = Some("Không thuộc thẩm quyền xử lý".to_string());
                 } else {
                     let note = "Đơn vị đã kiểm tra và khắc phục xong.".to_string();
-                    events.push(HistoricEvent { action: Action::Resolve, from: Some(status), to: Status::Resolved, actor: agency_label.clone(), actor_role: Some("agency_staff"), target_agency_id: None, note: Some(note.clone()), at: ms(resolved) });
+                    events.push(HistoricEvent {
+                        action: Action::Resolve,
+                        from: Some(status),
+                        to: Status::Resolved,
+                        actor: agency_label.clone(),
+                        actor_role: Some("agency_staff"),
+                        target_agency_id: None,
+                        note: Some(note.clone()),
+                        at: ms(resolved),
+                    });
                     status = Status::Resolved;
                     resolved_at = Some(ms(resolved));
                     on_time = Some(resolved <= deadline);
                     notes = Some(note);
                     let rated = resolved + Duration::hours(rng.gen_range(1..72));
                     if rated < now && rng.gen_bool(0.7) {
-                        let r = match rng.gen_range(0..100) { 0..=69 => Rating::Satisfied, 70..=89 => Rating::Acceptable, _ => Rating::Unsatisfied };
-                        events.push(HistoricEvent { action: Action::Rate, from: Some(status), to: Status::Closed, actor: "citizen".into(), actor_role: Some("citizen"), target_agency_id: None, note: None, at: ms(rated) });
+                        let r = match rng.gen_range(0..100) {
+                            0..=69 => Rating::Satisfied,
+                            70..=89 => Rating::Acceptable,
+                            _ => Rating::Unsatisfied,
+                        };
+                        events.push(HistoricEvent {
+                            action: Action::Rate,
+                            from: Some(status),
+                            to: Status::Closed,
+                            actor: "citizen".into(),
+                            actor_role: Some("citizen"),
+                            target_agency_id: None,
+                            note: None,
+                            at: ms(rated),
+                        });
                         status = Status::Closed;
                         rating = Some(r);
                         closed_at = Some(ms(rated));
@@ -196,19 +320,33 @@ pub async fn generate_reports(store: &Store, n: usize, seed: u64) -> Result<()> 
             }
         }
         let overdue = status.is_open() && deadline < now;
-        let search_text = text::fold(&format!("{} {} {}", description, address.street, category.name));
+        let search_text = text::fold(&format!(
+            "{} {} {}",
+            description, address.street, category.name
+        ));
         batch.push(HistoricReport {
             category_id: category.id,
             status,
             priority,
             channel,
             description,
-            address: Some(format!("{}, {}", address.street, reference.admin_unit(&address.commune).map(|u| u.name.as_str()).unwrap_or(""))),
+            address: Some(format!(
+                "{}, {}",
+                address.street,
+                reference
+                    .admin_unit(&address.commune)
+                    .map(|u| u.name.as_str())
+                    .unwrap_or("")
+            )),
             lat,
             lon,
             commune_code: commune,
             agency_id: agency,
-            reporter_user_id: if matches!(channel, Channel::App | Channel::Web) { citizen_id } else { None },
+            reporter_user_id: if matches!(channel, Channel::App | Channel::Web) {
+                citizen_id
+            } else {
+                None
+            },
             reporter_name: Some(pick(&mut rng, &names).to_string()),
             reporter_phone: Some(format!("09{:08}", rng.gen_range(0..100_000_000u32))),
             search_text,

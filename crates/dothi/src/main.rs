@@ -16,7 +16,11 @@ use dothi_store::{Settings, Store};
 /// Every option can also be set with the environment variable shown in `--help`; see
 /// docs/CONFIGURATION.md for the full list with defaults.
 #[derive(Parser)]
-#[command(name = "dothi", version, about = "dothi: smart-city operations platform (field reports, Open311, IOC)")]
+#[command(
+    name = "dothi",
+    version,
+    about = "dothi: smart-city operations platform (field reports, Open311, IOC)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,7 +29,11 @@ struct Cli {
 #[derive(Args, Clone)]
 struct DbArgs {
     /// Database URL: a SQLite file (sqlite://PATH) or PostgreSQL (postgres://…).
-    #[arg(long = "db", env = "DATABASE_URL", default_value = "sqlite://./data/dothi.db")]
+    #[arg(
+        long = "db",
+        env = "DATABASE_URL",
+        default_value = "sqlite://./data/dothi.db"
+    )]
     url: String,
 }
 
@@ -144,7 +152,9 @@ enum UserCommand {
 }
 
 async fn open(db: &DbArgs, settings: Settings) -> Result<Store> {
-    Store::open(&db.url, settings).await.with_context(|| format!("opening the database at {}", db.url))
+    Store::open(&db.url, settings)
+        .await
+        .with_context(|| format!("opening the database at {}", db.url))
 }
 
 #[tokio::main]
@@ -160,21 +170,48 @@ async fn main() -> Result<()> {
     let system = Actor::system();
     match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::ApiKey { command: ApiKeyCommand::Create { db, name } } => {
+        Command::ApiKey {
+            command: ApiKeyCommand::Create { db, name },
+        } => {
             let store = open(&db, Settings::default()).await?;
             let (key, meta) = store.create_api_key(&system, &name).await?;
-            println!("Created API key #{} '{}' (prefix {}). Store it now: it is not shown again.", meta.id, meta.name, meta.prefix);
+            println!(
+                "Created API key #{} '{}' (prefix {}). Store it now: it is not shown again.",
+                meta.id, meta.name, meta.prefix
+            );
             println!("{key}");
             Ok(())
         }
-        Command::ApiKey { command: ApiKeyCommand::List { db } } => {
+        Command::ApiKey {
+            command: ApiKeyCommand::List { db },
+        } => {
             let store = open(&db, Settings::default()).await?;
             for k in store.list_api_keys(&system).await? {
-                println!("{}\t{}\t{}\t{}", k.id, k.prefix, k.name, if k.revoked_at.is_some() { "revoked" } else { "active" });
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    k.id,
+                    k.prefix,
+                    k.name,
+                    if k.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    }
+                );
             }
             Ok(())
         }
-        Command::User { command: UserCommand::Create { db, username, password, display_name, role, agency } } => {
+        Command::User {
+            command:
+                UserCommand::Create {
+                    db,
+                    username,
+                    password,
+                    display_name,
+                    role,
+                    agency,
+                },
+        } => {
             let store = open(&db, Settings::default()).await?;
             let user = store
                 .create_user(
@@ -190,21 +227,29 @@ async fn main() -> Result<()> {
                     },
                 )
                 .await?;
-            println!("Created user #{} '{}' ({})", user.id, user.username, user.role.as_str());
+            println!(
+                "Created user #{} '{}' ({})",
+                user.id,
+                user.username,
+                user.role.as_str()
+            );
             Ok(())
         }
         Command::Import { db, file, province } => {
             let store = open(&db, Settings::default()).await?;
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
             let reference: ReferenceFile = match province {
                 Some(code) => {
-                    let national: serde_json::Value = serde_json::from_str(&text).context("parsing the national file")?;
+                    let national: serde_json::Value =
+                        serde_json::from_str(&text).context("parsing the national file")?;
                     match dothi_store::reference::province_from_national(&national, &code) {
                         Some(r) => r,
                         None => bail!("province {code} is not in {}", file.display()),
                     }
                 }
-                None => serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))?,
+                None => serde_json::from_str(&text)
+                    .with_context(|| format!("parsing {}", file.display()))?,
             };
             let summary = store.import_reference(&system, &reference).await?;
             println!("{}", serde_json::to_string(&summary)?);
@@ -226,7 +271,10 @@ async fn main() -> Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
     let public_url = public_url.trim_end_matches('/').to_string();
     let settings = Settings {
         duplicate_radius_m: args.duplicate_radius_m,
@@ -262,9 +310,15 @@ async fn serve(args: ServeArgs) -> Result<()> {
         ..Default::default()
     };
     let app = dothi_http::app(store, config);
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
-    tracing::info!("dothi listening on {public_url} (Open311: {public_url}/open311/v2/discovery.json)");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    tracing::info!(
+        "dothi listening on {public_url} (Open311: {public_url}/open311/v2/discovery.json)"
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
     Ok(())
 }
 
@@ -272,7 +326,8 @@ async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
     }
     #[cfg(not(unix))]

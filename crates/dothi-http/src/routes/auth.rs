@@ -29,7 +29,10 @@ struct Credentials {
     password: String,
 }
 
-async fn token(State(state): State<AppState>, ApiJson(c): ApiJson<Credentials>) -> ApiResult<Json<serde_json::Value>> {
+async fn token(
+    State(state): State<AppState>,
+    ApiJson(c): ApiJson<Credentials>,
+) -> ApiResult<Json<serde_json::Value>> {
     let (token, user) = state.store.login(&c.username, &c.password).await?;
     Ok(Json(json!({
         "access_token": token,
@@ -39,7 +42,11 @@ async fn token(State(state): State<AppState>, ApiJson(c): ApiJson<Credentials>) 
     })))
 }
 
-async fn logout(State(state): State<AppState>, caller: Caller, headers: axum::http::HeaderMap) -> ApiResult<StatusCode> {
+async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<StatusCode> {
     caller.require()?;
     if let Some(token) = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -61,7 +68,10 @@ struct Registration {
     phone: Option<String>,
 }
 
-async fn register(State(state): State<AppState>, ApiJson(r): ApiJson<Registration>) -> ApiResult<Response> {
+async fn register(
+    State(state): State<AppState>,
+    ApiJson(r): ApiJson<Registration>,
+) -> ApiResult<Response> {
     let user = state
         .store
         .create_user(

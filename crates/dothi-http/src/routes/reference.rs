@@ -27,8 +27,14 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/admin-units/{code}", put(put_admin_unit))
         .route("/admin/agencies/{code}", put(put_agency))
         .route("/admin/categories/{code}", put(put_category))
-        .route("/admin/routing-rules", get(list_rules).put(put_rule).delete(delete_rule))
-        .route("/admin/holidays/{date}", put(put_holiday).delete(delete_holiday))
+        .route(
+            "/admin/routing-rules",
+            get(list_rules).put(put_rule).delete(delete_rule),
+        )
+        .route(
+            "/admin/holidays/{date}",
+            put(put_holiday).delete(delete_holiday),
+        )
         .route("/admin/users", get(list_users).post(create_user))
         .route("/admin/users/{id}", patch(update_user))
         .route("/admin/api-keys", get(list_keys).post(create_key))
@@ -36,7 +42,16 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn categories(State(state): State<AppState>) -> Json<Vec<Category>> {
-    Json(state.store.reference().categories.iter().filter(|c| c.active).cloned().collect())
+    Json(
+        state
+            .store
+            .reference()
+            .categories
+            .iter()
+            .filter(|c| c.active)
+            .cloned()
+            .collect(),
+    )
 }
 
 async fn agencies(State(state): State<AppState>) -> Json<Vec<Agency>> {
@@ -53,7 +68,10 @@ struct YearQuery {
     year: i32,
 }
 
-async fn holidays(State(state): State<AppState>, ApiQuery(q): ApiQuery<YearQuery>) -> ApiResult<Json<serde_json::Value>> {
+async fn holidays(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<YearQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
     if !(1900..=2199).contains(&q.year) {
         return Err(ApiError::invalid("year", "must be between 1900 and 2199"));
     }
@@ -69,7 +87,9 @@ async fn holidays(State(state): State<AppState>, ApiQuery(q): ApiQuery<YearQuery
         .filter(|h| chrono::Datelike::year(&h.date) == q.year)
         .map(|h| json!({"date": h.date, "name": h.name, "kind": h.kind, "source": "announced"}))
         .collect();
-    Ok(Json(json!({"year": q.year, "statutory": statutory, "announced": announced})))
+    Ok(Json(
+        json!({"year": q.year, "statutory": statutory, "announced": announced}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -79,15 +99,25 @@ struct DeadlineQuery {
     days: u32,
 }
 
-async fn deadline(State(state): State<AppState>, ApiQuery(q): ApiQuery<DeadlineQuery>) -> ApiResult<Json<serde_json::Value>> {
+async fn deadline(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<DeadlineQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
     let from = chrono::DateTime::parse_from_rfc3339(&q.from)
-        .map_err(|_| ApiError::invalid("from", format!("'{}' is not an ISO 8601 date-time with offset", q.from)))?
+        .map_err(|_| {
+            ApiError::invalid(
+                "from",
+                format!("'{}' is not an ISO 8601 date-time with offset", q.from),
+            )
+        })?
         .with_timezone(&chrono::Utc);
     if q.days > 365 {
         return Err(ApiError::invalid("days", "must be at most 365"));
     }
     let deadline = state.store.calendar().deadline(from, q.days);
-    Ok(Json(json!({"from": dothi_calendar::format_vn(from), "working_days": q.days, "deadline": dothi_calendar::format_vn(deadline)})))
+    Ok(Json(
+        json!({"from": dothi_calendar::format_vn(from), "working_days": q.days, "deadline": dothi_calendar::format_vn(deadline)}),
+    ))
 }
 
 fn admin(caller: &Caller) -> ApiResult<dothi_domain::Actor> {
@@ -96,7 +126,11 @@ fn admin(caller: &Caller) -> ApiResult<dothi_domain::Actor> {
     Ok(actor)
 }
 
-async fn import(State(state): State<AppState>, caller: Caller, ApiJson(file): ApiJson<ReferenceFile>) -> ApiResult<Json<serde_json::Value>> {
+async fn import(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(file): ApiJson<ReferenceFile>,
+) -> ApiResult<Json<serde_json::Value>> {
     let actor = admin(&caller)?;
     let summary = state.store.import_reference(&actor, &file).await?;
     Ok(Json(json!(summary)))
@@ -104,36 +138,68 @@ async fn import(State(state): State<AppState>, caller: Caller, ApiJson(file): Ap
 
 fn same_code(path: &str, body: &str) -> ApiResult<()> {
     if path != body {
-        return Err(ApiError::invalid("code", format!("the body's code '{body}' differs from the path's '{path}'")));
+        return Err(ApiError::invalid(
+            "code",
+            format!("the body's code '{body}' differs from the path's '{path}'"),
+        ));
     }
     Ok(())
 }
 
-async fn put_admin_unit(State(state): State<AppState>, caller: Caller, ApiPath(code): ApiPath<String>, ApiJson(unit): ApiJson<AdminUnit>) -> ApiResult<Json<AdminUnit>> {
+async fn put_admin_unit(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(code): ApiPath<String>,
+    ApiJson(unit): ApiJson<AdminUnit>,
+) -> ApiResult<Json<AdminUnit>> {
     let actor = admin(&caller)?;
     same_code(&code, &unit.code)?;
     state.store.put_admin_unit(&actor, &unit).await?;
-    Ok(Json(state.store.reference().admin_unit(&code).cloned().ok_or_else(|| ApiError::not_found("admin unit"))?))
+    Ok(Json(
+        state
+            .store
+            .reference()
+            .admin_unit(&code)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found("admin unit"))?,
+    ))
 }
 
-async fn put_agency(State(state): State<AppState>, caller: Caller, ApiPath(code): ApiPath<String>, ApiJson(agency): ApiJson<Agency>) -> ApiResult<Json<Agency>> {
+async fn put_agency(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(code): ApiPath<String>,
+    ApiJson(agency): ApiJson<Agency>,
+) -> ApiResult<Json<Agency>> {
     let actor = admin(&caller)?;
     same_code(&code, &agency.code)?;
     Ok(Json(state.store.put_agency(&actor, &agency).await?))
 }
 
-async fn put_category(State(state): State<AppState>, caller: Caller, ApiPath(code): ApiPath<String>, ApiJson(category): ApiJson<Category>) -> ApiResult<Json<Category>> {
+async fn put_category(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(code): ApiPath<String>,
+    ApiJson(category): ApiJson<Category>,
+) -> ApiResult<Json<Category>> {
     let actor = admin(&caller)?;
     same_code(&code, &category.code)?;
     Ok(Json(state.store.put_category(&actor, &category).await?))
 }
 
-async fn list_rules(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<RoutingRule>>> {
+async fn list_rules(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<RoutingRule>>> {
     admin(&caller)?;
     Ok(Json(state.store.reference().routing_rules()))
 }
 
-async fn put_rule(State(state): State<AppState>, caller: Caller, ApiJson(rule): ApiJson<RoutingRule>) -> ApiResult<Json<RoutingRule>> {
+async fn put_rule(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(rule): ApiJson<RoutingRule>,
+) -> ApiResult<Json<RoutingRule>> {
     let actor = admin(&caller)?;
     state.store.put_routing_rule(&actor, &rule).await?;
     Ok(Json(rule))
@@ -146,14 +212,22 @@ struct RuleKey {
     commune: Option<String>,
 }
 
-async fn delete_rule(State(state): State<AppState>, caller: Caller, ApiQuery(key): ApiQuery<RuleKey>) -> ApiResult<StatusCode> {
+async fn delete_rule(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(key): ApiQuery<RuleKey>,
+) -> ApiResult<StatusCode> {
     let actor = admin(&caller)?;
-    state.store.delete_routing_rule(&actor, &key.category, key.commune.as_deref()).await?;
+    state
+        .store
+        .delete_routing_rule(&actor, &key.category, key.commune.as_deref())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 fn parse_date(s: &str) -> ApiResult<chrono::NaiveDate> {
-    s.parse().map_err(|_| ApiError::invalid("date", format!("'{s}' is not a date like 2026-02-16")))
+    s.parse()
+        .map_err(|_| ApiError::invalid("date", format!("'{s}' is not a date like 2026-02-16")))
 }
 
 #[derive(Deserialize)]
@@ -163,20 +237,39 @@ struct HolidayBody {
     kind: dothi_calendar::DayOverride,
 }
 
-async fn put_holiday(State(state): State<AppState>, caller: Caller, ApiPath(date): ApiPath<String>, ApiJson(b): ApiJson<HolidayBody>) -> ApiResult<Json<Holiday>> {
+async fn put_holiday(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(date): ApiPath<String>,
+    ApiJson(b): ApiJson<HolidayBody>,
+) -> ApiResult<Json<Holiday>> {
     let actor = admin(&caller)?;
-    let holiday = Holiday { date: parse_date(&date)?, name: b.name, kind: b.kind };
+    let holiday = Holiday {
+        date: parse_date(&date)?,
+        name: b.name,
+        kind: b.kind,
+    };
     state.store.put_holiday(&actor, &holiday).await?;
     Ok(Json(holiday))
 }
 
-async fn delete_holiday(State(state): State<AppState>, caller: Caller, ApiPath(date): ApiPath<String>) -> ApiResult<StatusCode> {
+async fn delete_holiday(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(date): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     let actor = admin(&caller)?;
-    state.store.delete_holiday(&actor, parse_date(&date)?).await?;
+    state
+        .store
+        .delete_holiday(&actor, parse_date(&date)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_users(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<dothi_store::auth::User>>> {
+async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<dothi_store::auth::User>>> {
     let actor = admin(&caller)?;
     Ok(Json(state.store.list_users(&actor).await?))
 }
@@ -193,7 +286,11 @@ struct UserBody {
     agency: Option<String>,
 }
 
-async fn create_user(State(state): State<AppState>, caller: Caller, ApiJson(b): ApiJson<UserBody>) -> ApiResult<Response> {
+async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(b): ApiJson<UserBody>,
+) -> ApiResult<Response> {
     let actor = admin(&caller)?;
     let user = state
         .store
@@ -221,13 +318,30 @@ struct UserPatch {
     active: bool,
 }
 
-async fn update_user(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<UserPatch>) -> ApiResult<Json<dothi_store::auth::User>> {
+async fn update_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<UserPatch>,
+) -> ApiResult<Json<dothi_store::auth::User>> {
     let actor = admin(&caller)?;
-    let user = state.store.update_user(&actor, id, Role::parse(&b.role)?, b.agency.as_deref(), b.active).await?;
+    let user = state
+        .store
+        .update_user(
+            &actor,
+            id,
+            Role::parse(&b.role)?,
+            b.agency.as_deref(),
+            b.active,
+        )
+        .await?;
     Ok(Json(user))
 }
 
-async fn list_keys(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<dothi_store::auth::ApiKey>>> {
+async fn list_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<dothi_store::auth::ApiKey>>> {
     let actor = admin(&caller)?;
     Ok(Json(state.store.list_api_keys(&actor).await?))
 }
@@ -238,13 +352,25 @@ struct KeyBody {
     name: String,
 }
 
-async fn create_key(State(state): State<AppState>, caller: Caller, ApiJson(b): ApiJson<KeyBody>) -> ApiResult<Response> {
+async fn create_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(b): ApiJson<KeyBody>,
+) -> ApiResult<Response> {
     let actor = admin(&caller)?;
     let (key, meta) = state.store.create_api_key(&actor, &b.name).await?;
-    Ok((StatusCode::CREATED, Json(json!({"api_key": key, "key": meta}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"api_key": key, "key": meta})),
+    )
+        .into_response())
 }
 
-async fn revoke_key(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>) -> ApiResult<StatusCode> {
+async fn revoke_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
     let actor = admin(&caller)?;
     state.store.revoke_api_key(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use dothi_domain::{Channel, Priority, Rating, RejectReason, Status};
-use dothi_store::reports::{Command, NewPhoto, NewReport, Order, ReportFilter, Reporter, MAX_PHOTOS};
+use dothi_store::reports::{
+    Command, NewPhoto, NewReport, Order, ReportFilter, Reporter, MAX_PHOTOS,
+};
 use dothi_store::time::now_ms;
 use serde::Deserialize;
 use serde_json::json;
@@ -29,8 +31,14 @@ pub fn routes() -> Router<AppState> {
         .route("/reports/{id}/accept", post(accept))
         .route("/reports/{id}/transfer", post(transfer))
         .route("/reports/{id}/extension-request", post(request_extension))
-        .route("/reports/{id}/extension-request/approve", post(approve_extension))
-        .route("/reports/{id}/extension-request/refuse", post(refuse_extension))
+        .route(
+            "/reports/{id}/extension-request/approve",
+            post(approve_extension),
+        )
+        .route(
+            "/reports/{id}/extension-request/refuse",
+            post(refuse_extension),
+        )
         .route("/reports/{id}/resolve", post(resolve))
         .route("/reports/{id}/reject", post(reject))
         .route("/reports/{id}/rate", post(rate))
@@ -89,9 +97,11 @@ async fn read_photo(field: axum::extract::multipart::Field<'_>) -> ApiResult<New
             ApiError::bad_request(format!("malformed multipart body: {}", e.body_text()))
         }
     })?;
-    let processed = tokio::task::spawn_blocking(move || dothi_media::process_photo(&bytes, &dothi_media::Limits::default()))
-        .await
-        .map_err(|_| ApiError::invalid("photo", "the photo could not be processed"))??;
+    let processed = tokio::task::spawn_blocking(move || {
+        dothi_media::process_photo(&bytes, &dothi_media::Limits::default())
+    })
+    .await
+    .map_err(|_| ApiError::invalid("photo", "the photo could not be processed"))??;
     Ok(NewPhoto {
         content_type: processed.content_type.to_string(),
         width: processed.width,
@@ -115,22 +125,31 @@ async fn json_or_multipart<T: serde::de::DeserializeOwned>(
     state: &AppState,
     json_part: &str,
 ) -> ApiResult<(T, Vec<NewPhoto>)> {
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     if content_type.starts_with("multipart/form-data") {
-        let mut multipart = Multipart::from_request(req, state).await.map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let mut multipart = Multipart::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?;
         let mut body: Option<T> = None;
         let mut photos = Vec::new();
         while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
             let name = field.name().unwrap_or("").to_string();
             if name == json_part {
                 let text = field.text().await.map_err(multipart_error)?;
-                body = Some(
-                    serde_json::from_str(&text)
-                        .map_err(|e| ApiError::invalid(json_part, format!("the part is not valid JSON: {e}")))?,
-                );
+                body = Some(serde_json::from_str(&text).map_err(|e| {
+                    ApiError::invalid(json_part, format!("the part is not valid JSON: {e}"))
+                })?);
             } else if name == "photo" {
                 if photos.len() == MAX_PHOTOS {
-                    return Err(ApiError::invalid("photo", format!("at most {MAX_PHOTOS} photos")));
+                    return Err(ApiError::invalid(
+                        "photo",
+                        format!("at most {MAX_PHOTOS} photos"),
+                    ));
                 }
                 photos.push(read_photo(field).await?);
             } else {
@@ -139,15 +158,26 @@ async fn json_or_multipart<T: serde::de::DeserializeOwned>(
                 )));
             }
         }
-        let body = body.ok_or_else(|| ApiError::invalid(json_part, format!("the multipart body needs a '{json_part}' part")))?;
+        let body = body.ok_or_else(|| {
+            ApiError::invalid(
+                json_part,
+                format!("the multipart body needs a '{json_part}' part"),
+            )
+        })?;
         Ok((body, photos))
     } else {
-        let axum::Json(body) = axum::Json::<T>::from_request(req, state).await.map_err(json_rejection)?;
+        let axum::Json(body) = axum::Json::<T>::from_request(req, state)
+            .await
+            .map_err(json_rejection)?;
         Ok((body, Vec::new()))
     }
 }
 
-async fn create(State(state): State<AppState>, caller: Caller, req: Request) -> ApiResult<Response> {
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    req: Request,
+) -> ApiResult<Response> {
     let user = caller.require()?.clone();
     let (body, photos): (CreateReport, _) = json_or_multipart(req, &state, "report").await?;
     let is_ioc = user.role.is_ioc();
@@ -157,18 +187,37 @@ async fn create(State(state): State<AppState>, caller: Caller, req: Request) -> 
         None => Channel::App,
     };
     if channel == Channel::Open311 {
-        return Err(ApiError::invalid("channel", "open311 reports arrive through /open311/v2"));
+        return Err(ApiError::invalid(
+            "channel",
+            "open311 reports arrive through /open311/v2",
+        ));
     }
     if !is_ioc && !matches!(channel, Channel::App | Channel::Web) {
-        return Err(ApiError::invalid("channel", "only IOC operators record hotline, e-mail, Zalo and Facebook reports"));
+        return Err(ApiError::invalid(
+            "channel",
+            "only IOC operators record hotline, e-mail, Zalo and Facebook reports",
+        ));
     }
     let reporter = match (body.reporter, is_ioc) {
-        (Some(r), true) => Reporter { name: r.name, email: r.email, phone: r.phone, device_id: None },
+        (Some(r), true) => Reporter {
+            name: r.name,
+            email: r.email,
+            phone: r.phone,
+            device_id: None,
+        },
         (Some(_), false) => {
-            return Err(ApiError::invalid("reporter", "only IOC operators enter a reporter's contact; citizens report as themselves"))
+            return Err(ApiError::invalid(
+                "reporter",
+                "only IOC operators enter a reporter's contact; citizens report as themselves",
+            ))
         }
         (None, true) => Reporter::default(),
-        (None, false) => Reporter { name: Some(user.display_name.clone()), email: user.email.clone(), phone: user.phone.clone(), device_id: None },
+        (None, false) => Reporter {
+            name: Some(user.display_name.clone()),
+            email: user.email.clone(),
+            phone: user.phone.clone(),
+            device_id: None,
+        },
     };
     let attributes = body
         .attributes
@@ -189,7 +238,12 @@ async fn create(State(state): State<AppState>, caller: Caller, req: Request) -> 
         lon: body.long,
         address: body.address,
         commune_code: body.commune,
-        priority: body.priority.as_deref().map(Priority::parse).transpose()?.unwrap_or(Priority::Normal),
+        priority: body
+            .priority
+            .as_deref()
+            .map(Priority::parse)
+            .transpose()?
+            .unwrap_or(Priority::Normal),
         channel,
         attributes,
         reporter,
@@ -202,7 +256,12 @@ async fn create(State(state): State<AppState>, caller: Caller, req: Request) -> 
     let actor = user.actor();
     let report = state.store.create_report(&actor, new).await?;
     let duplicates = match (report.lat, report.lon) {
-        (Some(lat), Some(lon)) => state.store.duplicates(report.category_id, lat, lon, Some(report.id)).await?,
+        (Some(lat), Some(lon)) => {
+            state
+                .store
+                .duplicates(report.category_id, lat, lon, Some(report.id))
+                .await?
+        }
         _ => Vec::new(),
     };
     let body = json!({
@@ -237,7 +296,11 @@ fn parse_time(field: &str, value: &str) -> ApiResult<i64> {
         .map_err(|_| ApiError::invalid(field, format!("'{value}' is not an ISO 8601 date-time with offset, e.g. 2026-11-23T08:00:00+07:00")))
 }
 
-async fn list(State(state): State<AppState>, caller: Caller, ApiQuery(q): ApiQuery<ListQuery>) -> ApiResult<Json<serde_json::Value>> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
     let actor = caller.actor();
     let reference = state.store.reference();
     let page = q.page.unwrap_or(1);
@@ -248,15 +311,19 @@ async fn list(State(state): State<AppState>, caller: Caller, ApiQuery(q): ApiQue
     if !(1..=1000).contains(&page_size) {
         return Err(ApiError::invalid("page_size", "must be between 1 and 1000"));
     }
-    let mut filter = ReportFilter { limit: page_size, offset: (page - 1).saturating_mul(page_size), ..Default::default() };
+    let mut filter = ReportFilter {
+        limit: page_size,
+        offset: (page - 1).saturating_mul(page_size),
+        ..Default::default()
+    };
     if let Some(s) = &q.status {
         filter.statuses = s.split(',').map(Status::parse).collect::<Result<_, _>>()?;
     }
     if let Some(c) = &q.category {
         for code in c.split(',') {
-            let category = reference
-                .category_by_code(code)
-                .ok_or_else(|| ApiError::invalid("category", format!("no category has code '{code}'")))?;
+            let category = reference.category_by_code(code).ok_or_else(|| {
+                ApiError::invalid("category", format!("no category has code '{code}'"))
+            })?;
             filter.category_ids.push(category.id);
         }
     }
@@ -270,7 +337,10 @@ async fn list(State(state): State<AppState>, caller: Caller, ApiQuery(q): ApiQue
     }
     if let Some(c) = &q.commune {
         if reference.admin_unit(c).is_none() {
-            return Err(ApiError::invalid("commune", format!("no administrative unit has code '{c}'")));
+            return Err(ApiError::invalid(
+                "commune",
+                format!("no administrative unit has code '{c}'"),
+            ));
         }
         filter.commune_code = Some(c.clone());
     }
@@ -281,7 +351,11 @@ async fn list(State(state): State<AppState>, caller: Caller, ApiQuery(q): ApiQue
     if q.mine == Some(true) {
         filter.reporter_user_id = Some(caller.require()?.id);
     }
-    filter.created_from = q.from.as_deref().map(|v| parse_time("from", v)).transpose()?;
+    filter.created_from = q
+        .from
+        .as_deref()
+        .map(|v| parse_time("from", v))
+        .transpose()?;
     filter.created_to = q.to.as_deref().map(|v| parse_time("to", v)).transpose()?;
     filter.order = match q.sort.as_deref() {
         None | Some("-created") => Order::CreatedDesc,
@@ -289,33 +363,61 @@ async fn list(State(state): State<AppState>, caller: Caller, ApiQuery(q): ApiQue
         Some("deadline") => Order::DeadlineAsc,
         Some("-updated") => Order::UpdatedDesc,
         Some(other) => {
-            return Err(ApiError::invalid("sort", format!("unknown sort '{other}'; expected -created, created, deadline or -updated")))
+            return Err(ApiError::invalid(
+                "sort",
+                format!("unknown sort '{other}'; expected -created, created, deadline or -updated"),
+            ))
         }
     };
     let reports = state.store.list_reports(&actor, &filter).await?;
     let count = reports.len();
     let items: Vec<ReportView> = reports.into_iter().map(|r| view(&state, r)).collect();
-    Ok(Json(json!({ "items": items, "page": page, "page_size": page_size, "has_more": count as i64 == page_size })))
+    Ok(Json(
+        json!({ "items": items, "page": page, "page_size": page_size, "has_more": count as i64 == page_size }),
+    ))
 }
 
-async fn show(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<ReportView>> {
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ReportView>> {
     let report = state.store.report(&caller.actor(), id).await?;
     Ok(Json(view(&state, report)))
 }
 
-async fn history(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Vec<EventView>>> {
+async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<EventView>>> {
     let events = state.store.history(&caller.actor(), id).await?;
-    Ok(Json(events.into_iter().map(|e| EventView::new(e, &state.store, &state.config.base_url)).collect()))
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|e| EventView::new(e, &state.store, &state.config.base_url))
+            .collect(),
+    ))
 }
 
-async fn extensions(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Vec<ExtensionView>>> {
+async fn extensions(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<ExtensionView>>> {
     caller.require()?;
     let list = state.store.extensions(&caller.actor(), id).await?;
     Ok(Json(list.into_iter().map(ExtensionView::from).collect()))
 }
 
-async fn photos(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<serde_json::Value>> {
-    state.store.report(&dothi_domain::Actor::api_client("public"), id).await?;
+async fn photos(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<serde_json::Value>> {
+    state
+        .store
+        .report(&dothi_domain::Actor::api_client("public"), id)
+        .await?;
     let base = &state.config.base_url;
     let items: Vec<_> = state
         .store
@@ -333,29 +435,52 @@ async fn photos(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Api
     Ok(Json(json!(items)))
 }
 
-async fn add_photos(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>, req: Request) -> ApiResult<Response> {
+async fn add_photos(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    req: Request,
+) -> ApiResult<Response> {
     caller.require()?;
-    let mut multipart = Multipart::from_request(req, &state).await.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let mut multipart = Multipart::from_request(req, &state)
+        .await
+        .map_err(|e| ApiError::bad_request(e.body_text()))?;
     let mut photos = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         if field.name() != Some("photo") {
-            return Err(ApiError::bad_request("only parts named 'photo' are accepted"));
+            return Err(ApiError::bad_request(
+                "only parts named 'photo' are accepted",
+            ));
         }
         if photos.len() == MAX_PHOTOS {
-            return Err(ApiError::invalid("photo", format!("at most {MAX_PHOTOS} photos")));
+            return Err(ApiError::invalid(
+                "photo",
+                format!("at most {MAX_PHOTOS} photos"),
+            ));
         }
         photos.push(read_photo(field).await?);
     }
     if photos.is_empty() {
-        return Err(ApiError::invalid("photo", "send at least one part named 'photo'"));
+        return Err(ApiError::invalid(
+            "photo",
+            "send at least one part named 'photo'",
+        ));
     }
     let ids = state.store.add_photos(&caller.actor(), id, photos).await?;
     let base = &state.config.base_url;
-    let urls: Vec<String> = ids.iter().map(|i| format!("{base}/api/v1/media/{i}")).collect();
+    let urls: Vec<String> = ids
+        .iter()
+        .map(|i| format!("{base}/api/v1/media/{i}"))
+        .collect();
     Ok((StatusCode::CREATED, Json(json!({ "photo_urls": urls }))).into_response())
 }
 
-async fn run(state: &AppState, caller: &Caller, id: i64, command: Command) -> ApiResult<Json<ReportView>> {
+async fn run(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    command: Command,
+) -> ApiResult<Json<ReportView>> {
     caller.require()?;
     let report = state.store.apply(&caller.actor(), id, command).await?;
     Ok(Json(view(state, report)))
@@ -368,8 +493,22 @@ struct AssignBody {
     note: Option<String>,
 }
 
-async fn assign(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<AssignBody>) -> ApiResult<Json<ReportView>> {
-    run(&state, &caller, id, Command::Assign { agency_code: b.agency, note: b.note }).await
+async fn assign(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<AssignBody>,
+) -> ApiResult<Json<ReportView>> {
+    run(
+        &state,
+        &caller,
+        id,
+        Command::Assign {
+            agency_code: b.agency,
+            note: b.note,
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize, Default)]
@@ -378,7 +517,12 @@ struct NoteBody {
     note: Option<String>,
 }
 
-async fn accept(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>, OptionalJson(b): OptionalJson<NoteBody>) -> ApiResult<Json<ReportView>> {
+async fn accept(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    OptionalJson(b): OptionalJson<NoteBody>,
+) -> ApiResult<Json<ReportView>> {
     run(&state, &caller, id, Command::Accept { note: b.note }).await
 }
 
@@ -389,8 +533,22 @@ struct TransferBody {
     reason: String,
 }
 
-async fn transfer(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<TransferBody>) -> ApiResult<Json<ReportView>> {
-    run(&state, &caller, id, Command::Transfer { agency_code: b.agency, reason: b.reason }).await
+async fn transfer(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<TransferBody>,
+) -> ApiResult<Json<ReportView>> {
+    run(
+        &state,
+        &caller,
+        id,
+        Command::Transfer {
+            agency_code: b.agency,
+            reason: b.reason,
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -400,16 +558,58 @@ struct ExtensionBody {
     reason: String,
 }
 
-async fn request_extension(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<ExtensionBody>) -> ApiResult<Json<ReportView>> {
-    run(&state, &caller, id, Command::RequestExtension { days: b.days, reason: b.reason }).await
+async fn request_extension(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<ExtensionBody>,
+) -> ApiResult<Json<ReportView>> {
+    run(
+        &state,
+        &caller,
+        id,
+        Command::RequestExtension {
+            days: b.days,
+            reason: b.reason,
+        },
+    )
+    .await
 }
 
-async fn approve_extension(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>, OptionalJson(b): OptionalJson<NoteBody>) -> ApiResult<Json<ReportView>> {
-    run(&state, &caller, id, Command::DecideExtension { approve: true, note: b.note }).await
+async fn approve_extension(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    OptionalJson(b): OptionalJson<NoteBody>,
+) -> ApiResult<Json<ReportView>> {
+    run(
+        &state,
+        &caller,
+        id,
+        Command::DecideExtension {
+            approve: true,
+            note: b.note,
+        },
+    )
+    .await
 }
 
-async fn refuse_extension(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>, OptionalJson(b): OptionalJson<NoteBody>) -> ApiResult<Json<ReportView>> {
-    run(&state, &caller, id, Command::DecideExtension { approve: false, note: b.note }).await
+async fn refuse_extension(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    OptionalJson(b): OptionalJson<NoteBody>,
+) -> ApiResult<Json<ReportView>> {
+    run(
+        &state,
+        &caller,
+        id,
+        Command::DecideExtension {
+            approve: false,
+            note: b.note,
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -418,10 +618,24 @@ struct ResolveBody {
     note: String,
 }
 
-async fn resolve(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>, req: Request) -> ApiResult<Json<ReportView>> {
+async fn resolve(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    req: Request,
+) -> ApiResult<Json<ReportView>> {
     caller.require()?;
     let (b, photos): (ResolveBody, _) = json_or_multipart(req, &state, "resolution").await?;
-    run(&state, &caller, id, Command::Resolve { note: b.note, photos }).await
+    run(
+        &state,
+        &caller,
+        id,
+        Command::Resolve {
+            note: b.note,
+            photos,
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -432,9 +646,24 @@ struct RejectBody {
     duplicate_of: Option<i64>,
 }
 
-async fn reject(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<RejectBody>) -> ApiResult<Json<ReportView>> {
+async fn reject(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<RejectBody>,
+) -> ApiResult<Json<ReportView>> {
     let reason = RejectReason::parse(&b.reason)?;
-    run(&state, &caller, id, Command::Reject { reason, note: b.note, duplicate_of: b.duplicate_of }).await
+    run(
+        &state,
+        &caller,
+        id,
+        Command::Reject {
+            reason,
+            note: b.note,
+            duplicate_of: b.duplicate_of,
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -446,9 +675,24 @@ struct RateBody {
     reopen: bool,
 }
 
-async fn rate(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<RateBody>) -> ApiResult<Json<ReportView>> {
+async fn rate(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<RateBody>,
+) -> ApiResult<Json<ReportView>> {
     let rating = Rating::parse(&b.rating)?;
-    run(&state, &caller, id, Command::Rate { rating, comment: b.comment, reopen: b.reopen }).await
+    run(
+        &state,
+        &caller,
+        id,
+        Command::Rate {
+            rating,
+            comment: b.comment,
+            reopen: b.reopen,
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -457,11 +701,21 @@ struct ReasonBody {
     reason: String,
 }
 
-async fn reopen(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<ReasonBody>) -> ApiResult<Json<ReportView>> {
+async fn reopen(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<ReasonBody>,
+) -> ApiResult<Json<ReportView>> {
     run(&state, &caller, id, Command::Reopen { reason: b.reason }).await
 }
 
-async fn close(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>, OptionalJson(b): OptionalJson<NoteBody>) -> ApiResult<Json<ReportView>> {
+async fn close(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    OptionalJson(b): OptionalJson<NoteBody>,
+) -> ApiResult<Json<ReportView>> {
     run(&state, &caller, id, Command::Close { note: b.note }).await
 }
 
@@ -473,17 +727,28 @@ struct DuplicateQuery {
     long: f64,
 }
 
-async fn duplicates(State(state): State<AppState>, ApiQuery(q): ApiQuery<DuplicateQuery>) -> ApiResult<Json<Vec<DuplicateView>>> {
+async fn duplicates(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<DuplicateQuery>,
+) -> ApiResult<Json<Vec<DuplicateView>>> {
     let category = state
         .store
         .reference()
         .category_by_code(&q.category)
         .map(|c| c.id)
-        .ok_or_else(|| ApiError::invalid("category", format!("no category has code '{}'", q.category)))?;
+        .ok_or_else(|| {
+            ApiError::invalid("category", format!("no category has code '{}'", q.category))
+        })?;
     if !dothi_domain::geo::valid_coordinates(q.lat, q.long) {
-        return Err(ApiError::invalid("lat", "lat must be within ±90 and long within ±180"));
+        return Err(ApiError::invalid(
+            "lat",
+            "lat must be within ±90 and long within ±180",
+        ));
     }
-    let found = state.store.duplicates(category, q.lat, q.long, None).await?;
+    let found = state
+        .store
+        .duplicates(category, q.lat, q.long, None)
+        .await?;
     Ok(Json(found.into_iter().map(DuplicateView::from).collect()))
 }
 
@@ -492,7 +757,10 @@ async fn serve_media(state: &AppState, id: i64, thumbnail: bool) -> ApiResult<Re
     Ok((
         [
             (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "public, max-age=31536000, immutable".to_string()),
+            (
+                header::CACHE_CONTROL,
+                "public, max-age=31536000, immutable".to_string(),
+            ),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
         ],
         bytes,
@@ -504,6 +772,9 @@ async fn media(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> ApiR
     serve_media(&state, id, false).await
 }
 
-async fn thumbnail(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> ApiResult<Response> {
+async fn thumbnail(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Response> {
     serve_media(&state, id, true).await
 }

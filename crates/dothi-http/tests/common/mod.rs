@@ -25,7 +25,12 @@ pub struct App {
     pub other_citizen: String,
 }
 
-pub async fn user(store: &Store, username: &str, role: Role, agency: Option<&str>) -> (String, i64) {
+pub async fn user(
+    store: &Store,
+    username: &str,
+    role: Role,
+    agency: Option<&str>,
+) -> (String, i64) {
     let user = store
         .create_user(
             &Actor::system(),
@@ -55,26 +60,48 @@ impl App {
         let (huewaco, _) = user(&store, "huewaco", Role::AgencyStaff, Some("HUEWACO")).await;
         let (citizen, citizen_id) = user(&store, "citizen", Role::Citizen, None).await;
         let (other_citizen, _) = user(&store, "other", Role::Citizen, None).await;
-        App { router, store, db, admin, ioc, hepco, huewaco, citizen, citizen_id, other_citizen }
+        App {
+            router,
+            store,
+            db,
+            admin,
+            ioc,
+            hepco,
+            huewaco,
+            citizen,
+            citizen_id,
+            other_citizen,
+        }
     }
 
     pub async fn send(&self, req: Request<Body>) -> (StatusCode, String, Value) {
         let res = self.router.clone().oneshot(req).await.expect("infallible");
         let status = res.status();
-        let content_type =
-            res.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("").to_string()).unwrap_or_default();
+        let content_type = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or("").to_string())
+            .unwrap_or_default();
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         (status, content_type, json)
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
         }
         let req = match body {
-            Some(b) => req.header(header::CONTENT_TYPE, "application/json").body(Body::from(b.to_string())),
+            Some(b) => req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string())),
             None => req.body(Body::empty()),
         }
         .expect("request");
@@ -114,9 +141,12 @@ pub const BACKENDS: [Backend; 2] = dothi_store::testing::BACKENDS;
 
 /// A small PNG made in memory.
 pub fn png(width: u32, height: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, 90]));
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 7) as u8, (y * 5) as u8, 90])
+    });
     let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).expect("encode png");
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode png");
     out.into_inner()
 }
 
@@ -126,8 +156,13 @@ pub fn multipart(parts: &[(&str, Option<&str>, &str, &[u8])]) -> (String, Vec<u8
     for (name, filename, content_type, data) in parts {
         body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
         match filename {
-            Some(f) => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n").as_bytes()),
-            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n").as_bytes()),
+            Some(f) => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n")
+                    .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n").as_bytes(),
+            ),
         }
         body.extend_from_slice(format!("Content-Type: {content_type}\r\n\r\n").as_bytes());
         body.extend_from_slice(data);
