@@ -66,19 +66,19 @@ pub(crate) async fn create(app: &Shared, submission: Submission) -> Result<Doc, 
         photos: process_photos(media).await?,
         api_key_id: Some(key_id),
     };
-    let report = app
+    let (id, token) = app
         .store
-        .create_report(&Actor::api_client(&key_name), new)
+        .submit_report(&Actor::api_client(&key_name), new)
         .await?;
     Ok(Doc::new(
         "service_requests",
         Node::List(
             "request",
             vec![Node::Object(vec![
-                ("service_request_id", Node::str(report.id.to_string())),
+                ("service_request_id", Node::str(id.to_string())),
                 ("service_notice", Node::str("")),
                 ("account_id", Node::Null),
-                ("token", Node::str(report.token)),
+                ("token", Node::str(token)),
             ])],
         ),
     ))
@@ -227,11 +227,16 @@ pub(crate) async fn one(app: &Shared, id: &str) -> Result<Doc, ApiError> {
 }
 
 pub(crate) async fn token(app: &Shared, token: &str) -> Result<Doc, ApiError> {
+    let not_found = || ApiError::not_found(format!("token {} not found", echo(token)));
+    // Tokens are hex; anything else cannot match, and a NUL would fail in PostgreSQL.
+    if !token.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(not_found());
+    }
     let id = app
         .store
         .report_id_for_token(token)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("token {} not found", echo(token))))?;
+        .ok_or_else(not_found)?;
     Ok(requests_doc(vec![Node::Object(vec![
         ("service_request_id", Node::str(id.to_string())),
         ("token", Node::str(token)),

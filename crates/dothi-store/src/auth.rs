@@ -340,19 +340,44 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(DomainError::not_found(format!("active API key {id}")).into());
         }
-        tx.commit().await
+        tx.commit().await?;
+        self.api_key_cache.lock().expect("cache lock").clear();
+        Ok(())
     }
 
-    /// The key's id and name, if the key is valid and not revoked.
+    /// The key's id and name, if the key is valid and not revoked. Answers are cached for
+    /// [`API_KEY_CACHE_SECS`]: Open311 clients send the key with every request, and the
+    /// lookup would otherwise be a query per report. A revocation clears this instance's
+    /// cache at once; other instances notice within the cache lifetime.
     pub async fn verify_api_key(&self, key: &str) -> Result<Option<(i64, String)>> {
+        let hash = digest(key);
+        if let Some((answer, at)) = self.api_key_cache.lock().expect("cache lock").get(&hash) {
+            if at.elapsed().as_secs() < API_KEY_CACHE_SECS {
+                return Ok(answer.clone());
+            }
+        }
         let row =
             sqlx::query("SELECT id, name FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
-                .bind(digest(key))
+                .bind(hash.as_str())
                 .fetch_optional(&self.db.pool)
                 .await?;
-        Ok(row.map(|r| (r.get(0), r.get(1))))
+        let answer: Option<(i64, String)> = row.map(|r| (r.get(0), r.get(1)));
+        let mut cache = self.api_key_cache.lock().expect("cache lock");
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(hash, (answer.clone(), std::time::Instant::now()));
+        Ok(answer)
     }
 }
+
+pub const API_KEY_CACHE_SECS: u64 = 30;
+
+pub type ApiKeyCache = std::sync::Arc<
+    std::sync::Mutex<
+        std::collections::HashMap<String, (Option<(i64, String)>, std::time::Instant)>,
+    >,
+>;
 
 fn api_key_from_row(r: &sqlx::any::AnyRow) -> ApiKey {
     ApiKey {

@@ -146,6 +146,7 @@ pub enum Val {
     F(f64),
     S(String),
     OptI(Option<i64>),
+    OptF(Option<f64>),
     OptS(Option<String>),
 }
 
@@ -160,6 +161,7 @@ pub fn bind_all<'q>(
             Val::F(f) => q.bind(*f),
             Val::S(s) => q.bind(s.as_str()),
             Val::OptI(i) => q.bind(*i),
+            Val::OptF(f) => q.bind(*f),
             Val::OptS(s) => q.bind(s.as_deref()),
         };
     }

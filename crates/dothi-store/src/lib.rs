@@ -15,6 +15,7 @@ pub mod reference;
 pub mod reports;
 pub mod testing;
 pub mod time;
+pub mod writer;
 
 pub use db::{Backend, Db};
 pub use error::StoreError;
@@ -56,6 +57,8 @@ pub struct Store {
     pub db: Db,
     pub settings: Arc<Settings>,
     reference: Arc<std::sync::RwLock<Arc<reference::Snapshot>>>,
+    api_key_cache: auth::ApiKeyCache,
+    writer: writer::ReportWriter,
 }
 
 impl Store {
@@ -63,11 +66,13 @@ impl Store {
         let db = Db::connect(url).await?;
         db.migrate().await?;
         let store = Store {
-            db,
+            db: db.clone(),
             settings: Arc::new(settings),
             reference: Arc::new(std::sync::RwLock::new(Arc::new(
                 reference::Snapshot::default(),
             ))),
+            api_key_cache: Default::default(),
+            writer: writer::ReportWriter::start(db.clone()),
         };
         store.reload_reference().await?;
         Ok(store)

@@ -3,7 +3,7 @@
 //! (realistic categories, streets, channels, deadlines met and missed, ratings).
 
 use anyhow::Result;
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{Duration, Utc};
 use dothi_domain::{text, Action, Actor, Channel, Priority, Rating, Role, Status};
 use dothi_store::auth::NewUser;
 use dothi_store::historic::{HistoricEvent, HistoricReport};
@@ -176,7 +176,22 @@ pub async fn generate_reports(store: &Store, n: usize, seed: u64) -> Result<()> 
         } else {
             pick(&mut rng, samples).clone()
         };
-        let address = pick(&mut rng, &extras.addresses);
+        // Put the report where its text says it is, when the text names a known street.
+        let folded = text::fold(&description);
+        let named: Vec<&Address> = extras
+            .addresses
+            .iter()
+            .filter(|a| {
+                folded.contains(&text::fold(
+                    a.street.split(" (").next().unwrap_or(&a.street),
+                ))
+            })
+            .collect();
+        let address = if named.is_empty() {
+            pick(&mut rng, &extras.addresses)
+        } else {
+            *pick(&mut rng, &named)
+        };
         let lat = address.lat + rng.gen_range(-0.0015..0.0015);
         let lon = address.lon + rng.gen_range(-0.0015..0.0015);
         let commune = Some(address.commune.clone());
@@ -313,6 +328,22 @@ pub async fn generate_reports(store: &Store, n: usize, seed: u64) -> Result<()> 
                         rating = Some(r);
                         closed_at = Some(ms(rated));
                         updated = rated;
+                    } else if now - resolved > Duration::days(7) {
+                        // Nobody rated it: the platform closed it after seven days.
+                        let auto = resolved + Duration::days(7);
+                        events.push(HistoricEvent {
+                            action: Action::Close,
+                            from: Some(status),
+                            to: Status::Closed,
+                            actor: "system".into(),
+                            actor_role: None,
+                            target_agency_id: None,
+                            note: None,
+                            at: ms(auto),
+                        });
+                        status = Status::Closed;
+                        closed_at = Some(ms(auto));
+                        updated = auto;
                     } else {
                         updated = resolved;
                     }
@@ -366,6 +397,5 @@ pub async fn generate_reports(store: &Store, n: usize, seed: u64) -> Result<()> 
             batch.clear();
         }
     }
-    let _ = Utc.timestamp_millis_opt(0);
     Ok(())
 }

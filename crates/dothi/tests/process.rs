@@ -158,3 +158,72 @@ async fn acknowledged_reports_survive_kill_9() {
         server.kill9();
     }
 }
+
+#[tokio::test]
+async fn any_province_of_the_national_file_can_be_imported() {
+    for backend in BACKENDS {
+        let db = TestDb::new(backend).await;
+        let national = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../reference/vn-admin-units-2025.json"
+        );
+        // Hà Tĩnh (42), the other province whose plan is in the seed documents.
+        let out = Command::new(BIN)
+            .args(["import", national, "--province", "42"])
+            .env("DATABASE_URL", &db.url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let store = db.store().await;
+        let units = &store.reference().admin_units;
+        assert_eq!(
+            summary["admin_units"].as_u64().unwrap() as usize,
+            units.len()
+        );
+        assert!(
+            units.len() > 50,
+            "Hà Tĩnh has 69 communes and wards, got {}",
+            units.len()
+        );
+        assert!(units.iter().all(|u| u.province_code == "42"));
+        let out = Command::new(BIN)
+            .args(["import", national, "--province", "99"])
+            .env("DATABASE_URL", &db.url)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("province 99 is not in"));
+    }
+}
+
+#[tokio::test]
+async fn user_create_makes_an_account_that_can_sign_in() {
+    let db = TestDb::new(dothi_store::Backend::Sqlite).await;
+    let out = Command::new(BIN)
+        .args([
+            "user",
+            "create",
+            "--username",
+            "lan.ioc",
+            "--password",
+            "mat-khau-ioc-1",
+            "--role",
+            "ioc_operator",
+        ])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = db.store().await;
+    let (_, user) = store.login("lan.ioc", "mat-khau-ioc-1").await.unwrap();
+    assert_eq!(user.role, dothi_domain::Role::IocOperator);
+}

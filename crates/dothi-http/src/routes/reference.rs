@@ -111,6 +111,14 @@ async fn deadline(
             )
         })?
         .with_timezone(&chrono::Utc);
+    // The same years as the holiday list: outside them the answer is neither a supported
+    // calendar nor, past 9999, an ISO 8601 date-time.
+    if !(1900..=2199).contains(&chrono::Datelike::year(&dothi_calendar::local_date(from))) {
+        return Err(ApiError::invalid(
+            "from",
+            "the year must be between 1900 and 2199",
+        ));
+    }
     if q.days > 365 {
         return Err(ApiError::invalid("days", "must be at most 365"));
     }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{json_rejection, ApiJson, ApiPath, ApiQuery, OptionalJson};
+use crate::extract::{from_value, json_rejection, ApiJson, ApiPath, ApiQuery, OptionalJson};
 use crate::state::{AppState, Caller};
 use crate::views::{DuplicateView, EventView, ExtensionView, ReportView};
 
@@ -141,8 +141,12 @@ async fn json_or_multipart<T: serde::de::DeserializeOwned>(
             let name = field.name().unwrap_or("").to_string();
             if name == json_part {
                 let text = field.text().await.map_err(multipart_error)?;
-                body = Some(serde_json::from_str(&text).map_err(|e| {
+                let value = serde_json::from_str(&text).map_err(|e| {
                     ApiError::invalid(json_part, format!("the part is not valid JSON: {e}"))
+                })?;
+                body = Some(from_value(value).map_err(|mut e| {
+                    e.field = Some(json_part.to_string());
+                    e
                 })?);
             } else if name == "photo" {
                 if photos.len() == MAX_PHOTOS {
@@ -166,10 +170,10 @@ async fn json_or_multipart<T: serde::de::DeserializeOwned>(
         })?;
         Ok((body, photos))
     } else {
-        let axum::Json(body) = axum::Json::<T>::from_request(req, state)
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state)
             .await
             .map_err(json_rejection)?;
-        Ok((body, Vec::new()))
+        Ok((from_value(value)?, Vec::new()))
     }
 }
 
