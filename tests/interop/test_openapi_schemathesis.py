@@ -69,17 +69,22 @@ def schemathesis(server, token, *selection, examples=EXAMPLES):
             errors = [line for line in f if "ERROR" in line or "panicked" in line]
         pytest.fail(
             f"schemathesis found problems on {server.backend} (exit {run.returncode}):\n"
-            f"$ {' '.join(a if 'Bearer' not in a else 'Authorization: Bearer …' for a in args)}\n\n"
+            f"$ SCHEMATHESIS_HOOKS={env['SCHEMATHESIS_HOOKS']} DOTHI_OPEN311_API_KEY=… "
+            f"{' '.join(a if 'Bearer' not in a else repr('Authorization: Bearer …') for a in args)}\n\n"
             f"{output}\n--- server errors ({len(errors)}) ---\n{''.join(errors[-40:])}",
             pytrace=False,
         )
+    # The summary, for `pytest -rP` or `-s`.
+    print(output[output.rfind("=== SUMMARY ==="):] if "=== SUMMARY ===" in output else output[-3000:])
     return output
 
 
 def test_coordinates_after_reports_without_them_are_stored(server):
-    """Found by Schemathesis on PostgreSQL: once a connection has run an insert with a NULL
-    coordinate, the same statement with a coordinate failed there (503) until the connection
-    was closed. Each case first sends the NULLs, then the numbers, several times over.
+    """Found by Schemathesis on PostgreSQL. sqlx 0.8.6's Any driver binds a NULL f64 as a NULL
+    float4 (sqlx-core any/arguments.rs swaps Real and Double), and the statement cached on the
+    connection keeps that parameter type, so the same insert with a number then fails with
+    "incorrect binary data format" (a 503) on that connection: a report with GPS after one
+    without, an admin unit with a centroid after one without. Each case sends the NULLs first.
     """
     ioc = {"Authorization": "Bearer " + server.token("ioc", "dothi-ioc-2026")}
     admin = {"Authorization": "Bearer " + server.token("admin", "dothi-admin-2026")}

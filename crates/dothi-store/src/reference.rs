@@ -545,6 +545,8 @@ async fn upsert_admin_unit(tx: &mut WriteTx, unit: &AdminUnit) -> Result<()> {
          ON CONFLICT (code) DO UPDATE SET name = excluded.name, division_type = excluded.division_type, \
          province_code = excluded.province_code, lat = excluded.lat, lon = excluded.lon",
     )
+    // See `write_reports`: a NULL f64 must not leave a float4 statement in the cache.
+    .persistent(false)
     .bind(unit.code.as_str())
     .bind(unit.name.as_str())
     .bind(unit.division_type.as_str())

@@ -1510,7 +1510,10 @@ pub(crate) async fn write_reports(
         .iter()
         .flat_map(|r| r.values.iter().cloned())
         .collect();
-    let rows = bind_all(sqlx::query(&sql), &values)
+    // Not cached as a prepared statement: sqlx's Any driver declares a NULL f64 (a report
+    // without coordinates) as float4 on PostgreSQL, and a cached statement would then refuse
+    // the next report that has coordinates.
+    let rows = bind_all(sqlx::query(&sql).persistent(false), &values)
         .fetch_all(tx.conn())
         .await?;
     let ids: std::collections::HashMap<String, i64> =

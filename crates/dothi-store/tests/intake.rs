@@ -76,3 +76,59 @@ async fn concurrent_submissions_each_get_their_own_report_and_history() {
         assert_eq!(events, 400);
     }
 }
+
+#[tokio::test]
+async fn reports_with_and_without_coordinates_interleave() {
+    // Regression: on PostgreSQL a report without coordinates used to poison the prepared
+    // statement for the next report with coordinates.
+    for backend in BACKENDS {
+        let db = TestDb::new(backend).await;
+        let store = db.hue_store().await;
+        for i in 0..5 {
+            let mut report = street_light(i);
+            (report.lat, report.lon, report.address) = (
+                None,
+                None,
+                Some("Kiệt 3 Nguyễn Sinh Cung, phường Vỹ Dạ".into()),
+            );
+            store
+                .submit_report(&Actor::api_client("t"), report)
+                .await
+                .unwrap();
+        }
+        for i in 5..15 {
+            let (id, _) = store
+                .submit_report(&Actor::api_client("t"), street_light(i))
+                .await
+                .unwrap();
+            let r = store.report(&Actor::system(), id).await.unwrap();
+            assert_eq!(
+                (r.lat, r.lon),
+                (Some(16.4741), Some(107.6121)),
+                "{backend:?}"
+            );
+        }
+        // The same for administrative units with and without a centroid.
+        use dothi_store::reference::AdminUnit;
+        for (code, lat) in [
+            ("90001", None),
+            ("90002", Some(16.5)),
+            ("90003", None),
+            ("90004", Some(16.6)),
+        ] {
+            let unit = AdminUnit {
+                code: code.into(),
+                name: format!("Xã {code}"),
+                division_type: "xã".into(),
+                province_code: "46".into(),
+                lat,
+                lon: lat.map(|_| 107.5),
+            };
+            store.put_admin_unit(&Actor::system(), &unit).await.unwrap();
+        }
+        assert_eq!(
+            store.reference().admin_unit("90004").unwrap().lat,
+            Some(16.6)
+        );
+    }
+}
