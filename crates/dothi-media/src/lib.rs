@@ -22,10 +22,10 @@
 //! 5. fully decodes the *stripped* bytes (so what is published is known to decode)
 //!    and renders an upright JPEG thumbnail that carries no metadata.
 //!
-//! Note: the published full-size photo keeps its pixels as stored by the camera,
-//! and since the EXIF orientation tag goes with the rest of the EXIF data, viewers
-//! show it as stored. [`ProcessedPhoto::exif_orientation`] tells the caller which
-//! transform the camera had asked for; the thumbnail already has it applied.
+//! The EXIF orientation tag goes with the rest of the EXIF data, so a photo the
+//! camera stored sideways is turned upright by re-encoding its pixels (the only case
+//! where a JPEG is re-encoded); [`ProcessedPhoto::exif_orientation`] records what
+//! the camera had asked for.
 
 use std::fmt;
 use std::io::Cursor;
@@ -159,17 +159,6 @@ pub struct ProcessedPhoto {
     pub exif_orientation: u8,
 }
 
-impl ProcessedPhoto {
-    /// Width and height once the EXIF orientation is applied (as the thumbnail is).
-    pub fn display_dimensions(&self) -> (u32, u32) {
-        if matches!(self.exif_orientation, 5..=8) {
-            (self.height, self.width)
-        } else {
-            (self.width, self.height)
-        }
-    }
-}
-
 /// Why a photo was rejected. The `Display` text is meant for API clients.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum MediaError {
@@ -232,12 +221,23 @@ pub fn process_photo(bytes: &[u8], limits: &Limits) -> Result<ProcessedPhoto, Me
 
     let image = decode_checked(&stripped, format, limits)?;
     let (width, height) = (image.width(), image.height());
+    // The orientation tag left with the rest of the EXIF data, so a photo taken with the
+    // phone turned would be published sideways. Turn its pixels instead: this re-encodes
+    // only those photos (JPEG at high quality); upright ones stay byte for byte.
+    let (published, (width, height)) = if orientation == Orientation::NoTransforms {
+        (stripped, (width, height))
+    } else {
+        let mut upright = image.clone();
+        upright.apply_orientation(orientation);
+        let dims = (upright.width(), upright.height());
+        (encode_like(&upright, format)?, dims)
+    };
     let thumbnail = make_thumbnail(image, orientation, limits.thumbnail_edge)?;
 
     Ok(ProcessedPhoto {
         format,
         content_type: format.content_type(),
-        bytes: stripped,
+        bytes: published,
         width,
         height,
         thumbnail,
@@ -471,6 +471,44 @@ fn decode_error(format: PhotoFormat, err: ImageError) -> MediaError {
 // ---------------------------------------------------------------------------
 
 const THUMBNAIL_QUALITY: u8 = 82;
+
+/// Encode pixels in the upload's own format, with no metadata.
+fn encode_like(image: &DynamicImage, format: PhotoFormat) -> Result<Vec<u8>, MediaError> {
+    let mut out = Vec::new();
+    let failed = |e: ImageError| {
+        MediaError::Corrupt(format!("the upright photo could not be encoded ({e})"))
+    };
+    match format {
+        PhotoFormat::Jpeg => {
+            let rgb = if image.color().has_alpha() {
+                flatten_on_white(image)
+            } else {
+                image.to_rgb8()
+            };
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, UPRIGHT_QUALITY)
+                .encode_image(&rgb)
+                .map_err(failed)?;
+        }
+        PhotoFormat::Png => image
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .map_err(failed)?,
+        PhotoFormat::WebP => {
+            let rgba = image.to_rgba8();
+            image::codecs::webp::WebPEncoder::new_lossless(&mut out)
+                .encode(
+                    rgba.as_raw(),
+                    rgba.width(),
+                    rgba.height(),
+                    image::ExtendedColorType::Rgba8,
+                )
+                .map_err(failed)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Quality for full-size photos that had to be turned upright.
+const UPRIGHT_QUALITY: u8 = 92;
 
 fn make_thumbnail(
     image: DynamicImage,

@@ -591,14 +591,25 @@ fn jpeg_orientation_6_produces_a_rotated_thumbnail() {
     let photo = process_photo(&tagged, &Limits::default()).unwrap();
 
     assert_eq!(photo.exif_orientation, 6);
-    // The published photo keeps the stored pixel grid...
-    assert_eq!((photo.width, photo.height), (64, 32));
+    // The published photo is turned upright (its tag is gone with the EXIF data):
+    // rotated 90° clockwise, so width/height swap and the left (red) half is on top.
+    assert_eq!((photo.width, photo.height), (32, 64));
     assert_no_personal_metadata(&photo.bytes);
-    // ...the thumbnail is upright: rotated 90° clockwise, so width/height swap
-    // and the left (red) half becomes the top.
+    let published = decode(&photo.bytes, ImageFormat::Jpeg).to_rgb8();
+    assert_eq!(published.dimensions(), (32, 64));
+    assert!(
+        is_reddish(*published.get_pixel(16, 8)),
+        "{:?}",
+        published.get_pixel(16, 8)
+    );
+    assert!(
+        is_bluish(*published.get_pixel(16, 56)),
+        "{:?}",
+        published.get_pixel(16, 56)
+    );
+    // The thumbnail is upright too.
     let thumb = thumbnail_of(&photo);
     assert_eq!(thumb.dimensions(), (32, 64));
-    assert_eq!(photo.display_dimensions(), (32, 64));
     assert!(
         is_reddish(*thumb.get_pixel(16, 8)),
         "{:?}",
@@ -623,11 +634,13 @@ fn jpeg_orientation_8_rotates_the_thumbnail_counter_clockwise() {
 
 #[test]
 fn jpeg_orientation_1_leaves_the_thumbnail_as_stored() {
-    let (_, tagged) = camera_jpeg(&split_image(64, 32), 1);
+    let (clean, tagged) = camera_jpeg(&split_image(64, 32), 1);
     let photo = process_photo(&tagged, &Limits::default()).unwrap();
     let thumb = thumbnail_of(&photo);
     assert_eq!(thumb.dimensions(), (64, 32));
-    assert_eq!(photo.display_dimensions(), (64, 32));
+    assert_eq!((photo.width, photo.height), (64, 32));
+    // Upright photos are published byte for byte (only metadata removed).
+    assert_eq!(photo.bytes, clean);
     assert!(is_reddish(*thumb.get_pixel(8, 16)));
     assert!(is_bluish(*thumb.get_pixel(56, 16)));
 }
