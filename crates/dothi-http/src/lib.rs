@@ -47,6 +47,7 @@ pub fn app(store: dothi_store::Store, config: HttpConfig) -> Router {
         .merge(routes::reports::routes())
         .merge(routes::auth::routes())
         .merge(routes::reference::routes())
+        .merge(routes::ioc::routes())
         .fallback(api_not_found);
     Router::new()
         .nest("/api/v1", api)

@@ -44,6 +44,8 @@ pub struct HistoricReport {
     pub closed_at: Option<i64>,
     pub overdue: bool,
     pub resolved_on_time: Option<bool>,
+    /// Working days from receipt to resolution.
+    pub handling_days: Option<f64>,
     pub rating: Option<Rating>,
     pub events: Vec<HistoricEvent>,
 }
@@ -57,8 +59,8 @@ impl Store {
             let row: (i64,) = sqlx::query_as(
                 "INSERT INTO reports (token, category_id, status, priority, channel, description, address, lat, lon, \
                  commune_code, agency_id, reporter_user_id, reporter_name, reporter_phone, attributes, search_text, \
-                 status_notes, created_at, updated_at, deadline_at, resolved_at, closed_at, overdue, resolved_on_time, rating) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, '{}', $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) \
+                 status_notes, created_at, updated_at, deadline_at, resolved_at, closed_at, overdue, resolved_on_time, rating, handling_days) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, '{}', $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) \
                  RETURNING id",
             )
             .bind(hex::encode(token))
@@ -85,6 +87,8 @@ impl Store {
             .bind(r.overdue as i64)
             .bind(r.resolved_on_time.map(|b| b as i64))
             .bind(r.rating.map(|x| x.as_str()))
+            .bind(r.handling_days)
+            .persistent(false)
             .fetch_one(tx.conn())
             .await?;
             for e in &r.events {

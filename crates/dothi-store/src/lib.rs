@@ -11,6 +11,7 @@ pub mod auth;
 pub mod db;
 pub mod error;
 pub mod historic;
+pub mod kpi;
 pub mod reference;
 pub mod reports;
 pub mod testing;

@@ -940,7 +940,7 @@ impl Store {
             ""
         };
         let row = sqlx::query(&format!(
-            "SELECT status, agency_id, reporter_user_id, deadline_at, category_id, priority FROM reports WHERE id = $1{lock}"
+            "SELECT status, agency_id, reporter_user_id, deadline_at, category_id, priority, created_at FROM reports WHERE id = $1{lock}"
         ))
         .bind(id)
         .fetch_optional(tx.conn())
@@ -949,6 +949,7 @@ impl Store {
         let from = Status::parse(&row.get::<String, _>(0))?;
         let agency_id: Option<i64> = row.get(1);
         let deadline: i64 = row.get(3);
+        let created_at: i64 = row.get(6);
         let category = snapshot.category(row.get(4)).cloned();
         let priority = Priority::parse(&row.get::<String, _>(5)).unwrap_or(Priority::Normal);
         let facts = ReportFacts {
@@ -1113,6 +1114,8 @@ impl Store {
                 resolution_photos = photos;
                 sets.push(("resolved_at", Val::I(now)));
                 sets.push(("resolved_on_time", Val::I((now <= deadline) as i64)));
+                let days = calendar.working_days_between(from_ms(created_at), from_ms(now));
+                sets.push(("handling_days", Val::F(days)));
                 sets.push(("status_notes", Val::OptS(note_holder.clone())));
             }
             Command::Reject {
@@ -1207,7 +1210,8 @@ impl Store {
         }
         vals.push(Val::I(id));
         sql.push_str(&format!(" WHERE id = ${}", vals.len()));
-        bind_all(sqlx::query(&sql), &vals)
+        // Not cached: a reopening binds a NULL float (see `write_reports`).
+        bind_all(sqlx::query(&sql).persistent(false), &vals)
             .execute(tx.conn())
             .await?;
         insert_photos(
@@ -1549,6 +1553,7 @@ fn reopen_sets(deadline: i64) -> Vec<(&'static str, Val)> {
         ("overdue", Val::I(0)),
         ("resolved_at", Val::OptI(None)),
         ("resolved_on_time", Val::OptI(None)),
+        ("handling_days", Val::OptF(None)),
         ("closed_at", Val::OptI(None)),
         ("reject_reason", Val::OptS(None)),
     ]

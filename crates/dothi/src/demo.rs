@@ -389,6 +389,8 @@ pub async fn generate_reports(store: &Store, n: usize, seed: u64) -> Result<()> 
             closed_at,
             overdue,
             resolved_on_time: on_time,
+            handling_days: resolved_at
+                .map(|r| calendar.working_days_between(created, dothi_store::time::from_ms(r))),
             rating,
             events,
         });

@@ -1,3 +1,4 @@
 pub mod auth;
+pub mod ioc;
 pub mod reference;
 pub mod reports;

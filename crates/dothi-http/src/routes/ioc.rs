@@ -1,0 +1,157 @@
+//! The operations centre's figures: KPIs, daily trend and the agency ranking, with the
+//! dashboard's filters (period, agency, commune, category, channel).
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use dothi_domain::Channel;
+use dothi_store::kpi::{AgencyRank, KpiFilter, Kpis, TrendPoint};
+use dothi_store::time::now_ms;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiQuery;
+use crate::state::{AppState, Caller};
+use crate::views::ts;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/ioc/kpis", get(kpis))
+        .route("/ioc/trend", get(trend))
+        .route("/ioc/ranking", get(ranking))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilterQuery {
+    from: Option<String>,
+    to: Option<String>,
+    agency: Option<String>,
+    commune: Option<String>,
+    category: Option<String>,
+    channel: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Period {
+    from: String,
+    to: String,
+}
+
+#[derive(Serialize)]
+struct Answer<T: Serialize> {
+    period: Period,
+    #[serde(flatten)]
+    body: T,
+}
+
+fn time(field: &str, value: &str) -> ApiResult<i64> {
+    chrono::DateTime::parse_from_rfc3339(value).map(|t| t.timestamp_millis()).map_err(|_| {
+        ApiError::invalid(field, format!("'{value}' is not an ISO 8601 date-time with offset, e.g. 2026-11-01T00:00:00+07:00"))
+    })
+}
+
+/// The filter from the query; the period defaults to the last 30 days.
+fn filter(state: &AppState, q: &FilterQuery) -> ApiResult<KpiFilter> {
+    let reference = state.store.reference();
+    let to =
+        q.to.as_deref()
+            .map(|v| time("to", v))
+            .transpose()?
+            .unwrap_or_else(now_ms);
+    let from = q
+        .from
+        .as_deref()
+        .map(|v| time("from", v))
+        .transpose()?
+        .unwrap_or(to - 30 * 86_400_000);
+    let agency_id = match &q.agency {
+        Some(code) => Some(
+            reference
+                .agency_by_code(code)
+                .ok_or_else(|| ApiError::invalid("agency", format!("no agency has code '{code}'")))?
+                .id,
+        ),
+        None => None,
+    };
+    if let Some(c) = &q.commune {
+        if reference.admin_unit(c).is_none() {
+            return Err(ApiError::invalid(
+                "commune",
+                format!("no administrative unit has code '{c}'"),
+            ));
+        }
+    }
+    let category_id = match &q.category {
+        Some(code) => Some(
+            reference
+                .category_by_code(code)
+                .ok_or_else(|| {
+                    ApiError::invalid("category", format!("no category has code '{code}'"))
+                })?
+                .id,
+        ),
+        None => None,
+    };
+    Ok(KpiFilter {
+        from,
+        to,
+        agency_id,
+        commune_code: q.commune.clone(),
+        category_id,
+        channel: q.channel.as_deref().map(Channel::parse).transpose()?,
+    })
+}
+
+fn answer<T: Serialize>(f: &KpiFilter, body: T) -> Json<Answer<T>> {
+    Json(Answer {
+        period: Period {
+            from: ts(f.from),
+            to: ts(f.to),
+        },
+        body,
+    })
+}
+
+async fn kpis(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<FilterQuery>,
+) -> ApiResult<Json<Answer<Kpis>>> {
+    caller.require()?;
+    let f = filter(&state, &q)?;
+    let body = state.store.kpis(&caller.actor(), &f).await?;
+    Ok(answer(&f, body))
+}
+
+#[derive(Serialize)]
+struct Trend {
+    days: Vec<TrendPoint>,
+}
+
+async fn trend(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<FilterQuery>,
+) -> ApiResult<Json<Answer<Trend>>> {
+    caller.require()?;
+    let f = filter(&state, &q)?;
+    let days = state.store.trend(&caller.actor(), &f).await?;
+    Ok(answer(&f, Trend { days }))
+}
+
+#[derive(Serialize)]
+struct Ranking {
+    agencies: Vec<AgencyRank>,
+}
+
+async fn ranking(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<FilterQuery>,
+) -> ApiResult<Json<Answer<Ranking>>> {
+    caller.require()?;
+    let f = filter(&state, &q)?;
+    let agencies = state.store.agency_ranking(&caller.actor(), &f).await?;
+    Ok(answer(&f, Ranking { agencies }))
+}
