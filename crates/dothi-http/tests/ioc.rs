@@ -199,3 +199,121 @@ async fn agency_staff_see_only_their_agency_and_citizens_see_no_figures() {
         );
     }
 }
+
+/// Read server-sent events from a streaming body until `want` has been seen or 5 s passed.
+async fn read_events(body: &mut axum::body::Body, want: impl Fn(&str) -> bool) -> String {
+    use http_body_util::BodyExt;
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !want(&seen) {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("feed went quiet")
+            .unwrap()
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    seen
+}
+
+fn feed_request(token: &str, last_event_id: Option<&str>) -> axum::http::Request<axum::body::Body> {
+    let mut req = axum::http::Request::get("/api/v1/ioc/feed")
+        .header("authorization", format!("Bearer {token}"));
+    if let Some(id) = last_event_id {
+        req = req.header("last-event-id", id);
+    }
+    req.body(axum::body::Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn the_live_feed_pushes_new_reports_and_status_changes() {
+    use tower::ServiceExt;
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let before = app.street_light("Trước khi mở bảng điều khiển").await["id"]
+            .as_i64()
+            .unwrap();
+        let res = app
+            .router
+            .clone()
+            .oneshot(feed_request(&app.ioc, None))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-type"], "text/event-stream");
+        let mut body = res.into_body();
+
+        let id = app.street_light("Đèn hỏng sau khi mở").await["id"]
+            .as_i64()
+            .unwrap();
+        let text = read_events(&mut body, |s| s.contains("\"action\":\"assign\"")).await;
+        assert!(text.contains("event: report"), "{text}");
+        assert!(text.contains(&format!("\"report_id\":{id}")), "{text}");
+        assert!(
+            !text.contains(&format!("\"report_id\":{before},")),
+            "only changes after connecting: {text}"
+        );
+        assert!(
+            !text.contains("citizen"),
+            "no reporter identity in the feed: {text}"
+        );
+
+        app.post(
+            &format!("/api/v1/reports/{id}/accept"),
+            Some(&app.hepco),
+            json!({}),
+        )
+        .await;
+        let text = read_events(&mut body, |s| s.contains("in_progress")).await;
+        assert!(text.contains("\"action\":\"accept\""), "{text}");
+
+        // Resuming with Last-Event-ID 0 replays everything; HUEWACO sees none of HEPCO's reports.
+        let res = app
+            .router
+            .clone()
+            .oneshot(feed_request(&app.ioc, Some("0")))
+            .await
+            .unwrap();
+        let mut body = res.into_body();
+        let text = read_events(&mut body, |s| {
+            s.contains(&format!("\"report_id\":{before},"))
+        })
+        .await;
+        assert!(text.contains("id: 1\n"), "{text}");
+        let res = app
+            .router
+            .clone()
+            .oneshot(feed_request(&app.huewaco, Some("0")))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let mut body = res.into_body();
+        let quiet = tokio::time::timeout(std::time::Duration::from_millis(800), async {
+            use http_body_util::BodyExt;
+            loop {
+                let frame = body.frame().await.unwrap().unwrap();
+                if let Ok(data) = frame.into_data() {
+                    let text = String::from_utf8_lossy(&data).to_string();
+                    if text.contains("report_id") {
+                        return text;
+                    }
+                }
+            }
+        })
+        .await;
+        assert!(
+            quiet.is_err(),
+            "HUEWACO must not see HEPCO's reports: {quiet:?}"
+        );
+
+        let res = app
+            .router
+            .clone()
+            .oneshot(feed_request(&app.citizen, None))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    }
+}

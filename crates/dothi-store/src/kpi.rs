@@ -292,3 +292,77 @@ impl Store {
         Ok(ranking)
     }
 }
+
+/// One line of the IOC's live feed: a history entry with what the operator needs to place it.
+/// Never carries the reporter's identity.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FeedItem {
+    pub event_id: i64,
+    pub report_id: i64,
+    pub action: String,
+    pub to_status: String,
+    pub category_code: String,
+    pub agency_code: Option<String>,
+    pub commune_code: Option<String>,
+    pub priority: String,
+    pub at: i64,
+}
+
+impl Store {
+    /// The newest history id, where a fresh feed starts.
+    pub async fn last_event_id(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM report_events")
+            .fetch_one(&self.db.pool)
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// History entries after `after` (oldest first), as `actor` may follow them: IOC staff see
+    /// everything; agency staff see entries of reports that are, or were, with their agency.
+    pub async fn feed_after(&self, actor: &Actor, after: i64, limit: i64) -> Result<Vec<FeedItem>> {
+        let scope = if actor.is_ioc() {
+            String::new()
+        } else {
+            match (actor.role, actor.agency_id) {
+                (Some(Role::AgencyStaff), Some(own)) => {
+                    format!(" AND (r.agency_id = {own} OR e.agency_id = {own} OR e.target_agency_id = {own})")
+                }
+                _ => {
+                    return Err(DomainError::forbidden(
+                        "only IOC and agency staff follow the live feed",
+                    )
+                    .into())
+                }
+            }
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT e.id, e.report_id, e.action, e.to_status, r.category_id, r.agency_id, r.commune_code, r.priority, e.created_at \
+             FROM report_events e JOIN reports r ON r.id = e.report_id WHERE e.id > $1{scope} ORDER BY e.id LIMIT $2"
+        ))
+        .bind(after)
+        .bind(limit.clamp(1, 1000))
+        .fetch_all(&self.db.pool)
+        .await?;
+        let reference = self.reference();
+        Ok(rows
+            .iter()
+            .map(|r| FeedItem {
+                event_id: r.get(0),
+                report_id: r.get(1),
+                action: r.get(2),
+                to_status: r.get(3),
+                category_code: reference
+                    .category(r.get(4))
+                    .map(|c| c.code.clone())
+                    .unwrap_or_default(),
+                agency_code: r
+                    .get::<Option<i64>, _>(5)
+                    .and_then(|id| reference.agency(id))
+                    .map(|a| a.code.clone()),
+                commune_code: r.get(6),
+                priority: r.get(7),
+                at: r.get(8),
+            })
+            .collect())
+    }
+}

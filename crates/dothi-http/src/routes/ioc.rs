@@ -1,7 +1,13 @@
 //! The operations centre's figures: KPIs, daily trend and the agency ranking, with the
 //! dashboard's filters (period, agency, commune, category, channel).
 
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use axum::{Json, Router};
 use dothi_domain::Channel;
@@ -19,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/ioc/kpis", get(kpis))
         .route("/ioc/trend", get(trend))
         .route("/ioc/ranking", get(ranking))
+        .route("/ioc/feed", get(feed))
 }
 
 #[derive(Deserialize)]
@@ -154,4 +161,68 @@ async fn ranking(
     let f = filter(&state, &q)?;
     let agencies = state.store.agency_ranking(&caller.actor(), &f).await?;
     Ok(answer(&f, Ranking { agencies }))
+}
+
+/// How often a feed looks for new history entries. Polling the history table (indexed by id)
+/// works the same on both databases and across several instances behind a load balancer, and
+/// keeps a change under a second from the operator's screen.
+const FEED_POLL: Duration = Duration::from_millis(250);
+
+/// Server-sent events: one `report` event per history entry, oldest first. The event id is the
+/// history id, so a browser that reconnects (sending `Last-Event-ID`) misses nothing.
+async fn feed(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>> {
+    let actor = caller.require()?.actor();
+    // Refuse citizens before the stream starts, with a proper status code.
+    state.store.feed_after(&actor, i64::MAX, 1).await?;
+    let start = match headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
+        Some(v) => v.trim().parse::<i64>().map_err(|_| {
+            ApiError::bad_request(format!("Last-Event-ID '{v}' is not an event id"))
+        })?,
+        None => state.store.last_event_id().await?,
+    };
+    let store = state.store.clone();
+    let stream = futures_util::stream::unfold(
+        (store, actor, start, VecDeque::new(), true),
+        |(store, actor, mut last, mut pending, mut first)| async move {
+            loop {
+                if let Some(item) = pending.pop_front() {
+                    let item: dothi_store::kpi::FeedItem = item;
+                    let data = serde_json::json!({
+                        "event_id": item.event_id,
+                        "report_id": item.report_id,
+                        "action": item.action,
+                        "status": item.to_status,
+                        "category": item.category_code,
+                        "agency": item.agency_code,
+                        "commune": item.commune_code,
+                        "priority": item.priority,
+                        "at": ts(item.at),
+                    });
+                    let event = Event::default()
+                        .id(item.event_id.to_string())
+                        .event("report")
+                        .data(data.to_string());
+                    return Some((Ok(event), (store, actor, last, pending, first)));
+                }
+                if !first {
+                    tokio::time::sleep(FEED_POLL).await;
+                }
+                first = false;
+                match store.feed_after(&actor, last, 200).await {
+                    Ok(items) => {
+                        if let Some(newest) = items.last() {
+                            last = newest.event_id;
+                        }
+                        pending.extend(items);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "live feed poll failed; retrying"),
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
