@@ -43,6 +43,7 @@ load_secs=$(cat "$WORK/load.secs")
 db_size=$(du -sh "$WORK" | cut -f1)
 
 KEY=$("$BIN" api-key create --db "$DB" --name bench 2>/dev/null | tail -n 1)
+"$BIN" user create --db "$DB" --username "bench-ioc-$$" --password bench-password-1 --role ioc_operator >/dev/null 2>&1
 RUST_LOG=warn "$BIN" serve --db "$DB" --listen "127.0.0.1:$PORT" > "$WORK/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
@@ -68,6 +69,16 @@ run get1000_c1 -t1 -c1 -d"$DURATION" --latency "http://127.0.0.1:$PORT/open311/v
 run ceiling_c4 -t1 -c4 -d"$DURATION" --latency "http://127.0.0.1:$PORT/"
 run get1000 -t1 -c4 -d"$DURATION" --latency "http://127.0.0.1:$PORT/open311/v2/requests.json?page_size=1000"
 rows=$(curl -s "http://127.0.0.1:$PORT/open311/v2/requests.json?page_size=1000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+echo "== IOC dashboard queries over the whole data set (one client, $DURATION each)"
+TOKEN=$(curl -s -X POST -H 'Content-Type: application/json' \
+    -d "{\"username\": \"bench-ioc-$$\", \"password\": \"bench-password-1\"}" \
+    "http://127.0.0.1:$PORT/api/v1/auth/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+PERIOD="from=$(date -u -d '-200 days' +%Y-%m-%dT%H:%M:%S)%2B00:00&to=$(date -u -d '+1 day' +%Y-%m-%dT%H:%M:%S)%2B00:00"
+for q in kpis trend ranking; do
+    run "ioc_$q" -t1 -c1 -d"$DURATION" --timeout 30s --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/ioc/$q?$PERIOD"
+done
+run ioc_kpis_agency -t1 -c1 -d"$DURATION" --timeout 30s --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/ioc/kpis?$PERIOD&agency=HEPCO&category=VSMT"
+received=$(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/ioc/kpis?$PERIOD" | python3 -c 'import json,sys; print(json.load(sys.stdin)["received"])')
 rss_after=$(awk '/VmRSS/ {print $2}' /proc/$SERVER/status)
 rss_peak=$(awk '/VmHWM/ {print $2}' /proc/$SERVER/status)
 total=$("$BIN" seed --db "$DB" --reports 0 2>/dev/null | grep -oE '^[0-9]+')
@@ -96,6 +107,17 @@ Data: $REPORTS generated historic reports (with ~4 history events each) loaded b
 
 POST latency p50 / p99: $(pct post 50%) / $(pct post 99%).
 
+## Issue 3 (backend part): IOC dashboard queries
+
+Same server and data; each query covers the whole period ($received reports), one client.
+
+| Query | Target | p50 / p99 | req/s |
+|---|---|---|---|
+| \`GET /api/v1/ioc/kpis\` | ≤ 200 ms | **$(pct ioc_kpis 50%) / $(pct ioc_kpis 99%)** | $(rps ioc_kpis) |
+| \`GET /api/v1/ioc/kpis\` filtered by agency and category | ≤ 200 ms | **$(pct ioc_kpis_agency 50%) / $(pct ioc_kpis_agency 99%)** | $(rps ioc_kpis_agency) |
+| \`GET /api/v1/ioc/trend\` (per day) | ≤ 200 ms | **$(pct ioc_trend 50%) / $(pct ioc_trend 99%)** | $(rps ioc_trend) |
+| \`GET /api/v1/ioc/ranking\` | ≤ 200 ms | **$(pct ioc_ranking 50%) / $(pct ioc_ranking 99%)** | $(rps ioc_ranking) |
+
 Commands (from bench/issue2.sh):
 \`\`\`
 dothi seed --db sqlite://… --reports $REPORTS
@@ -105,6 +127,7 @@ wrk -t1 -c1 -d$DURATION --latency http://127.0.0.1:$PORT/
 wrk -t1 -c1 -d$DURATION --latency 'http://127.0.0.1:$PORT/open311/v2/requests.json?page_size=1000'
 wrk -t1 -c4 -d$DURATION --latency http://127.0.0.1:$PORT/
 wrk -t1 -c4 -d$DURATION --latency 'http://127.0.0.1:$PORT/open311/v2/requests.json?page_size=1000'
+wrk -t1 -c1 -d$DURATION --timeout 30s --latency -H 'Authorization: Bearer …' 'http://127.0.0.1:$PORT/api/v1/ioc/{kpis,trend,ranking}?from=…&to=…'
 grep VmRSS/VmHWM /proc/<server pid>/status
 \`\`\`
 MD
