@@ -107,6 +107,27 @@ fn check_username(username: &str) -> Result<()> {
 }
 
 impl Store {
+    /// Agency staff belong to exactly one agency; nobody else belongs to one.
+    fn agency_for_role(&self, role: Role, agency_code: Option<&str>) -> Result<Option<i64>> {
+        match (role, agency_code) {
+            (Role::AgencyStaff, Some(code)) => Ok(Some(
+                self.reference()
+                    .agency_by_code(code)
+                    .map(|a| a.id)
+                    .ok_or_else(|| {
+                        DomainError::invalid("agency", format!("no agency has code '{code}'"))
+                    })?,
+            )),
+            (Role::AgencyStaff, None) => {
+                Err(DomainError::invalid("agency", "agency staff need an agency").into())
+            }
+            (_, Some(_)) => {
+                Err(DomainError::invalid("agency", "only agency staff belong to an agency").into())
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Create an account. Citizens may register themselves (`actor` = system on behalf of a
     /// sign-up); every other role needs an administrator.
     pub async fn create_user(&self, actor: &Actor, new: &NewUser) -> Result<User> {
@@ -120,25 +141,7 @@ impl Store {
         if new.display_name.trim().is_empty() || new.display_name.chars().count() > 200 {
             return Err(DomainError::invalid("display_name", "must be 1-200 characters").into());
         }
-        let agency_id = match (&new.role, &new.agency_code) {
-            (Role::AgencyStaff, Some(code)) => Some(
-                self.reference()
-                    .agency_by_code(code)
-                    .map(|a| a.id)
-                    .ok_or_else(|| {
-                        DomainError::invalid("agency", format!("no agency has code '{code}'"))
-                    })?,
-            ),
-            (Role::AgencyStaff, None) => {
-                return Err(DomainError::invalid("agency", "agency staff need an agency").into())
-            }
-            (_, Some(_)) => {
-                return Err(
-                    DomainError::invalid("agency", "only agency staff belong to an agency").into(),
-                )
-            }
-            _ => None,
-        };
+        let agency_id = self.agency_for_role(new.role, new.agency_code.as_deref())?;
         let hash = hash_password(&new.password);
         let mut tx = self.db.begin_write().await?;
         let row = sqlx::query(&format!(
@@ -188,25 +191,7 @@ impl Store {
         active: bool,
     ) -> Result<User> {
         actor.require_admin()?;
-        let agency_id = match (role, agency_code) {
-            (Role::AgencyStaff, Some(code)) => Some(
-                self.reference()
-                    .agency_by_code(code)
-                    .map(|a| a.id)
-                    .ok_or_else(|| {
-                        DomainError::invalid("agency", format!("no agency has code '{code}'"))
-                    })?,
-            ),
-            (Role::AgencyStaff, None) => {
-                return Err(DomainError::invalid("agency", "agency staff need an agency").into())
-            }
-            (_, Some(_)) => {
-                return Err(
-                    DomainError::invalid("agency", "only agency staff belong to an agency").into(),
-                )
-            }
-            _ => None,
-        };
+        let agency_id = self.agency_for_role(role, agency_code)?;
         let mut tx = self.db.begin_write().await?;
         let row = sqlx::query(&format!(
             "UPDATE users SET role = $1, agency_id = $2, active = $3 WHERE id = $4 RETURNING {USER_COLUMNS}"

@@ -772,21 +772,19 @@ impl Store {
             }
             None => {}
         }
-        sql.push_str(match filter.order {
-            Order::CreatedDesc => " ORDER BY created_at DESC, id DESC",
-            Order::CreatedAsc => " ORDER BY created_at ASC, id ASC",
-            Order::DeadlineAsc => " ORDER BY deadline_at ASC, id ASC",
-            Order::UpdatedDesc => " ORDER BY updated_at DESC, id DESC",
-        });
+        let order_by = match filter.order {
+            Order::CreatedDesc => "created_at DESC, id DESC",
+            Order::CreatedAsc => "created_at ASC, id ASC",
+            Order::DeadlineAsc => "deadline_at ASC, id ASC",
+            Order::UpdatedDesc => "updated_at DESC, id DESC",
+        };
+        sql.push_str(" ORDER BY ");
+        sql.push_str(order_by);
         push(&mut sql, " LIMIT $?", Val::I(filter.limit.clamp(1, 1000)));
         push(&mut sql, " OFFSET $?", Val::I(filter.offset.max(0)));
         // Lists come back as one JSON array built by the database: one row crosses the driver
         // instead of a thousand, which is most of the cost of a 1,000-row Open311 page on the
         // SQLite driver's worker thread.
-        let order_by = sql
-            .rsplit_once(" ORDER BY ")
-            .map(|(_, o)| o.split(" LIMIT ").next().unwrap_or("").to_string());
-        let order_by = order_by.unwrap_or_default();
         let aggregate = match self.db.backend {
             Backend::Sqlite => format!("SELECT json_group_array(json_array({REPORT_COLUMNS}) ORDER BY {order_by}) FROM ({sql})"),
             Backend::Postgres => format!(
