@@ -14,6 +14,8 @@ pub struct ApiError {
     pub title: &'static str,
     pub detail: String,
     pub field: Option<String>,
+    /// Seconds to wait, sent as `Retry-After` (429 only).
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -40,6 +42,7 @@ impl ApiError {
             title,
             detail: detail.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -76,6 +79,26 @@ impl ApiError {
             "Authentication required",
             "send a valid bearer token in the Authorization header",
         )
+    }
+
+    pub fn csrf(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "Cross-site request refused",
+            detail,
+        )
+    }
+
+    pub fn too_many_attempts(wait_secs: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-attempts",
+            "Too many sign-in attempts",
+            format!("too many sign-in attempts; try again in {wait_secs} s"),
+        );
+        e.retry_after = Some(wait_secs);
+        e
     }
 
     pub fn too_large(detail: impl Into<String>) -> Self {
@@ -162,12 +185,18 @@ impl IntoResponse for ApiError {
             field: self.field.as_deref(),
         };
         let json = serde_json::to_vec(&body).expect("problem serialises");
-        (
+        let mut response = (
             self.status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             json,
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

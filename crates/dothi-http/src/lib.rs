@@ -7,6 +7,7 @@
 pub mod error;
 pub mod extract;
 pub mod routes;
+pub mod session;
 pub mod state;
 pub mod views;
 
@@ -28,7 +29,14 @@ pub use state::{AppState, HttpConfig};
 /// The OpenAPI 3.1 document, kept by hand next to the routes it describes.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
+/// The API alone, with its own JSON root at `/`.
 pub fn app(store: dothi_store::Store, config: HttpConfig) -> Router {
+    app_with(store, config, Router::new().route("/", get(root)))
+}
+
+/// The API plus `extra` routes (the web pages), which share the state, the layers and the
+/// fallback. `extra` must answer `/` itself (see [`root_json`]).
+pub fn app_with(store: dothi_store::Store, config: HttpConfig, extra: Router<AppState>) -> Router {
     let open311 = dothi_open311::router(
         store.clone(),
         dothi_open311::Open311Config {
@@ -39,9 +47,11 @@ pub fn app(store: dothi_store::Store, config: HttpConfig) -> Router {
         },
     );
     let max_body = config.max_body_bytes;
+    let limiter = session::LoginLimiter::new(config.login_attempts_per_minute);
     let state = AppState {
         store,
         config: std::sync::Arc::new(config),
+        limiter,
     };
     let api = Router::new()
         .merge(routes::reports::routes())
@@ -53,7 +63,7 @@ pub fn app(store: dothi_store::Store, config: HttpConfig) -> Router {
         .nest("/api/v1", api)
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(health))
-        .route("/", get(root))
+        .merge(extra)
         .fallback(api_not_found)
         .with_state(state)
         .nest("/open311/v2", open311)
@@ -76,11 +86,16 @@ async fn openapi() -> impl IntoResponse {
 }
 
 async fn root() -> impl IntoResponse {
-    axum::Json(serde_json::json!({
+    axum::Json(root_json())
+}
+
+/// What `/` answers to API clients: the service name, version and entry points.
+pub fn root_json() -> serde_json::Value {
+    serde_json::json!({
         "name": "dothi",
         "version": env!("CARGO_PKG_VERSION"),
         "links": {"openapi": "/openapi.json", "open311": "/open311/v2/discovery.json", "api": "/api/v1/reports"}
-    }))
+    })
 }
 
 async fn health(

@@ -6,11 +6,20 @@ use dothi_store::auth::User;
 use dothi_store::Store;
 
 use crate::error::ApiError;
+use crate::session::{check_csrf, cookie_value, SESSION_COOKIE};
+
+/// The client's address, when the server was started with connection info.
+pub fn client_addr(parts_extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    parts_extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub config: std::sync::Arc<HttpConfig>,
+    pub limiter: crate::session::LoginLimiter,
 }
 
 /// Settings of the HTTP layer; `dothi serve` fills them from its configuration.
@@ -22,6 +31,10 @@ pub struct HttpConfig {
     pub contact: String,
     /// Largest request body, bytes (uploads included).
     pub max_body_bytes: usize,
+    /// Mark cookies `Secure` (on by default when `base_url` is https).
+    pub secure_cookies: bool,
+    /// Sign-in attempts a minute per user name (four times as many per client address).
+    pub login_attempts_per_minute: u32,
 }
 
 impl Default for HttpConfig {
@@ -31,6 +44,8 @@ impl Default for HttpConfig {
             jurisdiction_id: "hue.gov.vn".into(),
             contact: "Trung tâm Giám sát, điều hành đô thị thông minh — 1900 1075".into(),
             max_body_bytes: 64 * 1024 * 1024,
+            secure_cookies: false,
+            login_attempts_per_minute: 10,
         }
     }
 }
@@ -61,7 +76,16 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Ok(Caller(None));
+            // A browser: the session cookie, with CSRF protection on unsafe methods. An
+            // unknown or expired cookie is no sign-in at all, so public pages keep working.
+            let Some(session) = cookie_value(&parts.headers, SESSION_COOKIE) else {
+                return Ok(Caller(None));
+            };
+            let Some(user) = state.store.user_for_token(&session).await? else {
+                return Ok(Caller(None));
+            };
+            check_csrf(&parts.method, &parts.headers, &session)?;
+            return Ok(Caller(Some(user)));
         };
         let token = value
             .to_str()

@@ -117,6 +117,26 @@ struct ServeArgs {
     /// Seconds between deadline sweeps (overdue detection, auto-close) and reference reloads.
     #[arg(long, env = "DOTHI_SWEEP_INTERVAL_SECS", default_value_t = 60)]
     sweep_interval_secs: u64,
+    /// Map tiles for the web pages, as an XYZ URL template; "none" shows maps without tiles.
+    #[arg(
+        long,
+        env = "DOTHI_MAP_TILES",
+        default_value = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    )]
+    map_tiles: String,
+    /// Attribution shown under the map tiles.
+    #[arg(
+        long,
+        env = "DOTHI_MAP_ATTRIBUTION",
+        default_value = "© OpenStreetMap contributors"
+    )]
+    map_attribution: String,
+    /// Mark cookies Secure. Default: on when the public URL is https.
+    #[arg(long, env = "DOTHI_SECURE_COOKIES")]
+    secure_cookies: Option<bool>,
+    /// Sign-in attempts a minute per user name (four times as many per client address).
+    #[arg(long, env = "DOTHI_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10)]
+    login_attempts_per_minute: u32,
 }
 
 #[derive(Subcommand)]
@@ -312,9 +332,20 @@ async fn serve(args: ServeArgs) -> Result<()> {
         base_url: public_url.clone(),
         jurisdiction_id: args.jurisdiction_id,
         max_body_bytes: args.max_body_bytes,
+        secure_cookies: args
+            .secure_cookies
+            .unwrap_or(public_url.starts_with("https://")),
+        login_attempts_per_minute: args.login_attempts_per_minute,
         ..Default::default()
     };
-    let app = dothi_http::app(store, config);
+    let web = dothi_web::WebConfig {
+        tiles_url: (!args.map_tiles.trim().is_empty() && args.map_tiles != "none")
+            .then(|| args.map_tiles.clone()),
+        tiles_attribution: args.map_attribution.clone(),
+        ..Default::default()
+    };
+    let app = dothi_web::app(store, config, web)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

@@ -1,0 +1,244 @@
+//! Page paths, who may open each, and the HTML shell that boots the front end.
+
+use std::sync::Arc;
+
+use axum::extract::{OriginalUri, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use dothi_domain::Role;
+use dothi_http::session::{cookie_value, csrf_token, SESSION_COOKIE};
+use dothi_http::state::Caller;
+use dothi_http::AppState;
+use serde_json::json;
+
+use crate::i18n::{t, Lang};
+use crate::WebConfig;
+
+/// Who may open a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    /// Anyone signed in.
+    SignedIn,
+    /// Agency staff, IOC operators and administrators.
+    Agency,
+    /// IOC operators and administrators.
+    Ioc,
+    Admin,
+}
+
+impl Access {
+    fn allows(self, role: Role) -> bool {
+        match self {
+            Access::Public | Access::SignedIn => true,
+            Access::Agency => matches!(role, Role::AgencyStaff | Role::IocOperator | Role::Admin),
+            Access::Ioc => role.is_ioc(),
+            Access::Admin => role == Role::Admin,
+        }
+    }
+}
+
+/// Every page: its path (axum syntax), the front-end page it boots, and its access rule.
+pub const PAGES: &[(&str, &str, Access)] = &[
+    ("/login", "login", Access::Public),
+    ("/register", "register", Access::Public),
+    ("/reports/{id}", "report", Access::Public),
+    ("/report", "report-new", Access::SignedIn),
+    ("/my", "my", Access::SignedIn),
+    ("/inbox", "inbox", Access::Agency),
+    ("/inbox/{id}", "inbox-report", Access::Agency),
+    ("/ioc", "ioc", Access::Ioc),
+    ("/admin", "admin", Access::Admin),
+    ("/admin/{section}", "admin", Access::Admin),
+];
+
+pub fn routes(web: Arc<WebConfig>) -> Router<AppState> {
+    let mut router = Router::new().route("/", get(home));
+    for &(path, page, access) in PAGES {
+        router = router.route(
+            path,
+            get(
+                move |state: State<AppState>,
+                      web: Extension<Arc<WebConfig>>,
+                      caller: Caller,
+                      uri: OriginalUri,
+                      headers: HeaderMap| async move {
+                    serve_page(&state, &web, caller, &uri, &headers, page, access)
+                },
+            ),
+        );
+    }
+    router.layer(Extension(web))
+}
+
+/// `/`: the citizen portal for browsers, the service description for API clients.
+async fn home(
+    state: State<AppState>,
+    web: Extension<Arc<WebConfig>>,
+    caller: Caller,
+    uri: OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if !wants_html {
+        return Json(dothi_http::root_json()).into_response();
+    }
+    serve_page(
+        &state,
+        &web,
+        caller,
+        &uri,
+        &headers,
+        "portal",
+        Access::Public,
+    )
+}
+
+fn serve_page(
+    state: &AppState,
+    web: &WebConfig,
+    caller: Caller,
+    uri: &OriginalUri,
+    headers: &HeaderMap,
+    page: &str,
+    access: Access,
+) -> Response {
+    let lang = Lang::negotiate(headers);
+    let user = caller.0;
+    let (page, status) = match (&user, access) {
+        (None, Access::Public) => (page, StatusCode::OK),
+        (None, _) => {
+            let next = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            return Redirect::to(&format!("/login?next={}", encode(next))).into_response();
+        }
+        (Some(u), _) if access.allows(u.role) => (page, StatusCode::OK),
+        (Some(_), _) => ("forbidden", StatusCode::FORBIDDEN),
+    };
+    let reference = state.store.reference();
+    let user_json = user.as_ref().map(|u| {
+        let agency = u.agency_id.and_then(|id| reference.agency(id));
+        json!({
+            "id": u.id,
+            "username": u.username,
+            "display_name": u.display_name,
+            "role": u.role,
+            "agency_id": u.agency_id,
+            "agency_code": agency.map(|a| a.code.clone()),
+            "agency_name": agency.map(|a| a.name.clone()),
+        })
+    });
+    let csrf = user
+        .as_ref()
+        .and_then(|_| cookie_value(headers, SESSION_COOKIE))
+        .map(|s| csrf_token(&s));
+    let boot = json!({
+        "page": page,
+        "lang": lang.code(),
+        "user": user_json,
+        "csrf": csrf,
+        "config": {
+            "tiles": web.tiles_url.as_ref().map(|url| json!({
+                "url": url,
+                "attribution": web.tiles_attribution,
+            })),
+            "center": [web.map_center.0, web.map_center.1],
+            "zoom": web.map_zoom,
+        },
+    });
+    let title = format!(
+        "{} · {}",
+        t(lang, &format!("page.{page}.title")),
+        t(lang, "app.name")
+    );
+    let html = format!(
+        "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"color-scheme\" content=\"light\">\n\
+         <title>{title}</title>\n<link rel=\"icon\" href=\"data:,\">\n\
+         <link rel=\"stylesheet\" href=\"/assets/style.css\">\n\
+         <script type=\"module\" src=\"/assets/app.js\"></script>\n</head>\n<body>\n\
+         <script id=\"boot\" type=\"application/json\">{boot}</script>\n\
+         <div id=\"app\"><noscript><p class=\"noscript\">{noscript}</p></noscript></div>\n\
+         </body>\n</html>\n",
+        lang = lang.code(),
+        title = escape_html(&title),
+        boot = script_json(&boot),
+        noscript = escape_html(&t(lang, "app.noscript")),
+    );
+    let mut response = (status, html).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_str(&content_security_policy(web)).expect("ASCII policy"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Cookie, Accept-Language"),
+    );
+    response
+}
+
+/// Scripts only from this site; images also from the tile server.
+fn content_security_policy(web: &WebConfig) -> String {
+    let tiles = web
+        .tiles_url
+        .as_deref()
+        .and_then(|u| {
+            let (scheme, rest) = u.split_once("://")?;
+            let host = rest.split('/').next()?;
+            Some(format!(" {scheme}://{}", host.replace("{s}", "*")))
+        })
+        .unwrap_or_default();
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data: blob:{tiles}; connect-src 'self'; font-src 'self'; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// JSON safe inside a `<script>` element: `<` never appears literally, so neither
+/// `</script>` nor `<!--` can end or confuse the element.
+fn script_json(value: &serde_json::Value) -> String {
+    value
+        .to_string()
+        .replace('<', "\\u003c")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,4 @@
+// Placeholder: being written.
+export default function Page() {
+  return <p>report</p>;
+}
