@@ -42,7 +42,7 @@ export async function startServer({ env = {}, args = [] } = {}) {
   const child = spawn(binary(), ["serve", "--demo", "--listen", `127.0.0.1:${port}`, ...args], {
     env: {
       ...process.env,
-      DOTHI_DB: db,
+      DATABASE_URL: db,
       DOTHI_MAP_TILES: "http://127.0.0.1:9/{z}/{x}/{y}.png",
       DOTHI_SWEEP_INTERVAL_SECS: "3600",
       RUST_LOG: process.env.RUST_LOG || "warn",
