@@ -2,7 +2,7 @@
 //   node build.mjs          one build (minified)
 //   node build.mjs --watch  rebuild on change (debug builds of dothi read dist/ from disk)
 import * as esbuild from "esbuild";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 
 const watch = process.argv.includes("--watch");
 
@@ -18,14 +18,17 @@ for (const file of readdirSync("src/locales/vi")) {
     process.exit(1);
   }
 }
-rmSync("dist", { recursive: true, force: true });
+// Build into dist-next and swap it in only when the build succeeded, so a failed build never
+// leaves the binary without assets.
+const out = watch ? "dist" : "dist-next";
+rmSync(out, { recursive: true, force: true });
 
 const options = {
   entryPoints: { app: "src/main.jsx", style: "src/styles/app.css" },
   bundle: true,
   splitting: true,
   format: "esm",
-  outdir: "dist",
+  outdir: out,
   chunkNames: "chunks/[name]-[hash]",
   assetNames: "assets/[name]-[hash]",
   minify: !watch,
@@ -43,4 +46,6 @@ if (watch) {
   await ctx.watch();
 } else {
   await esbuild.build(options);
+  rmSync("dist", { recursive: true, force: true });
+  renameSync(out, "dist");
 }
