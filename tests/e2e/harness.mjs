@@ -96,8 +96,8 @@ export async function launch() {
 }
 
 /** A new browser context (own cookies) at the given viewport, in Vietnamese by default. */
-export async function newPage(browser, viewport = DESKTOP, locale = "vi-VN") {
-  const context = await browser.newContext({ viewport, locale, timezoneId: "Asia/Ho_Chi_Minh" });
+export async function newPage(browser, viewport = DESKTOP, locale = "vi-VN", options = {}) {
+  const context = await browser.newContext({ viewport, locale, timezoneId: "Asia/Ho_Chi_Minh", ...options });
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));

@@ -58,6 +58,7 @@ pub fn app_with(store: dothi_store::Store, config: HttpConfig, extra: Router<App
         .merge(routes::auth::routes())
         .merge(routes::reference::routes())
         .merge(routes::ioc::routes())
+        .merge(routes::ioc_views::routes())
         .fallback(api_not_found);
     Router::new()
         .nest("/api/v1", api)

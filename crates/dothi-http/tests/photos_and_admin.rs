@@ -131,7 +131,7 @@ async fn administrators_manage_categories_routing_and_holidays() {
                 Method::PUT,
                 "/api/v1/admin/categories/OTHER",
                 admin,
-                Some(category),
+                Some(category.clone()),
             )
             .await;
         assert_eq!(
@@ -141,6 +141,34 @@ async fn administrators_manage_categories_routing_and_holidays() {
                 Some("invalid code: the body's code 'CAYDO' differs from the path's 'OTHER'")
             )
         );
+
+        // A deactivated category leaves the public list but stays in the admin's.
+        let mut inactive = category.clone();
+        inactive["code"] = json!("TAMNGUNG");
+        inactive["active"] = json!(false);
+        let (s, r) = app
+            .call(
+                Method::PUT,
+                "/api/v1/admin/categories/TAMNGUNG",
+                admin,
+                Some(inactive),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        let codes = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["code"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let (_, public) = app.get("/api/v1/categories", None).await;
+        assert!(!codes(&public).contains(&"TAMNGUNG".to_string()));
+        let (_, all) = app
+            .get("/api/v1/categories?include_inactive=true", admin)
+            .await;
+        assert!(codes(&all).contains(&"TAMNGUNG".to_string()));
+        assert_eq!(codes(&all).len(), codes(&public).len() + 1);
 
         // Route fallen trees in Vỹ Dạ to the ward, elsewhere to HEPCO.
         let (s, r) = app
@@ -244,6 +272,11 @@ async fn administrators_manage_categories_routing_and_holidays() {
             .await;
         assert_eq!(s, StatusCode::CREATED);
         assert!(k["api_key"].as_str().unwrap().starts_with("dk_"));
+        assert!(
+            k["key"]["created_at"].as_str().unwrap().ends_with("+07:00"),
+            "{k}"
+        );
+        assert_eq!(k["key"]["revoked_at"], serde_json::Value::Null);
         let key_id = k["key"]["id"].as_i64().unwrap();
         assert!(app
             .store
@@ -260,6 +293,17 @@ async fn administrators_manage_categories_routing_and_holidays() {
             )
             .await;
         assert_eq!(s, StatusCode::NO_CONTENT);
+        let (_, keys) = app.get("/api/v1/admin/api-keys", admin).await;
+        let revoked = keys
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"].as_i64() == Some(key_id))
+            .unwrap();
+        assert!(
+            revoked["revoked_at"].as_str().unwrap().ends_with("+07:00"),
+            "{revoked}"
+        );
         assert!(app
             .store
             .verify_api_key(k["api_key"].as_str().unwrap())

@@ -8,12 +8,14 @@
 //!   and the map settings as JSON (no inline script, so the CSP forbids inline code);
 //! - the access rule of each page: a page for a role redirects strangers to the sign-in page and
 //!   answers 403 to signed-in users of another role (the API enforces the same on the data);
-//! - the built assets under `/assets/`.
+//! - the built assets under `/assets/`;
+//! - single sign-on through an OpenID Connect provider under `/auth/oidc/` (see `oidc`).
 //!
 //! Invariant: nothing here reads or writes reports; the API does, with its own authorization.
 
 mod assets;
 mod i18n;
+mod oidc;
 mod pages;
 
 use axum::Router;
@@ -21,6 +23,7 @@ use dothi_http::{AppState, HttpConfig};
 use std::sync::Arc;
 
 pub use i18n::Lang;
+pub use oidc::OidcConfig;
 
 /// Settings of the pages; `dothi serve` fills them from its configuration.
 #[derive(Clone, Debug)]
@@ -32,6 +35,8 @@ pub struct WebConfig {
     /// Map centre (latitude, longitude) and zoom at first sight.
     pub map_center: (f64, f64),
     pub map_zoom: u8,
+    /// Single sign-on through an OpenID Connect provider; `None` turns it off.
+    pub oidc: Option<OidcConfig>,
 }
 
 impl Default for WebConfig {
@@ -41,6 +46,7 @@ impl Default for WebConfig {
             tiles_attribution: "© OpenStreetMap contributors".into(),
             map_center: (16.4637, 107.5909),
             map_zoom: 12,
+            oidc: None,
         }
     }
 }
@@ -52,5 +58,6 @@ pub fn app(store: dothi_store::Store, http: HttpConfig, web: WebConfig) -> Route
 
 /// The page and asset routes, to merge into the API's router.
 pub fn routes(web: Arc<WebConfig>) -> Router<AppState> {
-    pages::routes(web).merge(assets::routes())
+    let sso = oidc::routes(web.oidc.as_ref());
+    pages::routes(web).merge(assets::routes()).merge(sso)
 }

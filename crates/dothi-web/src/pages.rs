@@ -136,7 +136,7 @@ fn serve_page(
         .as_ref()
         .and_then(|_| cookie_value(headers, SESSION_COOKIE))
         .map(|s| csrf_token(&s));
-    let boot = json!({
+    let mut boot = json!({
         "page": page,
         "lang": lang.code(),
         "user": user_json,
@@ -150,6 +150,9 @@ fn serve_page(
             "zoom": web.map_zoom,
         },
     });
+    if let Some(oidc) = &web.oidc {
+        boot["config"]["sso"] = json!({"label": oidc.label});
+    }
     let title = format!(
         "{} · {}",
         t(lang, &format!("page.{page}.title")),

@@ -105,16 +105,24 @@ async fn session_cookie_is_httponly_and_carries_the_sign_in() {
             &router,
             req(Method::POST, "/api/v1/auth/session")
                 .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(r#"{"username":"citizen","password":"mat-khau-rat-dai"}"#))
+                .body(Body::from(
+                    r#"{"username":"citizen","password":"mat-khau-rat-dai"}"#,
+                ))
                 .unwrap(),
         )
         .await;
         assert_eq!(r.status, StatusCode::OK);
         let cookie = r.header(header::SET_COOKIE);
         for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=604800"] {
-            assert!(cookie.contains(attribute), "{attribute} missing in {cookie}");
+            assert!(
+                cookie.contains(attribute),
+                "{attribute} missing in {cookie}"
+            );
         }
-        assert!(!cookie.contains("Secure"), "plain http must not set Secure: {cookie}");
+        assert!(
+            !cookie.contains("Secure"),
+            "plain http must not set Secure: {cookie}"
+        );
         let body = r.json();
         assert_eq!(body["user"]["username"], "citizen");
         assert_eq!(body["csrf_token"].as_str().unwrap().len(), 32);
@@ -168,7 +176,9 @@ async fn secure_cookies_when_configured() {
         &router,
         req(Method::POST, "/api/v1/auth/session")
             .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(r#"{"username":"citizen","password":"mat-khau-rat-dai"}"#))
+            .body(Body::from(
+                r#"{"username":"citizen","password":"mat-khau-rat-dai"}"#,
+            ))
             .unwrap(),
     )
     .await;
@@ -209,7 +219,11 @@ async fn unsafe_cookie_requests_need_the_csrf_token_and_our_origin() {
                 "detail": "a request signed in by cookie must carry the X-CSRF-Token header"
             })
         );
-        let wrong = send(&router, post(Some("0123456789abcdef0123456789abcdef"), None)).await;
+        let wrong = send(
+            &router,
+            post(Some("0123456789abcdef0123456789abcdef"), None),
+        )
+        .await;
         assert_eq!(wrong.status, StatusCode::FORBIDDEN);
         assert_eq!(
             wrong.json()["detail"],
@@ -284,7 +298,10 @@ async fn sign_in_is_rate_limited_per_user_name() {
 }
 
 fn boot_of(html: &str) -> Value {
-    let start = html.find(r#"<script id="boot" type="application/json">"#).unwrap() + 42;
+    let start = html
+        .find(r#"<script id="boot" type="application/json">"#)
+        .unwrap()
+        + 42;
     let end = start + html[start..].find("</script>").unwrap();
     serde_json::from_str(&html[start..end]).unwrap()
 }
@@ -302,9 +319,21 @@ async fn each_role_opens_only_its_own_pages() {
     };
     // Strangers: public pages open, the others send to sign-in with the way back.
     for path in ["/", "/login", "/register", "/reports/1"] {
-        assert_eq!(send(&router, page(path, None)).await.status, StatusCode::OK, "{path}");
+        assert_eq!(
+            send(&router, page(path, None)).await.status,
+            StatusCode::OK,
+            "{path}"
+        );
     }
-    for path in ["/report", "/my", "/inbox", "/inbox/3", "/ioc", "/admin", "/admin/users"] {
+    for path in [
+        "/report",
+        "/my",
+        "/inbox",
+        "/inbox/3",
+        "/ioc",
+        "/admin",
+        "/admin/users",
+    ] {
         let r = send(&router, page(path, None)).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{path}");
         assert_eq!(
@@ -314,10 +343,22 @@ async fn each_role_opens_only_its_own_pages() {
         );
     }
     let expect = [
-        ("citizen", ["/report", "/my"].as_slice(), ["/inbox", "/ioc", "/admin"].as_slice()),
-        ("hepco", &["/report", "/my", "/inbox", "/inbox/3"], &["/ioc", "/admin/users"]),
+        (
+            "citizen",
+            ["/report", "/my"].as_slice(),
+            ["/inbox", "/ioc", "/admin"].as_slice(),
+        ),
+        (
+            "hepco",
+            &["/report", "/my", "/inbox", "/inbox/3"],
+            &["/ioc", "/admin/users"],
+        ),
         ("ioc", &["/inbox", "/ioc"], &["/admin", "/admin/categories"]),
-        ("admin", &["/inbox", "/ioc", "/admin", "/admin/categories"], &[]),
+        (
+            "admin",
+            &["/inbox", "/ioc", "/admin", "/admin/categories"],
+            &[],
+        ),
     ];
     for (who, allowed, refused) in expect {
         let (cookie, csrf) = sign_in(&router, who).await;
@@ -346,7 +387,9 @@ async fn the_shell_is_vietnamese_first_and_safe() {
     )
     .await;
     assert!(r.text.contains(r#"<html lang="vi">"#));
-    assert!(r.text.contains("<title>Đăng nhập · dothi — Đô thị thông minh Huế</title>"));
+    assert!(r
+        .text
+        .contains("<title>Đăng nhập · dothi — Đô thị thông minh Huế</title>"));
     let csp = r.header(header::CONTENT_SECURITY_POLICY);
     assert!(csp.contains("script-src 'self';"), "{csp}");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
@@ -369,7 +412,9 @@ async fn the_shell_is_vietnamese_first_and_safe() {
             .unwrap(),
     )
     .await;
-    assert!(en.text.contains("<title>Sign in · dothi — Huế smart city</title>"));
+    assert!(en
+        .text
+        .contains("<title>Sign in · dothi — Huế smart city</title>"));
     assert_eq!(boot_of(&en.text)["lang"], "en");
     // API clients still get the service description at /.
     let root = send(&router, req(Method::GET, "/").body(Body::empty()).unwrap()).await;
@@ -380,7 +425,13 @@ async fn the_shell_is_vietnamese_first_and_safe() {
 async fn assets_are_embedded_with_cache_validation() {
     let db = TestDb::new(BACKENDS[0]).await;
     let (router, _) = app(&db, dothi_http::HttpConfig::default()).await;
-    let r = send(&router, req(Method::GET, "/assets/app.js").body(Body::empty()).unwrap()).await;
+    let r = send(
+        &router,
+        req(Method::GET, "/assets/app.js")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.header(header::CONTENT_TYPE).contains("javascript"));
     assert_eq!(r.header(header::CACHE_CONTROL), "no-cache");
@@ -394,10 +445,28 @@ async fn assets_are_embedded_with_cache_validation() {
     )
     .await;
     assert_eq!(again.status, StatusCode::NOT_MODIFIED);
-    let css = send(&router, req(Method::GET, "/assets/style.css").body(Body::empty()).unwrap()).await;
+    let css = send(
+        &router,
+        req(Method::GET, "/assets/style.css")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert!(css.header(header::CONTENT_TYPE).starts_with("text/css"));
-    assert!(css.text.contains(".leaflet-container"), "leaflet CSS is bundled");
-    let missing = send(&router, req(Method::GET, "/assets/nope.js").body(Body::empty()).unwrap()).await;
+    assert!(
+        css.text.contains(".leaflet-container"),
+        "leaflet CSS is bundled"
+    );
+    let missing = send(
+        &router,
+        req(Method::GET, "/assets/nope.js")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    assert_eq!(missing.header(header::CONTENT_TYPE), "application/problem+json");
+    assert_eq!(
+        missing.header(header::CONTENT_TYPE),
+        "application/problem+json"
+    );
 }

@@ -137,6 +137,26 @@ struct ServeArgs {
     /// Sign-in attempts a minute per user name (four times as many per client address).
     #[arg(long, env = "DOTHI_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10)]
     login_attempts_per_minute: u32,
+    /// Single sign-on: the OpenID Connect provider's issuer URL (discovery at
+    /// ISSUER/.well-known/openid-configuration). Unset: no single sign-on.
+    #[arg(long, env = "DOTHI_OIDC_ISSUER")]
+    oidc_issuer: Option<String>,
+    /// Single sign-on: the client id dothi is registered with at the provider.
+    #[arg(long, env = "DOTHI_OIDC_CLIENT_ID")]
+    oidc_client_id: Option<String>,
+    /// Single sign-on: the client secret (unset for a public client).
+    #[arg(long, env = "DOTHI_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    oidc_client_secret: Option<String>,
+    /// Single sign-on: the provider's name on the sign-in button.
+    #[arg(long, env = "DOTHI_OIDC_LABEL", default_value = "Hue-S")]
+    oidc_label: String,
+    /// Single sign-on: the scopes asked for (space-separated).
+    #[arg(
+        long,
+        env = "DOTHI_OIDC_SCOPES",
+        default_value = "openid profile email"
+    )]
+    oidc_scopes: String,
 }
 
 #[derive(Subcommand)]
@@ -301,6 +321,19 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| format!("http://{}", args.listen));
     let public_url = public_url.trim_end_matches('/').to_string();
+    let oidc = match args.oidc_issuer.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(issuer) => Some(
+            dothi_web::OidcConfig::new(
+                issuer,
+                args.oidc_client_id.as_deref().unwrap_or(""),
+                args.oidc_client_secret.as_deref(),
+                &args.oidc_label,
+                &args.oidc_scopes,
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
+    };
     let settings = Settings {
         duplicate_radius_m: args.duplicate_radius_m,
         duplicate_window_days: args.duplicate_window_days,
@@ -342,6 +375,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tiles_url: (!args.map_tiles.trim().is_empty() && args.map_tiles != "none")
             .then(|| args.map_tiles.clone()),
         tiles_attribution: args.map_attribution.clone(),
+        oidc,
         ..Default::default()
     };
     let app = dothi_web::app(store, config, web)

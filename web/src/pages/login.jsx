@@ -8,7 +8,8 @@ import { ErrorBox, Field } from "../components/ui.jsx";
 /** Only same-site paths are followed after sign-in. */
 export function safeNext() {
   const next = new URLSearchParams(location.search).get("next") || "";
-  return next.startsWith("/") && !next.startsWith("//") ? next : null;
+  // Not "//host" nor "/\\host", which browsers read as another site.
+  return next.startsWith("/") && !next.startsWith("//") && !next.includes("\\") ? next : null;
 }
 
 export function homeFor(user) {
@@ -17,10 +18,19 @@ export function homeFor(user) {
   return "/my";
 }
 
+/** The message for `?sso_error=` (set by the server when single sign-on failed), if any. */
+function ssoErrorText(sso) {
+  const code = new URLSearchParams(location.search).get("sso_error");
+  if (!code) return null;
+  const provider = sso?.label || "SSO";
+  const specific = { denied: "denied", state: "expired", expired: "expired", inactive: "inactive", unavailable: "unavailable" }[code];
+  return specific ? t(`login.sso_error.${specific}`, { provider }) : t("login.sso_error", { provider, code: code.slice(0, 40) });
+}
+
 export default function Login() {
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
   const sso = boot.config?.sso;
+  const [error, setError] = useState(() => ssoErrorText(sso));
+  const [busy, setBusy] = useState(false);
   async function submit(e) {
     e.preventDefault();
     const form = new FormData(e.currentTarget);

@@ -1,4 +1,5 @@
 pub mod auth;
 pub mod ioc;
+pub mod ioc_views;
 pub mod reference;
 pub mod reports;

@@ -41,17 +41,39 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/api-keys/{id}", axum::routing::delete(revoke_key))
 }
 
-async fn categories(State(state): State<AppState>) -> Json<Vec<Category>> {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoriesQuery {
+    /// Also list deactivated categories (for the admin pages, which reactivate them).
+    include_inactive: Option<bool>,
+}
+
+async fn categories(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<CategoriesQuery>,
+) -> Json<Vec<Category>> {
+    let all = q.include_inactive.unwrap_or(false);
     Json(
         state
             .store
             .reference()
             .categories
             .iter()
-            .filter(|c| c.active)
+            .filter(|c| all || c.active)
             .cloned()
             .collect(),
     )
+}
+
+/// An API key as the admin API shows it: times as ISO 8601 with +07:00, like every other time.
+fn key_view(k: dothi_store::auth::ApiKey) -> serde_json::Value {
+    json!({
+        "id": k.id,
+        "name": k.name,
+        "prefix": k.prefix,
+        "created_at": crate::views::ts(k.created_at),
+        "revoked_at": k.revoked_at.map(crate::views::ts),
+    })
 }
 
 async fn agencies(State(state): State<AppState>) -> Json<Vec<Agency>> {
@@ -349,9 +371,10 @@ async fn update_user(
 async fn list_keys(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<Vec<dothi_store::auth::ApiKey>>> {
+) -> ApiResult<Json<Vec<serde_json::Value>>> {
     let actor = admin(&caller)?;
-    Ok(Json(state.store.list_api_keys(&actor).await?))
+    let keys = state.store.list_api_keys(&actor).await?;
+    Ok(Json(keys.into_iter().map(key_view).collect()))
 }
 
 #[derive(Deserialize)]
@@ -369,7 +392,7 @@ async fn create_key(
     let (key, meta) = state.store.create_api_key(&actor, &b.name).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"api_key": key, "key": meta})),
+        Json(json!({"api_key": key, "key": key_view(meta)})),
     )
         .into_response())
 }
