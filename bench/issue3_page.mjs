@@ -61,7 +61,7 @@ for (let i = 0; i < RUNS; i++) {
   });
   if (!res.ok) throw new Error(`report: ${res.status} ${await res.text()}`);
   const id = (await res.json()).report.id;
-  await page.waitForSelector(`[data-feed-report="${id}"]`, { timeout: 10000 });
+  await page.waitForSelector(`.ioc-feed li[data-report="${id}"]`, { timeout: 10000 });
   feed.push(Date.now() - t0);
   await page.waitForTimeout(300);
 }

@@ -49,6 +49,10 @@ export function createMap(el, { center, zoom, labels = true } = {}) {
   const map = L.map(el, {
     center: center || cfg.center || [16.4637, 107.5909],
     zoom: zoom || cfg.zoom || 12,
+    // Set on the map itself: without a tile layer (DOTHI_MAP_TILES=none) nothing else gives
+    // one, and clustering needs it.
+    minZoom: 5,
+    maxZoom: 19,
     zoomControl: true,
     attributionControl: true,
   });

@@ -311,8 +311,9 @@ function fmtTime(iso) {
   return dayFmt.format(d) === dayFmt.format(new Date()) ? timeFmt.format(d) : fmtDateTime(iso);
 }
 
-/** The live feed: events from GET /ioc/feed (server-sent), applied in batches of at most one
- * per 250 ms so a busy city cannot flood the page; each new line is highlighted for a while. */
+/** The live feed: events from GET /ioc/feed (server-sent), applied in batches (what arrives
+ * within 50 ms renders once) so a busy city cannot flood the page; each new line is
+ * highlighted for a while. */
 function useFeed(filtersRef, onEvent) {
   const [items, setItems] = useState([]);
   const [state, setState] = useState("connecting");
@@ -356,7 +357,7 @@ function useFeed(filtersRef, onEvent) {
         onEventRef.current(ev);
         pending.push(ev);
         if (pending.length > FEED_MAX) pending = pending.slice(-FEED_MAX);
-        flushTimer ??= setTimeout(flush, 250);
+        flushTimer ??= setTimeout(flush, 50);
       });
     };
     connect();
