@@ -40,12 +40,20 @@ export function TrendChart({ points }) {
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), TZ),
       legend: { show: true, live: false },
       cursor: { points: { size: 7 } },
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.1))] } },
+      // Day ticks only: at least a day between ticks, and half a day of margin around a
+      // single day (otherwise uPlot zooms into hours).
+      scales: {
+        x: {
+          time: true,
+          range: (u, min, max) => (max - min < 86400 ? [min - 43200, max + 43200] : [min, max]),
+        },
+        y: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.1))] } },
       axes: [
         {
           stroke: "#4b5563",
           grid: { stroke: "#e5e7eb", width: 1 },
           ticks: { stroke: "#d1d5db", width: 1 },
+          incrs: [86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 91 * 86400, 182 * 86400, 365 * 86400],
           values: (u, splits) => splits.map((s) => dayLabel.format(new Date(s * 1000))),
           space: 56,
         },
