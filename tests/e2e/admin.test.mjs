@@ -187,6 +187,17 @@ test("an administrator manages the reference data, accounts and API keys", async
   const changed = users.find((u) => u.username === "e2e-staff");
   assert.deepEqual([changed.role, changed.agency_id, changed.active], ["ioc_operator", null, true]);
 
+  // Reset the password: the new one signs in, the old one no longer does.
+  await page.getByRole("button", { name: "Đổi vai trò, đơn vị của e2e-staff" }).click();
+  const reset = page.getByRole("form", { name: "Đặt lại mật khẩu cho e2e-staff" });
+  await reset.getByLabel("Mật khẩu mới").fill("mat-khau-moi-2026");
+  await reset.getByRole("button", { name: "Đặt lại mật khẩu" }).click();
+  await reset.getByText("Đã đặt mật khẩu mới cho e2e-staff.").waitFor();
+  for (const [password, status] of [["cay-xanh-2026", 401], ["mat-khau-moi-2026", 200]]) {
+    const r = await fetch(`${server.url}/api/v1/auth/token`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: "e2e-staff", password }) });
+    assert.equal(r.status, status, password);
+  }
+
   // ── Holidays: announce a day off and see it listed (and in the API).
   await page.goto(`${server.url}/admin/holidays`);
   await page.getByRole("heading", { name: `Ngày lễ theo luật năm ${year}` }).waitFor();

@@ -267,6 +267,73 @@ async fn administrators_manage_categories_routing_and_holidays() {
                 Some("username 'ubnd-kimlong' is taken")
             )
         );
+
+        // A password reset: the old password and the user's sessions stop working.
+        let uid = u["id"].as_i64().unwrap();
+        let (s, t) = app
+            .post(
+                "/api/v1/auth/token",
+                None,
+                json!({"username": "ubnd-kimlong", "password": "mat-khau-dai-9"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{t}");
+        let old_token = t["access_token"].as_str().unwrap().to_string();
+        let (s, r) = app
+            .post(
+                &format!("/api/v1/admin/users/{uid}/password"),
+                admin,
+                json!({"password": "ngan"}),
+            )
+            .await;
+        assert_eq!(
+            (s, r["detail"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("invalid password: must be 8-256 characters")
+            )
+        );
+        let (s, _) = app
+            .post(
+                &format!("/api/v1/admin/users/{uid}/password"),
+                Some(&old_token),
+                json!({"password": "mat-khau-moi-12"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _) = app
+            .post(
+                &format!("/api/v1/admin/users/{uid}/password"),
+                admin,
+                json!({"password": "mat-khau-moi-12"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        assert_eq!(
+            app.get("/api/v1/me", Some(&old_token)).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        for (password, expected) in [
+            ("mat-khau-dai-9", StatusCode::UNAUTHORIZED),
+            ("mat-khau-moi-12", StatusCode::OK),
+        ] {
+            let (s, _) = app
+                .post(
+                    "/api/v1/auth/token",
+                    None,
+                    json!({"username": "ubnd-kimlong", "password": password}),
+                )
+                .await;
+            assert_eq!(s, expected, "{password}");
+        }
+        let (s, _) = app
+            .post(
+                "/api/v1/admin/users/999999/password",
+                admin,
+                json!({"password": "mat-khau-moi-12"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
         let (s, k) = app
             .post("/api/v1/admin/api-keys", admin, json!({"name": "Zalo OA"}))
             .await;

@@ -213,6 +213,32 @@ impl Store {
         Ok(user_from_row(&row))
     }
 
+    /// Set a new password for a user (administrators: a reset for someone who lost theirs).
+    /// Every session and token of that user ends, so a stolen session does not outlive it.
+    pub async fn set_password(&self, actor: &Actor, id: i64, password: &str) -> Result<()> {
+        actor.require_admin()?;
+        if password.chars().count() < 8 || password.len() > 256 {
+            return Err(DomainError::invalid("password", "must be 8-256 characters").into());
+        }
+        let hash = hash_password(password);
+        let mut tx = self.db.begin_write().await?;
+        let changed = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(id)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Err(DomainError::not_found(format!("user {id}")).into());
+        }
+        sqlx::query("DELETE FROM auth_tokens WHERE user_id = $1")
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Check a password and issue a bearer token. The same error for an unknown user and a
     /// wrong password, so usernames cannot be probed.
     pub async fn login(&self, username: &str, password: &str) -> Result<(String, User)> {

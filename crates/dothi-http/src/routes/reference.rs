@@ -37,6 +37,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/users", get(list_users).post(create_user))
         .route("/admin/users/{id}", patch(update_user))
+        .route(
+            "/admin/users/{id}/password",
+            axum::routing::post(reset_password),
+        )
         .route("/admin/api-keys", get(list_keys).post(create_key))
         .route("/admin/api-keys/{id}", axum::routing::delete(revoke_key))
 }
@@ -366,6 +370,24 @@ async fn update_user(
         )
         .await?;
     Ok(Json(user))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    password: String,
+}
+
+/// An administrator sets a new password for a user; the user's sessions end.
+async fn reset_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<PasswordBody>,
+) -> ApiResult<StatusCode> {
+    let actor = admin(&caller)?;
+    state.store.set_password(&actor, id, &b.password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_keys(

@@ -228,6 +228,7 @@ function EditUser({ u, agencies, agencyCode, onCancel, onSaved }) {
     }
   }
   return (
+    <>
     <form class="inline-form" onSubmit={submit} aria-busy={busy} aria-label={t("admin.users.edit_named", { username: u.username })}>
       <ErrorBox error={errs.general} />
       <div class="filters">
@@ -242,6 +243,46 @@ function EditUser({ u, agencies, agencyCode, onCancel, onSaved }) {
         <div class="row">
           <button type="submit" class="btn btn-primary" disabled={busy}>{t("app.save")}</button>
           <button type="button" class="btn" onClick={onCancel}>{t("app.cancel")}</button>
+        </div>
+      </div>
+    </form>
+    <ResetPassword u={u} />
+    </>
+  );
+}
+
+/** An administrator sets a new password (the user's sessions end); shown once to pass on. */
+function ResetPassword({ u }) {
+  const [password, setPassword] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const [done, setDone] = useState(false);
+  const id = `rp-${u.id}`;
+  const errs = fieldErrors(error, { [id]: ["password"] });
+  async function submit(e) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    setDone(false);
+    try {
+      await api.post(`/admin/users/${u.id}/password`, { password });
+      setDone(true);
+    } catch (err) {
+      setError(err);
+    }
+    setBusy(false);
+  }
+  return (
+    <form class="inline-form" onSubmit={submit} aria-busy={busy} aria-label={t("admin.users.reset_named", { username: u.username })}>
+      <ErrorBox error={errs.general} />
+      {done && <Notice kind="success">{t("admin.users.reset_done", { username: u.username })}</Notice>}
+      <div class="filters">
+        <Field id={id} label={t("admin.users.new_password")} hint={t("admin.users.reset_hint")} error={errs.of(id)}>
+          <input id={id} type="text" autocomplete="new-password" minLength={8} maxLength={256} required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+        </Field>
+        <div class="row">
+          <button type="button" class="btn" onClick={() => setPassword(randomPassword())}>{t("admin.users.generate")}</button>
+          <button type="submit" class="btn btn-primary" disabled={busy}>{t("admin.users.reset")}</button>
         </div>
       </div>
     </form>
