@@ -4,17 +4,15 @@
 // without reloading. Screenshots at phone and desktop widths go to target/e2e/full-loop-*.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, newPage, signIn, shot, DEMO, PHONE, DESKTOP } from "./harness.mjs";
+import { startServer, launch, newPage, signIn, shot as shoot, DEMO, PHONE, DESKTOP } from "./harness.mjs";
 import { PNG } from "./fixtures.mjs";
 
-let server, browser;
+let browser;
 before(async () => {
-  server = await startServer();
   browser = await launch();
 });
 after(async () => {
   await browser?.close();
-  await server?.stop();
 });
 
 /** The dashboard's KPI tiles as numbers: { received, handled, … }. */
@@ -34,7 +32,7 @@ async function rankingRow(page, code) {
 /** GET /api/v1/ioc/ranking for the period the dashboard shows: HEPCO's line. */
 async function apiRank(page, code) {
   const params = await page.locator(".ioc-kpis").getAttribute("data-api");
-  const res = await page.request.get(`${server.url}/api/v1/ioc/ranking?${params}`);
+  const res = await page.request.get(`${new URL(page.url()).origin}/api/v1/ioc/ranking?${params}`);
   return (await res.json()).agencies.find((a) => a.agency_code === code);
 }
 
@@ -49,7 +47,11 @@ async function waitForTiles(page, predicate, what) {
   assert.fail(`${what}: the dashboard shows ${JSON.stringify(last)}`);
 }
 
-test("citizen reports with a photo → agency resolves → citizen rates → the dashboard KPIs and ranking change", async () => {
+for (const backend of ["sqlite", "postgres"]) {
+test(`citizen reports with a photo → agency resolves → citizen rates → the dashboard KPIs and ranking change (${backend})`, async (t) => {
+  const server = await startServer({ backend });
+  t.after(() => server.stop());
+  const shot = (page, name) => shoot(page, `${name}${backend === "postgres" ? "-pg" : ""}`);
   // The IOC dashboard, open from the start, on today's figures.
   const ioc = await newPage(browser, DESKTOP);
   await signIn(ioc, server.url, ...DEMO.ioc);
@@ -138,5 +140,9 @@ test("citizen reports with a photo → agency resolves → citizen rates → the
   assert.equal(rowAfter[3], String(rankAfter.handled), "handled, as the page shows it");
   await shot(ioc, "full-loop-5-dashboard-after-desktop");
 
-  for (const p of [ioc, citizen, agency]) assert.deepEqual(p.jsErrors, []);
+  for (const p of [ioc, citizen, agency]) {
+    assert.deepEqual(p.jsErrors, []);
+    await p.context().close();
+  }
 });
+}

@@ -4,7 +4,7 @@
 //
 // The map tile URL points at a closed local port, so every test also proves the maps work
 // without tiles (the machine has no internet anyway).
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -33,11 +33,26 @@ export async function freePort() {
   });
 }
 
-/** Starts dothi with the demo data; returns { url, stop, log }. */
-export async function startServer({ env = {}, args = [] } = {}) {
+/** The PostgreSQL server the tests may use (as the Rust tests: DOTHI_TEST_PG). */
+export const PG = process.env.DOTHI_TEST_PG || "postgres://postgres@127.0.0.1:5432";
+
+/** A fresh PostgreSQL database for one server; returns its URL and a function dropping it. */
+function freshPostgres() {
+  const name = `dothi_e2e_${process.pid}_${Date.now()}`;
+  const psql = (sql) => execFileSync("psql", [`${PG}/postgres`, "-qAtc", sql], { stdio: ["ignore", "pipe", "pipe"] });
+  psql(`CREATE DATABASE ${name}`);
+  return { url: `${PG}/${name}`, drop: () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+/**
+ * Starts dothi with the demo data on a fresh SQLite file, or a fresh PostgreSQL database with
+ * `backend: "postgres"`; returns { url, stop, log }.
+ */
+export async function startServer({ env = {}, args = [], backend = "sqlite" } = {}) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "dothi-e2e-"));
-  const db = process.env.DOTHI_E2E_DB || `sqlite://${join(dir, "dothi.db")}`;
+  const pg = backend === "postgres" ? freshPostgres() : null;
+  const db = pg ? pg.url : process.env.DOTHI_E2E_DB || `sqlite://${join(dir, "dothi.db")}`;
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(binary(), ["serve", "--demo", "--listen", `127.0.0.1:${port}`, ...args], {
     env: {
@@ -69,6 +84,7 @@ export async function startServer({ env = {}, args = [] } = {}) {
     stop: async () => {
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
+      pg?.drop();
     },
   };
 }

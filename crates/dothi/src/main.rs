@@ -386,11 +386,27 @@ async fn serve(args: ServeArgs) -> Result<()> {
     tracing::info!(
         "dothi listening on {public_url} (Open311: {public_url}/open311/v2/discovery.json)"
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    // On SIGTERM or Ctrl-C, stop accepting connections and let requests in flight finish; live
+    // feeds (server-sent events) never finish by themselves, so after a grace period the
+    // remaining connections are closed. Every acknowledged write is already committed.
+    let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown().await;
+        let _ = stopping_tx.send(true);
+    });
+    tokio::select! {
+        result = server => result?,
+        _ = async {
+            let _ = stopping.changed().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::info!("closing connections still open {SHUTDOWN_GRACE:?} after shutdown began");
+        }
+    }
     Ok(())
 }
+
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
