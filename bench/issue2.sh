@@ -78,6 +78,9 @@ for q in kpis trend ranking; do
     run "ioc_$q" -t1 -c1 -d"$DURATION" --timeout 30s --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/ioc/$q?$PERIOD"
 done
 run ioc_kpis_agency -t1 -c1 -d"$DURATION" --timeout 30s --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/ioc/kpis?$PERIOD&agency=HEPCO&category=VSMT"
+# The dashboard's default period (the last 30 days up to now): its ragged first and last days
+# are read from the reports table, the days between from the rollup.
+run ioc_kpis_30d -t1 -c1 -d"$DURATION" --timeout 30s --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/ioc/kpis"
 received=$(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/ioc/kpis?$PERIOD" | python3 -c 'import json,sys; print(json.load(sys.stdin)["received"])')
 rss_after=$(awk '/VmRSS/ {print $2}' /proc/$SERVER/status)
 rss_peak=$(awk '/VmHWM/ {print $2}' /proc/$SERVER/status)
@@ -117,6 +120,12 @@ Same server and data; each query covers the whole period ($received reports), on
 | \`GET /api/v1/ioc/kpis\` filtered by agency and category | ≤ 200 ms | **$(pct ioc_kpis_agency 50%) / $(pct ioc_kpis_agency 99%)** | $(rps ioc_kpis_agency) |
 | \`GET /api/v1/ioc/trend\` (per day) | ≤ 200 ms | **$(pct ioc_trend 50%) / $(pct ioc_trend 99%)** | $(rps ioc_trend) |
 | \`GET /api/v1/ioc/ranking\` | ≤ 200 ms | **$(pct ioc_ranking 50%) / $(pct ioc_ranking 99%)** | $(rps ioc_ranking) |
+| \`GET /api/v1/ioc/kpis\` over the default period (last 30 days up to now, partial first and last day) | ≤ 200 ms | **$(pct ioc_kpis_30d 50%) / $(pct ioc_kpis_30d 99%)** | $(rps ioc_kpis_30d) |
+
+The period-bound figures come from the \`kpi_daily\` rollup (one row per local day × agency ×
+commune × category × channel, kept up to date in the transaction of every report change); only
+the partial days at the ends of a period are read from the reports table. "Overdue now" is
+counted on a partial covering index of open reports.
 
 Commands (from bench/issue2.sh):
 \`\`\`
@@ -128,6 +137,7 @@ wrk -t1 -c1 -d$DURATION --latency 'http://127.0.0.1:$PORT/open311/v2/requests.js
 wrk -t1 -c4 -d$DURATION --latency http://127.0.0.1:$PORT/
 wrk -t1 -c4 -d$DURATION --latency 'http://127.0.0.1:$PORT/open311/v2/requests.json?page_size=1000'
 wrk -t1 -c1 -d$DURATION --timeout 30s --latency -H 'Authorization: Bearer …' 'http://127.0.0.1:$PORT/api/v1/ioc/{kpis,trend,ranking}?from=…&to=…'
+wrk -t1 -c1 -d$DURATION --timeout 30s --latency -H 'Authorization: Bearer …' 'http://127.0.0.1:$PORT/api/v1/ioc/kpis'
 grep VmRSS/VmHWM /proc/<server pid>/status
 \`\`\`
 MD

@@ -1,11 +1,12 @@
 //! Bulk loading of reports that happened in the past, with their whole history: used by the
 //! demo data and the benchmarks, which need months of realistic records at once. Each batch is
-//! one transaction.
+//! one transaction, which also adds the batch to the IOC's rollup (aggregated per key first).
 
 use dothi_domain::{Action, Channel, Priority, Rating, Status};
 use rand::RngCore;
 
 use crate::error::Result;
+use crate::kpi::{RollupDelta, RollupFacts};
 use crate::Store;
 
 #[derive(Clone, Debug)]
@@ -53,7 +54,19 @@ pub struct HistoricReport {
 impl Store {
     pub async fn insert_historic(&self, reports: &[HistoricReport]) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
+        let mut rollup = RollupDelta::default();
         for r in reports {
+            rollup.add(&RollupFacts {
+                created_at: r.created_at,
+                agency_id: r.agency_id,
+                commune_code: r.commune_code.clone(),
+                category_id: r.category_id,
+                channel: r.channel.as_str().into(),
+                resolved_at: r.resolved_at,
+                resolved_on_time: r.resolved_on_time.map(i64::from),
+                handling_days: r.handling_days,
+                rating: r.rating.map(|x| x.as_str().into()),
+            });
             let mut token = [0u8; 16];
             rand::thread_rng().fill_bytes(&mut token);
             let row: (i64,) = sqlx::query_as(
@@ -111,6 +124,7 @@ impl Store {
                 .await?;
             }
         }
+        rollup.write(&mut tx).await?;
         tx.commit().await
     }
 

@@ -17,6 +17,7 @@ use sqlx::Row;
 
 use crate::db::{bind_all, Backend, Val, WriteTx};
 use crate::error::Result;
+use crate::kpi::{RollupDelta, RollupFacts, ROLLUP_COLUMNS};
 use crate::reference::Snapshot;
 use crate::time::{from_ms, now_ms};
 use crate::Store;
@@ -635,7 +636,7 @@ impl Store {
                 Val::OptS(address),
                 Val::OptF(lat),
                 Val::OptF(lon),
-                Val::OptS(commune),
+                Val::OptS(commune.clone()),
                 Val::OptI(agency),
                 Val::OptI(actor.user_id),
                 Val::OptS(reporter.name),
@@ -651,6 +652,7 @@ impl Store {
                 Val::OptI(new.api_key_id),
             ],
             events: intake_events(actor, agency, &new, now),
+            rollup: RollupFacts::intake(now, agency, commune, category.id, new.channel),
         };
         if new.photos.is_empty() {
             return self.writer.submit(prepared).await;
@@ -938,7 +940,8 @@ impl Store {
             ""
         };
         let row = sqlx::query(&format!(
-            "SELECT status, agency_id, reporter_user_id, deadline_at, category_id, priority, created_at FROM reports WHERE id = $1{lock}"
+            "SELECT status, agency_id, reporter_user_id, deadline_at, category_id, priority, created_at, {ROLLUP_COLUMNS} \
+             FROM reports WHERE id = $1{lock}"
         ))
         .bind(id)
         .fetch_optional(tx.conn())
@@ -948,6 +951,7 @@ impl Store {
         let agency_id: Option<i64> = row.get(1);
         let deadline: i64 = row.get(3);
         let created_at: i64 = row.get(6);
+        let rollup_before = RollupFacts::from_row(&row, 7);
         let category = snapshot.category(row.get(4)).cloned();
         let priority = Priority::parse(&row.get::<String, _>(5)).unwrap_or(Priority::Normal);
         let facts = ReportFacts {
@@ -1207,11 +1211,23 @@ impl Store {
             sql.push_str(&format!(", {column} = ${}", vals.len()));
         }
         vals.push(Val::I(id));
-        sql.push_str(&format!(" WHERE id = ${}", vals.len()));
+        sql.push_str(&format!(
+            " WHERE id = ${} RETURNING {ROLLUP_COLUMNS}",
+            vals.len()
+        ));
         // Not cached: a reopening binds a NULL float (see `write_reports`).
-        bind_all(sqlx::query(&sql).persistent(false), &vals)
-            .execute(tx.conn())
+        let updated = bind_all(sqlx::query(&sql).persistent(false), &vals)
+            .fetch_one(tx.conn())
             .await?;
+        // Keep the IOC's rollup in step: whatever the command changed (agency, resolution,
+        // rating, ...), take the old contribution away and add the new one.
+        let rollup_after = RollupFacts::from_row(&updated, 0);
+        if rollup_after != rollup_before {
+            let mut rollup = RollupDelta::default();
+            rollup.remove(&rollup_before);
+            rollup.add(&rollup_after);
+            rollup.write(&mut tx).await?;
+        }
         insert_photos(
             &mut tx,
             id,
@@ -1433,12 +1449,14 @@ impl Store {
     }
 }
 
-/// A validated report ready to insert: the 23 column values of `INSERT_REPORT_COLUMNS` and its
-/// first history entries (13 values each, without the report id).
+/// A validated report ready to insert: the 23 column values of `INSERT_REPORT_COLUMNS`, its
+/// first history entries (13 values each, without the report id) and what it adds to the IOC's
+/// rollup.
 #[derive(Clone, Debug)]
 pub(crate) struct PreparedReport {
     values: Vec<Val>,
     events: Vec<Vec<Val>>,
+    rollup: RollupFacts,
 }
 
 const INSERT_REPORT_COLUMNS: &str = "token, category_id, status, priority, channel, description, address, lat, lon, \
@@ -1485,7 +1503,7 @@ fn intake_events(actor: &Actor, agency: Option<i64>, new: &NewReport, now: i64) 
     events
 }
 
-fn placeholders(rows: usize, width: usize, first: usize) -> String {
+pub(crate) fn placeholders(rows: usize, width: usize, first: usize) -> String {
     (0..rows)
         .map(|r| {
             let cells: Vec<String> = (0..width)
@@ -1498,7 +1516,8 @@ fn placeholders(rows: usize, width: usize, first: usize) -> String {
 }
 
 /// Insert reports and their first history entries with two statements, whatever the number
-/// of reports. Returns (id, token) in the order given.
+/// of reports, and add them to the IOC's rollup (one more statement). Returns (id, token) in
+/// the order given.
 pub(crate) async fn write_reports(
     tx: &mut WriteTx,
     reports: &[PreparedReport],
@@ -1542,6 +1561,11 @@ pub(crate) async fn write_reports(
     bind_all(sqlx::query(&sql), &event_values)
         .execute(tx.conn())
         .await?;
+    let mut rollup = RollupDelta::default();
+    for report in reports {
+        rollup.add(&report.rollup);
+    }
+    rollup.write(tx).await?;
     Ok(out)
 }
 
