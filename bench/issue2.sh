@@ -88,6 +88,8 @@ total=$("$BIN" seed --db "$DB" --reports 0 2>/dev/null | grep -oE '^[0-9]+')
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
 mem=$(free -g | awk '/Mem:/ {print $2}')
+# Keep the other issues' sections (written by bench/issue3.sh …) when rewriting this file.
+others=$(python3 -c 'import re,sys; t=open(sys.argv[1]).read() if __import__("os").path.exists(sys.argv[1]) else ""; print("\n\n".join(m.group(0) for m in re.finditer(r"<!-- issue(\d+) -->.*?<!-- /issue\1 -->", t, re.S)))' "$OUT")
 cat > "$OUT" <<MD
 # Benchmarks
 
@@ -141,5 +143,6 @@ wrk -t1 -c1 -d$DURATION --timeout 30s --latency -H 'Authorization: Bearer …' '
 grep VmRSS/VmHWM /proc/<server pid>/status
 \`\`\`
 MD
+[ -n "$others" ] && printf '\n%s\n' "$others" >> "$OUT"
 echo "== wrote $OUT"
 cat "$OUT"

@@ -42,6 +42,7 @@ else
     DBFILE="$PWD/$WORK/dothi.db"
 fi
 DB="sqlite://$DBFILE"
+ACTUAL=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM reports").fetchone()[0])' "$DBFILE")
 "$BIN" migrate --db "$DB" >/dev/null
 "$BIN" user create --db "$DB" --username "bench3-ioc-$$" --password bench-password-1 --role ioc_operator >/dev/null 2>&1
 "$BIN" user create --db "$DB" --username "bench3-cit-$$" --password bench-password-1 --role citizen >/dev/null 2>&1
@@ -100,7 +101,7 @@ section=$(cat <<MD
 <!-- issue3 -->
 ## Issue 3: IOC dashboard and web pages
 
-\`bash bench/issue3.sh\` — release build, SQLite, $(printf "%'d" "$REPORTS") reports, $(nproc) cores
+\`bash bench/issue3.sh\` — release build, SQLite, $(printf "%'d" "$ACTUAL") reports (earlier benchmark runs add to the $(printf "%'d" "$REPORTS") loaded), $(nproc) cores
 ($(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}')), $(date -u +%Y-%m-%d). wrk and Chromium run on
 the same 2 cores as the server. Server RSS after the run: $rss MB.
 

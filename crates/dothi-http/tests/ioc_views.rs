@@ -483,6 +483,9 @@ async fn xlsx_export_has_the_four_sheets_of_the_view() {
 /// `n` reports received in the last `n` × 0.4 seconds, straight into the table (not into the
 /// KPI rollup: the tests read them over a period shorter than a day, which the KPIs count on
 /// the reports table).
+/// Inserts `n` bare reports in one statement, going around the store for speed (the store's
+/// bulk path would take minutes for 100,000 rows). It does not maintain the `kpi_daily` rollup,
+/// so tests using it must ask for periods shorter than a day, which are read from `reports`.
 async fn bulk(app: &App, n: i64) {
     let now = dothi_store::time::now_ms();
     let sql = match app.store.db.backend {
