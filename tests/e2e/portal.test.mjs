@@ -187,3 +187,32 @@ test("the reporter rates a resolved report (phone)", async () => {
   assert.deepEqual(page.jsErrors, []);
   await page.context().close();
 });
+
+test("the reporter reopens a resolved report with a reason, in English too", async () => {
+  const page = await newPage(browser, PHONE);
+  await signIn(page, server.url, ...DEMO.citizen);
+  await page.goto(`${server.url}/my?tab=resolved`);
+  const item = page.locator(".report-item a").first();
+  await item.waitFor();
+  await Promise.all([page.waitForURL(/\/reports\/\d+$/), item.click()]);
+  const id = Number(new URL(page.url()).pathname.split("/").pop());
+  await page.locator("details.reopen summary").click();
+  await page.getByRole("button", { name: "Mở lại phản ánh" }).click();
+  await page.getByText("Hãy cho biết lý do.").waitFor();
+  await page.getByLabel("Lý do mở lại").fill("Đèn lại tắt sau hai ngày.");
+  await page.getByRole("button", { name: "Mở lại phản ánh" }).click();
+  await page.getByText("Đã mở lại phản ánh. Đơn vị xử lý sẽ được thông báo.").waitFor();
+  await page.locator(".report-head .badge-reopened").waitFor();
+  const report = await (await page.request.get(`${server.url}/api/v1/reports/${id}`)).json();
+  assert.equal(report.status, "reopened");
+  assert.equal(report.reopen_count, 1);
+  await page.locator("ol.history").getByText("Đèn lại tắt sau hai ngày.").waitFor();
+  // The same page in English, after the language switch.
+  await page.locator("#lang-switch").selectOption("en");
+  await page.waitForLoadState("load");
+  await page.locator(".report-head .badge-reopened", { hasText: "Reopened" }).waitFor();
+  assert.equal(await page.locator("html").getAttribute("lang"), "en");
+  await shot(page, "report-reopened-en-phone");
+  assert.deepEqual(page.jsErrors, []);
+  await page.context().close();
+});
