@@ -251,6 +251,7 @@ async fn the_live_feed_pushes_new_reports_and_status_changes() {
         let text = read_events(&mut body, |s| s.contains("\"action\":\"assign\"")).await;
         assert!(text.contains("event: report"), "{text}");
         assert!(text.contains(&format!("\"report_id\":{id}")), "{text}");
+        assert!(text.contains("\"channel\":\"app\""), "{text}");
         assert!(
             !text.contains(&format!("\"report_id\":{before},")),
             "only changes after connecting: {text}"

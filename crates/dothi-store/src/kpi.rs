@@ -841,6 +841,7 @@ pub struct FeedItem {
     pub agency_code: Option<String>,
     pub commune_code: Option<String>,
     pub priority: String,
+    pub channel: String,
     pub at: i64,
 }
 
@@ -872,7 +873,7 @@ impl Store {
             }
         };
         let rows = sqlx::query(&format!(
-            "SELECT e.id, e.report_id, e.action, e.to_status, r.category_id, r.agency_id, r.commune_code, r.priority, e.created_at \
+            "SELECT e.id, e.report_id, e.action, e.to_status, r.category_id, r.agency_id, r.commune_code, r.priority, e.created_at, r.channel \
              FROM report_events e JOIN reports r ON r.id = e.report_id WHERE e.id > $1{scope} ORDER BY e.id LIMIT $2"
         ))
         .bind(after)
@@ -897,6 +898,7 @@ impl Store {
                     .map(|a| a.code.clone()),
                 commune_code: r.get(6),
                 priority: r.get(7),
+                channel: r.get(9),
                 at: r.get(8),
             })
             .collect())

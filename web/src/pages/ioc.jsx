@@ -268,7 +268,12 @@ function Ranking({ data, error, onRetry, agencyName, filters }) {
 // Live feed
 
 function matches(f, item) {
-  return (!f.agency || item.agency === f.agency) && (!f.commune || item.commune === f.commune) && (!f.category || item.category === f.category);
+  return (
+    (!f.agency || item.agency === f.agency) &&
+    (!f.commune || item.commune === f.commune) &&
+    (!f.category || item.category === f.category) &&
+    (!f.channel || !item.channel || item.channel === f.channel)
+  );
 }
 
 function Feed({ items, state, names }) {

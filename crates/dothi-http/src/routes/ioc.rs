@@ -200,6 +200,7 @@ async fn feed(
                         "agency": item.agency_code,
                         "commune": item.commune_code,
                         "priority": item.priority,
+                        "channel": item.channel,
                         "at": ts(item.at),
                     });
                     let event = Event::default()
