@@ -28,9 +28,10 @@ EXAMPLES = os.environ.get("DOTHI_ST_EXAMPLES", "25")
 
 # Operations that end the session they run in, so they run apart, each with its own token, after
 # the main run: logging out revokes the token the run uses, updating a user may deactivate or
-# demote the admin running the tests, and revoking an API key may revoke the one the Open311
-# submissions use. Nothing is left untested; they only run last, in this order.
-DESTRUCTIVE = ["revokeApiKey", "logout", "updateUser"]
+# demote the admin running the tests, revoking an API key may revoke the one the Open311
+# submissions use, and a password reset may change the password of any demo account (so it
+# runs very last). Nothing is left untested; they only run last, in this order.
+DESTRUCTIVE = ["revokeApiKey", "logout", "updateUser", "resetUserPassword"]
 
 # The IOC live feed is an endless server-sent-event stream: a generated request would only end
 # at the request timeout. Its answers are checked below by hand and in crates/dothi-http/tests/ioc.rs.

@@ -131,6 +131,12 @@ struct ServeArgs {
         default_value = "© OpenStreetMap contributors"
     )]
     map_attribution: String,
+    /// Where maps open: "LAT,LON" (default: the centre of Huế).
+    #[arg(long, env = "DOTHI_MAP_CENTER", default_value = "16.4637,107.5909", value_parser = parse_center)]
+    map_center: (f64, f64),
+    /// Zoom level maps open at (5-19).
+    #[arg(long, env = "DOTHI_MAP_ZOOM", default_value_t = 12, value_parser = clap::value_parser!(u8).range(5..=19))]
+    map_zoom: u8,
     /// Mark cookies Secure. Default: on when the public URL is https.
     #[arg(long, env = "DOTHI_SECURE_COOKIES")]
     secure_cookies: Option<bool>,
@@ -375,8 +381,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tiles_url: (!args.map_tiles.trim().is_empty() && args.map_tiles != "none")
             .then(|| args.map_tiles.clone()),
         tiles_attribution: args.map_attribution.clone(),
+        map_center: args.map_center,
+        map_zoom: args.map_zoom,
         oidc,
-        ..Default::default()
     };
     let app = dothi_web::app(store, config, web)
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -406,6 +413,25 @@ async fn serve(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
+/// "LAT,LON" with the latitude in -90..90 and the longitude in -180..180.
+fn parse_center(s: &str) -> Result<(f64, f64), String> {
+    let (lat, lon) = s
+        .split_once(',')
+        .ok_or_else(|| format!("'{s}' is not LAT,LON"))?;
+    let lat: f64 = lat
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{lat}' is not a latitude"))?;
+    let lon: f64 = lon
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{lon}' is not a longitude"))?;
+    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return Err(format!("'{s}' is outside -90..90, -180..180"));
+    }
+    Ok((lat, lon))
+}
+
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 async fn shutdown() {
@@ -418,4 +444,27 @@ async fn shutdown() {
     }
     #[cfg(not(unix))]
     ctrl_c.await.ok();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_center;
+
+    #[test]
+    fn map_centre_is_lat_comma_lon_within_range() {
+        assert_eq!(parse_center("16.4637,107.5909"), Ok((16.4637, 107.5909)));
+        assert_eq!(
+            parse_center(" 21.0285 , 105.8542 "),
+            Ok((21.0285, 105.8542))
+        );
+        assert_eq!(
+            parse_center("16.4637"),
+            Err("'16.4637' is not LAT,LON".into())
+        );
+        assert_eq!(parse_center("x,107"), Err("'x' is not a latitude".into()));
+        assert_eq!(
+            parse_center("107.59,16.46"),
+            Err("'107.59,16.46' is outside -90..90, -180..180".into())
+        );
+    }
 }
