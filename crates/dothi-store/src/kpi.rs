@@ -105,8 +105,8 @@ fn round2(v: Option<f64>) -> Option<f64> {
     v.map(|x| (x * 100.0).round() / 100.0)
 }
 
-/// Filters other than the period, as SQL and values, numbered from `first`.
-fn scope(filter: &KpiFilter, vals: &mut Vec<Val>) -> String {
+/// Filters other than the period, as SQL and values, numbered after those already in `vals`.
+pub(crate) fn scope(filter: &KpiFilter, vals: &mut Vec<Val>) -> String {
     let mut sql = String::new();
     let mut push = |clause: &str, v: Val, sql: &mut String| {
         vals.push(v);
@@ -460,43 +460,43 @@ fn plan(from: i64, to: i64, now: i64) -> Plan {
     plan
 }
 
-impl Store {
-    /// Who may read the figures: IOC staff for everything, agency staff for their own agency
-    /// (the filter is forced to it).
-    fn kpi_scope(&self, actor: &Actor, filter: &KpiFilter) -> Result<KpiFilter> {
-        if actor.is_ioc() {
-            return Ok(filter.clone());
-        }
-        match (actor.role, actor.agency_id) {
-            (Some(Role::AgencyStaff), Some(own)) => {
-                if filter.agency_id.is_some_and(|a| a != own) {
-                    return Err(DomainError::forbidden(
-                        "agency staff see only their own agency's figures",
-                    )
-                    .into());
-                }
-                Ok(KpiFilter {
-                    agency_id: Some(own),
-                    ..filter.clone()
-                })
+/// Who may read the IOC's figures and views: IOC staff everything, agency staff their own
+/// agency (the filter is forced to it; asking for another agency is refused), nobody else.
+pub(crate) fn view_scope(actor: &Actor, filter: &KpiFilter) -> Result<KpiFilter> {
+    if actor.is_ioc() {
+        return Ok(filter.clone());
+    }
+    match (actor.role, actor.agency_id) {
+        (Some(Role::AgencyStaff), Some(own)) => {
+            if filter.agency_id.is_some_and(|a| a != own) {
+                return Err(DomainError::forbidden(
+                    "agency staff see only their own agency's figures",
+                )
+                .into());
             }
-            _ => Err(DomainError::forbidden(
-                "only IOC and agency staff see the operations figures",
-            )
-            .into()),
+            Ok(KpiFilter {
+                agency_id: Some(own),
+                ..filter.clone()
+            })
         }
+        _ => Err(
+            DomainError::forbidden("only IOC and agency staff see the operations figures").into(),
+        ),
     }
+}
 
-    fn check_period(filter: &KpiFilter) -> Result<()> {
-        if filter.to <= filter.from {
-            return Err(DomainError::invalid("to", "the period must end after it starts").into());
-        }
-        if filter.to - filter.from > 3 * 366 * DAY_MS {
-            return Err(DomainError::invalid("to", "the period may not exceed three years").into());
-        }
-        Ok(())
+/// The period must end after it starts and span at most three years.
+pub(crate) fn check_period(filter: &KpiFilter) -> Result<()> {
+    if filter.to <= filter.from {
+        return Err(DomainError::invalid("to", "the period must end after it starts").into());
     }
+    if filter.to - filter.from > 3 * 366 * DAY_MS {
+        return Err(DomainError::invalid("to", "the period may not exceed three years").into());
+    }
+    Ok(())
+}
 
+impl Store {
     /// The period-bound counters, grouped; groups without a report received in the period are
     /// left out. One statement, so that the rollup and the reports are read from the same
     /// snapshot (a partial day may be read as the rollup's day minus some reports).
@@ -609,8 +609,8 @@ impl Store {
     }
 
     pub async fn kpis(&self, actor: &Actor, filter: &KpiFilter) -> Result<Kpis> {
-        let filter = self.kpi_scope(actor, filter)?;
-        Self::check_period(&filter)?;
+        let filter = view_scope(actor, filter)?;
+        check_period(&filter)?;
         let counters = self
             .sums(&filter, Group::All)
             .await?
@@ -622,8 +622,8 @@ impl Store {
 
     /// Reports received and handled per local day of receipt.
     pub async fn trend(&self, actor: &Actor, filter: &KpiFilter) -> Result<Vec<TrendPoint>> {
-        let filter = self.kpi_scope(actor, filter)?;
-        Self::check_period(&filter)?;
+        let filter = view_scope(actor, filter)?;
+        check_period(&filter)?;
         let days = self.sums(&filter, Group::Day).await?;
         Ok(days
             .into_iter()
@@ -642,7 +642,7 @@ impl Store {
         filter: &KpiFilter,
     ) -> Result<Vec<AgencyRank>> {
         actor.require_ioc()?;
-        Self::check_period(filter)?;
+        check_period(filter)?;
         let agencies = self.sums(filter, Group::Agency).await?;
         let overdue = self.overdue_now(filter, true).await?;
         let reference = self.reference();
@@ -692,8 +692,8 @@ fn ranked(mut ranking: Vec<AgencyRank>) -> Vec<AgencyRank> {
 impl Store {
     #[doc(hidden)]
     pub async fn kpis_direct(&self, actor: &Actor, filter: &KpiFilter) -> Result<Kpis> {
-        let filter = self.kpi_scope(actor, filter)?;
-        Self::check_period(&filter)?;
+        let filter = view_scope(actor, filter)?;
+        check_period(&filter)?;
         let mut vals = vec![Val::I(filter.from), Val::I(filter.to)];
         let scope_sql = scope(&filter, &mut vals);
         let row = bind_all(
@@ -747,8 +747,8 @@ impl Store {
 
     #[doc(hidden)]
     pub async fn trend_direct(&self, actor: &Actor, filter: &KpiFilter) -> Result<Vec<TrendPoint>> {
-        let filter = self.kpi_scope(actor, filter)?;
-        Self::check_period(&filter)?;
+        let filter = view_scope(actor, filter)?;
+        check_period(&filter)?;
         let mut vals = vec![Val::I(filter.from), Val::I(filter.to)];
         let scope_sql = scope(&filter, &mut vals);
         let rows = bind_all(
@@ -779,7 +779,7 @@ impl Store {
         filter: &KpiFilter,
     ) -> Result<Vec<AgencyRank>> {
         actor.require_ioc()?;
-        Self::check_period(filter)?;
+        check_period(filter)?;
         let mut vals = vec![Val::I(filter.from), Val::I(filter.to)];
         let scope_sql = scope(filter, &mut vals);
         let rows = bind_all(

@@ -9,13 +9,13 @@
 //! one JSON array built by the database, as in `list_reports`. Neither view carries anything
 //! about the reporter.
 
-use dothi_domain::{Actor, DomainError, Role, Status};
+use dothi_domain::{Actor, DomainError, Status};
 use serde::Serialize;
 use sqlx::Row;
 
 use crate::db::{bind_all, Backend, Val};
 use crate::error::Result;
-use crate::kpi::KpiFilter;
+use crate::kpi::{check_period, scope, view_scope, KpiFilter};
 use crate::time::now_ms;
 use crate::Store;
 
@@ -25,8 +25,6 @@ pub const MAP_LIMIT_DEFAULT: i64 = 5_000;
 pub const MAP_LIMIT_MAX: i64 = 20_000;
 /// Rows per page of the report list.
 pub const REPORT_PAGE_MAX: i64 = 5_000;
-
-const DAY_MS: i64 = 86_400_000;
 
 /// One report on the map.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -83,64 +81,13 @@ impl ReportRow {
     }
 }
 
-/// Who may read the IOC's views, and what they see: IOC staff everything, agency staff their
-/// own agency (the filter is forced to it; asking for another agency is refused), nobody else.
-/// The same rule as the KPIs (`kpi.rs`).
-pub fn view_scope(actor: &Actor, filter: &KpiFilter) -> Result<KpiFilter> {
-    if actor.is_ioc() {
-        return Ok(filter.clone());
-    }
-    match (actor.role, actor.agency_id) {
-        (Some(Role::AgencyStaff), Some(own)) => {
-            if filter.agency_id.is_some_and(|a| a != own) {
-                return Err(DomainError::forbidden(
-                    "agency staff see only their own agency's reports",
-                )
-                .into());
-            }
-            Ok(KpiFilter {
-                agency_id: Some(own),
-                ..filter.clone()
-            })
-        }
-        _ => {
-            Err(DomainError::forbidden("only IOC and agency staff see the operations views").into())
-        }
-    }
-}
-
-/// The period must end after it starts and span at most three years (as for the KPIs).
-pub fn check_period(filter: &KpiFilter) -> Result<()> {
-    if filter.to <= filter.from {
-        return Err(DomainError::invalid("to", "the period must end after it starts").into());
-    }
-    if filter.to - filter.from > 3 * 366 * DAY_MS {
-        return Err(DomainError::invalid("to", "the period may not exceed three years").into());
-    }
-    Ok(())
-}
-
 /// `WHERE` conditions of the view (period and filters), with their values from `$1`.
 fn conditions(filter: &KpiFilter, vals: &mut Vec<Val>) -> String {
-    let mut sql = String::from("created_at >= $1 AND created_at < $2");
     vals.extend([Val::I(filter.from), Val::I(filter.to)]);
-    let mut push = |clause: &str, v: Val, sql: &mut String| {
-        vals.push(v);
-        sql.push_str(&clause.replace("$?", &format!("${}", vals.len())));
-    };
-    if let Some(a) = filter.agency_id {
-        push(" AND agency_id = $?", Val::I(a), &mut sql);
-    }
-    if let Some(c) = &filter.commune_code {
-        push(" AND commune_code = $?", Val::S(c.clone()), &mut sql);
-    }
-    if let Some(c) = filter.category_id {
-        push(" AND category_id = $?", Val::I(c), &mut sql);
-    }
-    if let Some(c) = filter.channel {
-        push(" AND channel = $?", Val::S(c.as_str().into()), &mut sql);
-    }
-    sql
+    format!(
+        "created_at >= $1 AND created_at < $2{}",
+        scope(filter, vals)
+    )
 }
 
 /// `SELECT` of `columns` from `inner` as one JSON array of arrays (text), in `order`.
