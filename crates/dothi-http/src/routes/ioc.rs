@@ -10,9 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use axum::{Json, Router};
-use dothi_domain::Channel;
 use dothi_store::kpi::{AgencyRank, KpiFilter, Kpis, TrendPoint};
-use dothi_store::time::now_ms;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
@@ -52,62 +50,19 @@ struct Answer<T: Serialize> {
     body: T,
 }
 
-fn time(field: &str, value: &str) -> ApiResult<i64> {
-    chrono::DateTime::parse_from_rfc3339(value).map(|t| t.timestamp_millis()).map_err(|_| {
-        ApiError::invalid(field, format!("'{value}' is not an ISO 8601 date-time with offset, e.g. 2026-11-01T00:00:00+07:00"))
-    })
-}
-
 /// The filter from the query; the period defaults to the last 30 days.
 fn filter(state: &AppState, q: &FilterQuery) -> ApiResult<KpiFilter> {
-    let reference = state.store.reference();
-    let to =
-        q.to.as_deref()
-            .map(|v| time("to", v))
-            .transpose()?
-            .unwrap_or_else(now_ms);
-    let from = q
-        .from
-        .as_deref()
-        .map(|v| time("from", v))
-        .transpose()?
-        .unwrap_or(to - 30 * 86_400_000);
-    let agency_id = match &q.agency {
-        Some(code) => Some(
-            reference
-                .agency_by_code(code)
-                .ok_or_else(|| ApiError::invalid("agency", format!("no agency has code '{code}'")))?
-                .id,
-        ),
-        None => None,
-    };
-    if let Some(c) = &q.commune {
-        if reference.admin_unit(c).is_none() {
-            return Err(ApiError::invalid(
-                "commune",
-                format!("no administrative unit has code '{c}'"),
-            ));
-        }
-    }
-    let category_id = match &q.category {
-        Some(code) => Some(
-            reference
-                .category_by_code(code)
-                .ok_or_else(|| {
-                    ApiError::invalid("category", format!("no category has code '{code}'"))
-                })?
-                .id,
-        ),
-        None => None,
-    };
-    Ok(KpiFilter {
-        from,
-        to,
-        agency_id,
-        commune_code: q.commune.clone(),
-        category_id,
-        channel: q.channel.as_deref().map(Channel::parse).transpose()?,
-    })
+    super::ioc_views::filter(
+        &state.store.reference(),
+        &super::ioc_views::FilterParams {
+            from: q.from.as_deref(),
+            to: q.to.as_deref(),
+            agency: q.agency.as_deref(),
+            commune: q.commune.as_deref(),
+            category: q.category.as_deref(),
+            channel: q.channel.as_deref(),
+        },
+    )
 }
 
 fn answer<T: Serialize>(f: &KpiFilter, body: T) -> Json<Answer<T>> {

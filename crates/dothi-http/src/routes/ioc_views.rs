@@ -77,14 +77,14 @@ struct CsvQuery {
     table: Option<String>,
 }
 
-/// The dashboard filter as given, codes and all.
-struct FilterParams<'a> {
-    from: Option<&'a str>,
-    to: Option<&'a str>,
-    agency: Option<&'a str>,
-    commune: Option<&'a str>,
-    category: Option<&'a str>,
-    channel: Option<&'a str>,
+/// The dashboard filter as given, codes and all (shared with `ioc.rs`).
+pub(crate) struct FilterParams<'a> {
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub agency: Option<&'a str>,
+    pub commune: Option<&'a str>,
+    pub category: Option<&'a str>,
+    pub channel: Option<&'a str>,
 }
 
 macro_rules! params {
@@ -112,7 +112,7 @@ fn time(field: &str, value: &str) -> ApiResult<i64> {
 }
 
 /// The filter from the query; the period defaults to the last 30 days (as for the KPIs).
-fn filter(reference: &Snapshot, q: &FilterParams) -> ApiResult<KpiFilter> {
+pub(crate) fn filter(reference: &Snapshot, q: &FilterParams) -> ApiResult<KpiFilter> {
     let to =
         q.to.map(|v| time("to", v))
             .transpose()?
