@@ -313,7 +313,10 @@ impl Oidc {
     }
 
     fn remember(&self, state: String, pending: Pending) {
-        let mut map = self.pending.lock().expect("pending lock");
+        let mut map = self
+            .pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if map.len() >= MAX_PENDING {
             let now = Instant::now();
             map.retain(|_, p| p.expires > now);
@@ -342,7 +345,7 @@ impl Oidc {
         let pending = self
             .pending
             .lock()
-            .expect("pending lock")
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
             .remove(state)
             .ok_or(Failure::Expired)?;
         if pending.expires <= Instant::now() {

@@ -210,6 +210,13 @@ fn content_security_policy(web: &WebConfig) -> String {
             let host = rest.split('/').next()?;
             Some(format!(" {scheme}://{}", host.replace("{s}", "*")))
         })
+        // Only a plain origin may enter the policy: no spaces, separators or non-ASCII from a
+        // mistyped setting (which would also make the header invalid).
+        .filter(|origin| {
+            origin[1..]
+                .chars()
+                .all(|c| c.is_ascii_graphic() && c != ';' && c != ',' && c != '\'')
+        })
         .unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \

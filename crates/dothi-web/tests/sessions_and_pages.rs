@@ -470,3 +470,30 @@ async fn assets_are_embedded_with_cache_validation() {
         "application/problem+json"
     );
 }
+
+#[tokio::test]
+async fn a_mistyped_tile_setting_never_breaks_the_pages() {
+    let db = TestDb::new(BACKENDS[0]).await;
+    let store = db.hue_store().await;
+    for url in [
+        "https://bản-đồ.hue.vn/{z}/{x}/{y}.png",
+        "https://tiles.example; script-src *",
+    ] {
+        let web = dothi_web::WebConfig {
+            tiles_url: Some(url.into()),
+            ..Default::default()
+        };
+        let router = dothi_web::app(store.clone(), dothi_http::HttpConfig::default(), web);
+        let r = send(
+            &router,
+            req(Method::GET, "/login").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{url}");
+        let csp = r.header(header::CONTENT_SECURITY_POLICY);
+        assert!(
+            csp.contains("img-src 'self' data: blob:; connect-src"),
+            "{url}: {csp}"
+        );
+    }
+}
