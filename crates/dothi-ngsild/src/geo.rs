@@ -229,21 +229,34 @@ pub fn parse_geometry(geometry: &str, coordinates: &str) -> Result<Geometry, Geo
             column: e.column(),
             message: e.to_string(),
         })?;
+    parse_geometry_value(geometry, &json)
+}
+
+/// Validates a GeoJSON geometry given as its `type` and already-parsed `coordinates` (the
+/// value of a GeoProperty).
+pub fn parse_geometry_value(
+    geometry: &str,
+    json: &serde_json::Value,
+) -> Result<Geometry, GeoError> {
+    match geometry {
+        "Point" | "LineString" | "MultiPoint" | "Polygon" | "MultiLineString" | "MultiPolygon" => {}
+        other => return Err(GeoError::UnknownGeometry(other.to_string())),
+    };
     let root = "coordinates".to_string();
     Ok(match geometry {
-        "Point" => Geometry::Point(position(&json, &root)?),
-        "LineString" => Geometry::LineString(line(&json, &root, 2)?),
-        "MultiPoint" => Geometry::MultiPoint(line(&json, &root, 1)?),
-        "Polygon" => Geometry::Polygon(polygon(&json, &root)?),
+        "Point" => Geometry::Point(position(json, &root)?),
+        "LineString" => Geometry::LineString(line(json, &root, 2)?),
+        "MultiPoint" => Geometry::MultiPoint(line(json, &root, 1)?),
+        "Polygon" => Geometry::Polygon(polygon(json, &root)?),
         "MultiLineString" => Geometry::MultiLineString(
-            array(&json, &root, "an array of line strings")?
+            array(json, &root, "an array of line strings")?
                 .iter()
                 .enumerate()
                 .map(|(i, v)| line(v, &format!("{root}[{i}]"), 2))
                 .collect::<Result<_, _>>()?,
         ),
         _ => Geometry::MultiPolygon(
-            array(&json, &root, "an array of polygons")?
+            array(json, &root, "an array of polygons")?
                 .iter()
                 .enumerate()
                 .map(|(i, v)| polygon(v, &format!("{root}[{i}]")))

@@ -14,6 +14,7 @@ pub mod historic;
 pub mod identity;
 pub mod kpi;
 pub mod map;
+pub mod ngsild;
 pub mod reference;
 pub mod reports;
 pub mod testing;

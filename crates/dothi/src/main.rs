@@ -163,6 +163,13 @@ struct ServeArgs {
         default_value = "openid profile email"
     )]
     oidc_scopes: String,
+    /// NGSI-LD: download `@context` URLs the broker does not hold (off: such requests get
+    /// 503 LdContextNotAvailable, and nothing is fetched at run time).
+    #[arg(long, env = "DOTHI_NGSILD_FETCH_CONTEXTS")]
+    ngsild_fetch_contexts: bool,
+    /// NGSI-LD: contexts to serve from files, as URL=PATH pairs separated by commas.
+    #[arg(long, env = "DOTHI_NGSILD_CONTEXTS", default_value = "")]
+    ngsild_contexts: String,
 }
 
 #[derive(Subcommand)]
@@ -385,7 +392,17 @@ async fn serve(args: ServeArgs) -> Result<()> {
         map_zoom: args.map_zoom,
         oidc,
     };
+    let broker = dothi_broker::Broker::new(
+        store.clone(),
+        dothi_broker::BrokerConfig {
+            fetch_remote_contexts: args.ngsild_fetch_contexts,
+            base_url: public_url.clone(),
+            ..Default::default()
+        },
+    );
+    preload_contexts(&broker, &args.ngsild_contexts)?;
     let app = dothi_web::app(store, config, web)
+        .nest("/ngsi-ld/v1", dothi_ngsild_api::router(broker))
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -409,6 +426,25 @@ async fn serve(args: ServeArgs) -> Result<()> {
         } => {
             tracing::info!("closing connections still open {SHUTDOWN_GRACE:?} after shutdown began");
         }
+    }
+    Ok(())
+}
+
+/// Loads `URL=PATH,URL=PATH` contexts from files, so that requests citing those URLs work
+/// without internet access.
+fn preload_contexts(broker: &dothi_broker::Broker, list: &str) -> Result<()> {
+    for pair in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (url, path) = pair
+            .split_once('=')
+            .with_context(|| format!("DOTHI_NGSILD_CONTEXTS: '{pair}' is not URL=PATH"))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("DOTHI_NGSILD_CONTEXTS: reading {path}"))?;
+        let document: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("DOTHI_NGSILD_CONTEXTS: {path} is not JSON"))?;
+        broker
+            .contexts
+            .preload(url, document)
+            .map_err(|e| anyhow::anyhow!("DOTHI_NGSILD_CONTEXTS: {path}: {e}"))?;
     }
     Ok(())
 }

@@ -1,0 +1,188 @@
+//! The NGSI-LD context broker service: entities, queries, JSON-LD contexts, and (in their own
+//! modules) subscriptions, history, MQTT ingestion and alert rules.
+//!
+//! This crate is the domain layer of dothi's IoT platform. It knows nothing of HTTP requests:
+//! `dothi-ngsild-api` translates the NGSI-LD HTTP binding into calls here. It speaks SQL only
+//! through `dothi_store::ngsild`, and the NGSI-LD semantics (documents, q, geo) come from the
+//! pure `dothi-ngsild` crate.
+//!
+//! Architecture invariant: every entity change goes through [`Broker::modify`], which runs in
+//! one storage transaction that also writes the attribute history and the change log; so a
+//! change acknowledged to a client is in the history and will be notified, even after a crash.
+
+pub mod contexts;
+pub mod discovery;
+pub mod entities;
+pub mod query;
+mod record;
+
+use std::sync::Arc;
+
+use dothi_ngsild::document::DocumentError;
+use dothi_ngsild::entity::Entity;
+use dothi_store::ngsild::{Change, StoredEntity};
+use dothi_store::{Store, StoreError};
+
+pub use contexts::Contexts;
+pub use entities::{BatchError, BatchOutcome};
+pub use query::EntityQuery;
+
+/// Settings of the broker; `dothi serve` fills them from its configuration.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Fetch `@context` URLs the broker does not hold. Off by default: the broker then answers
+    /// 503 LdContextNotAvailable, and nothing is downloaded at run time.
+    pub fetch_remote_contexts: bool,
+    /// Public base URL, for the URLs of contexts registered through `/jsonldContexts`.
+    pub base_url: String,
+    /// Page size when the client gives no `limit`.
+    pub default_limit: u32,
+    /// The largest `limit` a client may ask.
+    pub max_limit: u32,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            fetch_remote_contexts: false,
+            base_url: "http://127.0.0.1:8080".into(),
+            default_limit: 20,
+            max_limit: 1000,
+        }
+    }
+}
+
+/// Why an operation was refused; each variant is an ETSI problem type (§5.5.2).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BrokerError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    BadRequestData(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    ResourceNotFound(String),
+    #[error("{0}")]
+    OperationNotSupported(String),
+    #[error("{0}")]
+    LdContextNotAvailable(String),
+    #[error("{0}")]
+    TooManyResults(String),
+    #[error("{0}")]
+    InternalError(String),
+}
+
+impl BrokerError {
+    /// The last segment of the ETSI problem type URI
+    /// (`https://uri.etsi.org/ngsi-ld/errors/<name>`).
+    pub fn problem_type(&self) -> &'static str {
+        match self {
+            BrokerError::InvalidRequest(_) => "InvalidRequest",
+            BrokerError::BadRequestData(_) => "BadRequestData",
+            BrokerError::AlreadyExists(_) => "AlreadyExists",
+            BrokerError::ResourceNotFound(_) => "ResourceNotFound",
+            BrokerError::OperationNotSupported(_) => "OperationNotSupported",
+            BrokerError::LdContextNotAvailable(_) => "LdContextNotAvailable",
+            BrokerError::TooManyResults(_) => "TooManyResults",
+            BrokerError::InternalError(_) => "InternalError",
+        }
+    }
+}
+
+impl From<DocumentError> for BrokerError {
+    fn from(e: DocumentError) -> Self {
+        match e {
+            DocumentError::BadRequestData(m) => BrokerError::BadRequestData(m),
+            DocumentError::InvalidRequest(m) => BrokerError::InvalidRequest(m),
+        }
+    }
+}
+
+impl From<StoreError> for BrokerError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "NGSI-LD storage failed");
+        BrokerError::InternalError(format!("storage failed: {e}"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, BrokerError>;
+
+/// What an operation decided to do with one entity.
+pub(crate) enum Mutation {
+    /// Store the entity; `changed` lists the expanded attributes whose instances changed (they
+    /// go to the history and to subscriptions), `created` tells a creation from an update.
+    Put {
+        entity: Entity,
+        changed: Vec<String>,
+        created: bool,
+    },
+    Delete,
+    Keep,
+}
+
+/// The context broker. Cheap to clone.
+#[derive(Clone)]
+pub struct Broker {
+    pub store: Store,
+    pub contexts: Contexts,
+    pub config: Arc<BrokerConfig>,
+}
+
+impl Broker {
+    pub fn new(store: Store, config: BrokerConfig) -> Self {
+        let contexts = Contexts::new(config.fetch_remote_contexts);
+        Broker {
+            store,
+            contexts,
+            config: Arc::new(config),
+        }
+    }
+
+    /// Runs `decide` for each id inside one storage transaction. Errors of one item do not
+    /// undo the others (batch operations answer 207 with both).
+    pub(crate) async fn modify(
+        &self,
+        ids: &[String],
+        mut decide: impl FnMut(&str, Option<Entity>) -> Result<Mutation>,
+    ) -> Result<Vec<Result<()>>> {
+        let results = self
+            .store
+            .ngsild_modify(ids, |id: &str, current: Option<&StoredEntity>| {
+                let current = match current {
+                    Some(stored) => Some(record::entity_of(stored)?),
+                    None => None,
+                };
+                let existed = current.is_some();
+                let change = match decide(id, current)? {
+                    Mutation::Put {
+                        entity,
+                        changed,
+                        created,
+                    } => record::put(&entity, &changed, created)?,
+                    Mutation::Delete if existed => record::delete(id),
+                    Mutation::Delete | Mutation::Keep => Change::Keep,
+                };
+                Ok((change, ()))
+            })
+            .await?;
+        Ok(results)
+    }
+
+    /// One entity, as stored.
+    pub async fn entity(&self, id: &str) -> Result<Entity> {
+        match self.store.ngsild_get(id).await? {
+            Some(stored) => record::entity_of(&stored),
+            None => Err(not_found(id)),
+        }
+    }
+}
+
+pub(crate) fn not_found(id: &str) -> BrokerError {
+    BrokerError::ResourceNotFound(format!("no entity has the id {id}"))
+}
+
+/// Milliseconds since the Unix epoch: the clock of every write.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,295 @@
+//! Query Entities (§5.7.2) and discovery (§5.7.5–5.7.10).
+//!
+//! A query runs in two stages. Storage first narrows the candidates with a prefilter built
+//! from the parts of the query that its value index answers exactly (ids, types, attribute
+//! existence, number and string comparisons, the bounding box of a geo-query). The exact
+//! NGSI-LD semantics are then applied in memory by `dothi_ngsild::eval` to the candidates.
+//! When the prefilter is exact, storage also pages and counts; otherwise the broker does.
+//!
+//! Invariant: the prefilter never drops an entity that the exact evaluation would keep.
+
+use dothi_ngsild::entity::Entity;
+use dothi_ngsild::eval::{self, CompiledQuery};
+use dothi_ngsild::geo::{GeoQuery, GeoRel, Geometry};
+use dothi_ngsild::q::{CompareOp, Condition, EqualityValue, Query, Value as QValue};
+use dothi_store::ngsild::{Cmp, EntityFilter, Prefilter};
+use regex::Regex;
+
+use crate::{record, Broker, BrokerError, Result};
+
+/// A parsed Query Entities request, with every name already expanded except inside `q`.
+#[derive(Debug, Clone, Default)]
+pub struct EntityQuery {
+    pub ids: Vec<String>,
+    pub id_pattern: Option<String>,
+    /// Type selection in disjunctive normal form, expanded; None = any type.
+    pub types: Option<Vec<Vec<String>>>,
+    /// Expanded `attrs`: entities must have at least one of them.
+    pub attrs: Vec<String>,
+    pub q: Option<Query>,
+    /// The geo-query and the expanded GeoProperty it applies to.
+    pub geo: Option<(GeoQuery, String)>,
+    pub limit: u32,
+    pub offset: u32,
+    pub count: bool,
+}
+
+/// A page of entities and, when asked, the total count of matches.
+#[derive(Debug, Clone, Default)]
+pub struct EntityPage {
+    pub entities: Vec<Entity>,
+    pub total: Option<u64>,
+}
+
+/// Metres per degree of latitude, a safe (small) value so that the box never excludes a match.
+const METRES_PER_DEGREE: f64 = 110_000.0;
+
+impl Broker {
+    /// Query Entities. `expand` maps the attribute names of `q` to IRIs (the request context).
+    pub async fn query_entities(
+        &self,
+        query: &EntityQuery,
+        expand: &(dyn Fn(&str) -> String + Sync),
+    ) -> Result<EntityPage> {
+        let id_pattern = match &query.id_pattern {
+            Some(p) => Some(Regex::new(p).map_err(|e| {
+                BrokerError::BadRequestData(format!(
+                    "idPattern is not a valid regular expression: {e}"
+                ))
+            })?),
+            None => None,
+        };
+        let compiled = match &query.q {
+            Some(q) => Some(CompiledQuery::new(q).map_err(BrokerError::BadRequestData)?),
+            None => None,
+        };
+        let (q_prefilter, q_exact) = match &query.q {
+            Some(q) => prefilter(q, expand),
+            None => (Prefilter::True, true),
+        };
+        let geo_bbox = query.geo.as_ref().and_then(|(g, iri)| {
+            // Storage keeps the box of `location` only.
+            (iri == dothi_ngsild::document::LOCATION)
+                .then(|| query_bbox(g))
+                .flatten()
+        });
+        let exact = q_exact && id_pattern.is_none() && query.geo.is_none();
+        let filter = EntityFilter {
+            ids: query.ids.clone(),
+            types: query.types.clone().unwrap_or_default(),
+            attrs_any: query.attrs.clone(),
+            prefilter: q_prefilter,
+            bbox: geo_bbox,
+            limit: exact.then_some(query.limit),
+            offset: if exact { query.offset } else { 0 },
+            count: exact && query.count,
+            after_pk: None,
+        };
+        let page = self.store.ngsild_query(&filter).await?;
+        let mut entities = Vec::with_capacity(page.entities.len());
+        for stored in &page.entities {
+            let entity = record::entity_of(stored)?;
+            let keep = id_pattern.as_ref().is_none_or(|re| re.is_match(&entity.id))
+                && compiled.as_ref().is_none_or(|q| q.matches(&entity, expand))
+                && query
+                    .geo
+                    .as_ref()
+                    .is_none_or(|(g, iri)| eval::matches_geo(g, &entity, iri));
+            if keep {
+                entities.push(entity);
+            }
+        }
+        if exact {
+            return Ok(EntityPage {
+                entities,
+                total: page.total,
+            });
+        }
+        let total = entities.len() as u64;
+        let entities = entities
+            .into_iter()
+            .skip(query.offset as usize)
+            .take(query.limit as usize)
+            .collect();
+        Ok(EntityPage {
+            entities,
+            total: query.count.then_some(total),
+        })
+    }
+}
+
+/// The storage prefilter of a `q` query, and whether it is exact (selects exactly the
+/// entities the query selects).
+pub fn prefilter(query: &Query, expand: &dyn Fn(&str) -> String) -> (Prefilter, bool) {
+    match query {
+        Query::And(items) | Query::Or(items) => {
+            let mut exact = true;
+            let parts = items
+                .iter()
+                .map(|q| {
+                    let (p, e) = prefilter(q, expand);
+                    exact &= e;
+                    p
+                })
+                .collect();
+            let combined = if matches!(query, Query::And(_)) {
+                Prefilter::And(parts)
+            } else {
+                Prefilter::Or(parts)
+            };
+            (combined, exact)
+        }
+        Query::Term(term) => {
+            let attr = &term.attribute;
+            let Some(first) = attr.path.first() else {
+                return (Prefilter::True, false);
+            };
+            let iri = expand(first);
+            let exists = Prefilter::Exists { attr: iri.clone() };
+            if attr.path.len() > 1 || !attr.trailing.is_empty() {
+                return (exists, false);
+            }
+            match &term.condition {
+                None => (exists, true),
+                Some(Condition::Compare { op, value }) => {
+                    let cmp = match op {
+                        CompareOp::Greater => Cmp::Gt,
+                        CompareOp::GreaterEq => Cmp::Ge,
+                        CompareOp::Less => Cmp::Lt,
+                        CompareOp::LessEq => Cmp::Le,
+                    };
+                    match value {
+                        QValue::Number(n) => (
+                            Prefilter::Num {
+                                attr: iri,
+                                op: cmp,
+                                value: *n,
+                            },
+                            true,
+                        ),
+                        QValue::Text(s) => (
+                            Prefilter::Text {
+                                attr: iri,
+                                op: cmp,
+                                value: s.clone(),
+                            },
+                            true,
+                        ),
+                        _ => (exists, false),
+                    }
+                }
+                Some(Condition::Equal(EqualityValue::Single(value))) => match value {
+                    QValue::Number(n) => (
+                        Prefilter::Num {
+                            attr: iri,
+                            op: Cmp::Eq,
+                            value: *n,
+                        },
+                        true,
+                    ),
+                    QValue::Text(s) | QValue::Uri(s) => (
+                        Prefilter::Text {
+                            attr: iri,
+                            op: Cmp::Eq,
+                            value: s.clone(),
+                        },
+                        true,
+                    ),
+                    _ => (exists, false),
+                },
+                Some(Condition::Equal(EqualityValue::List(values))) => {
+                    let numbers: Option<Vec<f64>> = values
+                        .iter()
+                        .map(|v| match v {
+                            QValue::Number(n) => Some(*n),
+                            _ => None,
+                        })
+                        .collect();
+                    let texts: Option<Vec<String>> = values
+                        .iter()
+                        .map(|v| match v {
+                            QValue::Text(s) | QValue::Uri(s) => Some(s.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    match (numbers, texts) {
+                        (Some(values), _) => (Prefilter::NumIn { attr: iri, values }, true),
+                        (_, Some(values)) => (Prefilter::TextIn { attr: iri, values }, true),
+                        _ => (exists, false),
+                    }
+                }
+                Some(Condition::Equal(EqualityValue::Range(
+                    QValue::Number(low),
+                    QValue::Number(high),
+                ))) => (
+                    // Each bound may hold for a different element of an array value.
+                    Prefilter::And(vec![
+                        Prefilter::Num {
+                            attr: iri.clone(),
+                            op: Cmp::Ge,
+                            value: *low,
+                        },
+                        Prefilter::Num {
+                            attr: iri,
+                            op: Cmp::Le,
+                            value: *high,
+                        },
+                    ]),
+                    false,
+                ),
+                Some(_) => (exists, false),
+            }
+        }
+    }
+}
+
+/// A bounding box that contains every geometry the geo-query can select, if one exists.
+fn query_bbox(query: &GeoQuery) -> Option<[f64; 4]> {
+    let positions: Vec<(f64, f64)> = match &query.geometry {
+        Geometry::Point(p) => vec![(p.lon, p.lat)],
+        Geometry::LineString(ps) | Geometry::MultiPoint(ps) => {
+            ps.iter().map(|p| (p.lon, p.lat)).collect()
+        }
+        Geometry::Polygon(rings) | Geometry::MultiLineString(rings) => {
+            rings.iter().flatten().map(|p| (p.lon, p.lat)).collect()
+        }
+        Geometry::MultiPolygon(polys) => polys
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|p| (p.lon, p.lat))
+            .collect(),
+    };
+    let mut bbox = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
+    for (lon, lat) in positions {
+        bbox = [
+            bbox[0].min(lon),
+            bbox[1].min(lat),
+            bbox[2].max(lon),
+            bbox[3].max(lat),
+        ];
+    }
+    match &query.georel {
+        // Anything may lie outside the query geometry.
+        GeoRel::Disjoint => None,
+        GeoRel::Near(distance) => {
+            let max = distance.max?;
+            let dlat = max / METRES_PER_DEGREE;
+            let cos = bbox[1].to_radians().cos().abs().max(0.01);
+            let dlon = dlat / cos;
+            Some([
+                bbox[0] - dlon,
+                bbox[1] - dlat,
+                bbox[2] + dlon,
+                bbox[3] + dlat,
+            ])
+        }
+        // A geometry that lies within, contains, equals, overlaps or meets the query geometry
+        // has a box that meets the query's box.
+        GeoRel::Within
+        | GeoRel::Contains
+        | GeoRel::Intersects
+        | GeoRel::Equals
+        | GeoRel::Overlaps => Some(bbox),
+    }
+}

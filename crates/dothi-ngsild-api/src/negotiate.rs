@@ -1,0 +1,266 @@
+//! Content negotiation of the NGSI-LD binding (§6.3): where the request's `@context` comes
+//! from, which representation the client accepts, and how the answer carries the context back
+//! (a `Link` header for JSON, an `@context` member for JSON-LD).
+
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use dothi_broker::Broker;
+use dothi_ngsild::context::{self, Context, CORE_CONTEXT_URL};
+use serde_json::Value;
+
+use crate::Problem;
+
+pub const JSON: &str = "application/json";
+pub const JSON_LD: &str = "application/ld+json";
+pub const GEO_JSON: &str = "application/geo+json";
+pub const MERGE_PATCH: &str = "application/merge-patch+json";
+const LINK_REL: &str = "http://www.w3.org/ns/json-ld#context";
+
+/// The representation of an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accept {
+    Json,
+    JsonLd,
+    GeoJson,
+}
+
+/// The `Accept` header: the first acceptable media type in the client's order.
+pub fn accept(headers: &HeaderMap, geo_allowed: bool) -> Result<Accept, Problem> {
+    let Some(value) = headers.get(header::ACCEPT) else {
+        return Ok(Accept::Json);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| Problem::invalid_request("the Accept header is not ASCII"))?;
+    let mut ranked: Vec<(f32, usize, Accept)> = Vec::new();
+    for (position, item) in text.split(',').enumerate() {
+        let mut parts = item.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let quality = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let chosen = match media.as_str() {
+            JSON | "*/*" | "application/*" => Some(Accept::Json),
+            JSON_LD => Some(Accept::JsonLd),
+            GEO_JSON if geo_allowed => Some(Accept::GeoJson),
+            _ => None,
+        };
+        if let Some(chosen) = chosen {
+            if quality > 0.0 {
+                ranked.push((quality, position, chosen));
+            }
+        }
+    }
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    ranked.first().map(|(_, _, a)| *a).ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "NotAcceptable",
+            "Not acceptable",
+            format!(
+                "the broker answers in application/json, application/ld+json{}; Accept asked for {text}",
+                if geo_allowed { " or application/geo+json" } else { "" }
+            ),
+        )
+    })
+}
+
+/// The request's context: what expands its terms, and what to echo in the answer.
+#[derive(Clone)]
+pub struct RequestContext {
+    pub ctx: Context,
+    /// The context as the client gave it (a URL string, an object or an array), or the core
+    /// context URL when it gave none.
+    pub reference: Value,
+}
+
+fn link_context(headers: &HeaderMap) -> Result<Option<String>, Problem> {
+    let mut found = None;
+    for value in headers.get_all(header::LINK) {
+        let text = value
+            .to_str()
+            .map_err(|_| Problem::bad_request_data("the Link header is not ASCII"))?;
+        if let Some(url) = context::parse_link_header(text)
+            .map_err(|e| Problem::bad_request_data(format!("the Link header is malformed: {e}")))?
+        {
+            if found.is_some() {
+                return Err(Problem::bad_request_data(
+                    "the request has more than one JSON-LD context Link header",
+                ));
+            }
+            found = Some(url);
+        }
+    }
+    Ok(found)
+}
+
+/// The context of a request without a body (GET, DELETE): the Link header, or the core.
+pub async fn context_of(broker: &Broker, headers: &HeaderMap) -> Result<RequestContext, Problem> {
+    match link_context(headers)? {
+        Some(url) => {
+            let reference = Value::String(url);
+            let ctx = broker.contexts.resolve(&reference).await?;
+            Ok(RequestContext { ctx, reference })
+        }
+        None => Ok(RequestContext {
+            ctx: broker.contexts.core(),
+            reference: Value::String(CORE_CONTEXT_URL.into()),
+        }),
+    }
+}
+
+/// The media type of the body, without parameters.
+fn content_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+}
+
+/// Parses a JSON body and finds its context: with `application/json` it is the Link header
+/// (and the body may not have `@context`); with `application/ld+json` it is the body's
+/// `@context` (for an array body, the first item's).
+pub async fn body_and_context(
+    broker: &Broker,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Value, RequestContext), Problem> {
+    let media = content_type(headers);
+    let ld = match media.as_deref() {
+        Some(JSON) | Some(MERGE_PATCH) => false,
+        Some(JSON_LD) => true,
+        Some(other) => {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "InvalidRequest",
+                "Unsupported media type",
+                format!("the body must be application/json or application/ld+json, not {other}"),
+            ))
+        }
+        None => return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "InvalidRequest",
+            "Unsupported media type",
+            "the request has a body but no Content-Type (application/json or application/ld+json)",
+        )),
+    };
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Problem::invalid_request(format!("the body is not valid JSON: {e}")))?;
+    if has_nul(&value) {
+        return Err(Problem::bad_request_data(
+            "strings in the body may not contain the NUL character (U+0000)",
+        ));
+    }
+    let embedded = match &value {
+        Value::Object(o) => o.get("@context").cloned(),
+        Value::Array(items) => items.first().and_then(|i| i.get("@context")).cloned(),
+        _ => None,
+    };
+    let context = if ld {
+        let Some(reference) = embedded else {
+            return Err(Problem::bad_request_data(
+                "with Content-Type application/ld+json the body must carry an @context",
+            ));
+        };
+        let ctx = broker.contexts.resolve(&reference).await?;
+        RequestContext { ctx, reference }
+    } else {
+        if embedded.is_some() {
+            return Err(Problem::bad_request_data(
+                "with Content-Type application/json the @context goes in a Link header, not in \
+                 the body (or send application/ld+json)",
+            ));
+        }
+        context_of(broker, headers).await?
+    };
+    Ok((value, context))
+}
+
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
+/// Writes `body` in the representation asked, with the request's context.
+pub fn respond(status: StatusCode, body: Value, accept: Accept, rc: &RequestContext) -> Response {
+    let mut headers = HeaderMap::new();
+    let body = match accept {
+        Accept::JsonLd => {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_LD));
+            with_context(body, &rc.reference)
+        }
+        Accept::GeoJson => {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(GEO_JSON));
+            link(&mut headers, rc);
+            body
+        }
+        Accept::Json => {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+            link(&mut headers, rc);
+            body
+        }
+    };
+    (status, headers, body.to_string()).into_response()
+}
+
+fn link(headers: &mut HeaderMap, rc: &RequestContext) {
+    let url = rc.reference.as_str().unwrap_or(CORE_CONTEXT_URL);
+    let value = format!("<{url}>; rel=\"{LINK_REL}\"; type=\"{JSON_LD}\"");
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        headers.insert(header::LINK, v);
+    }
+}
+
+/// Adds `@context` to an object, or to each object of an array.
+fn with_context(body: Value, reference: &Value) -> Value {
+    match body {
+        Value::Object(mut o) => {
+            o.insert("@context".into(), reference.clone());
+            Value::Object(o)
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|i| with_context(i, reference))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// The query string as (name, value) pairs.
+pub fn params(raw: Option<&str>) -> Result<Vec<(String, String)>, Problem> {
+    serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|e| Problem::bad_request_data(format!("the query string is malformed: {e}")))
+}
+
+pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A comma-separated list parameter (`attrs=a,b`, `options=keyValues,sysAttrs`).
+pub fn list_param(params: &[(String, String)], name: &str) -> Vec<String> {
+    params
+        .iter()
+        .filter(|(k, _)| k == name)
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}

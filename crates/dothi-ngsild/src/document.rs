@@ -1,0 +1,959 @@
+//! NGSI-LD JSON documents ↔ the expanded [`Entity`]: parsing what clients send (normalized or
+//! concise form, §4.5), rendering what they get back (normalized, concise, keyValues, with or
+//! without system attributes, or GeoJSON), and the attribute-level update semantics of the
+//! entity operations (append, update, partial update, merge-patch, replace, delete).
+//!
+//! Everything here is pure: the broker calls it inside a storage transaction, with the active
+//! [`Context`] of the request and the transaction's clock.
+//!
+//! Invariant: a parsed entity is valid — ids and dataset ids are URIs, every attribute has its
+//! payload, GeoProperties hold valid GeoJSON, `observedAt` is an ISO 8601 date-time with an
+//! offset — so storage and rendering never meet a malformed attribute.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use serde_json::{Map, Value};
+
+use crate::context::Context;
+use crate::entity::{Attribute, AttributeKind, Entity};
+
+/// The prefix of the NGSI-LD core vocabulary.
+pub const CORE: &str = "https://uri.etsi.org/ngsi-ld/";
+/// `location`, expanded.
+pub const LOCATION: &str = "https://uri.etsi.org/ngsi-ld/location";
+/// The NGSI-LD null of merge-patch (§4.5.? "urn:ngsi-ld:null" deletes an attribute).
+pub const NGSI_LD_NULL: &str = "urn:ngsi-ld:null";
+
+/// Why a document was refused. The variants are the ETSI problem types.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DocumentError {
+    /// The document is well-formed JSON but its data does not fit the operation.
+    #[error("{0}")]
+    BadRequestData(String),
+    /// The document is not what the operation takes at all (e.g. not a JSON object).
+    #[error("{0}")]
+    InvalidRequest(String),
+}
+
+type Result<T> = std::result::Result<T, DocumentError>;
+
+fn bad(message: impl Into<String>) -> DocumentError {
+    DocumentError::BadRequestData(message.into())
+}
+
+/// Members of an attribute instance that are not sub-attributes.
+const INSTANCE_MEMBERS: &[&str] = &[
+    "type",
+    "value",
+    "object",
+    "languageMap",
+    "vocab",
+    "json",
+    "valueList",
+    "objectList",
+    "objectType",
+    "observedAt",
+    "unitCode",
+    "datasetId",
+    "createdAt",
+    "modifiedAt",
+    "deletedAt",
+    "instanceId",
+    "lang",
+    "previousValue",
+    "@context",
+];
+
+/// Members of an entity that are not attributes.
+const ENTITY_MEMBERS: &[&str] = &[
+    "@context",
+    "id",
+    "@id",
+    "type",
+    "@type",
+    "scope",
+    "createdAt",
+    "modifiedAt",
+    "deletedAt",
+];
+
+/// True for an absolute URI: a scheme, a colon and something after it, with no whitespace.
+pub fn is_uri(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && !rest.is_empty()
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'))
+}
+
+/// Attribute and type names may not carry characters that break the query languages (§4.6.2).
+pub fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(bad("an attribute name is empty"));
+    }
+    if let Some(c) = name.chars().find(|c| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(c, '<' | '>' | '"' | '\'' | '=' | ';' | '(' | ')')
+    }) {
+        return Err(bad(format!(
+            "the name '{name}' contains the forbidden character {c:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Parses an ISO 8601 date-time with an offset (`Z` or `±hh:mm`) to epoch milliseconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+/// Epoch milliseconds as the UTC ISO 8601 text NGSI-LD uses (`2026-11-25T10:00:00.000Z`).
+pub fn format_time(ms: i64) -> String {
+    match Utc.timestamp_millis_opt(ms).single() {
+        Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),
+        None => "1970-01-01T00:00:00.000Z".to_string(),
+    }
+}
+
+/// Parses a whole entity (create, replace, batch items, upsert).
+pub fn parse_entity(body: &Value, ctx: &Context, now: i64) -> Result<Entity> {
+    let object = body
+        .as_object()
+        .ok_or_else(|| DocumentError::InvalidRequest("an entity must be a JSON object".into()))?;
+    let id = entity_id(object)?.ok_or_else(|| bad("the entity has no 'id'"))?;
+    let types = entity_types(object, ctx)?.ok_or_else(|| bad("the entity has no 'type'"))?;
+    let scopes = scopes(object)?.unwrap_or_default();
+    let fragment = parse_attributes(object, ctx, now, false)?;
+    Ok(Entity {
+        id,
+        types,
+        scopes,
+        created_at: now,
+        modified_at: now,
+        attributes: fragment.attributes,
+    })
+}
+
+/// The id of a document, if it has one; it must be a URI.
+pub fn entity_id(object: &Map<String, Value>) -> Result<Option<String>> {
+    match object.get("id").or_else(|| object.get("@id")) {
+        None => Ok(None),
+        Some(Value::String(id)) if is_uri(id) => Ok(Some(id.clone())),
+        Some(Value::String(id)) => Err(bad(format!("the entity id '{id}' is not a URI"))),
+        Some(_) => Err(bad("the entity id must be a string")),
+    }
+}
+
+/// The expanded types of a document, if it has any.
+pub fn entity_types(object: &Map<String, Value>, ctx: &Context) -> Result<Option<Vec<String>>> {
+    let names: Vec<&str> = match object.get("type").or_else(|| object.get("@type")) {
+        None => return Ok(None),
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|t| {
+                t.as_str()
+                    .ok_or_else(|| bad("each entity type must be a string"))
+            })
+            .collect::<Result<_>>()?,
+        Some(_) => return Err(bad("the entity type must be a string or a non-empty array")),
+    };
+    let mut types = Vec::with_capacity(names.len());
+    for name in names {
+        check_name(name)?;
+        let iri = ctx.expand(name);
+        if !types.contains(&iri) {
+            types.push(iri);
+        }
+    }
+    Ok(Some(types))
+}
+
+fn scopes(object: &Map<String, Value>) -> Result<Option<Vec<String>>> {
+    let list: Vec<&Value> = match object.get("scope") {
+        None => return Ok(None),
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(v) => vec![v],
+    };
+    list.into_iter()
+        .map(|s| match s.as_str() {
+            Some(s) if s.starts_with('/') && s.len() > 1 => Ok(s.to_string()),
+            _ => Err(bad(
+                "a scope must be a string starting with '/', e.g. /Hue/PhuXuan",
+            )),
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// The attributes of a fragment (append, update, merge), with the attributes a merge-patch
+/// sets to `urn:ngsi-ld:null`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fragment {
+    pub types: Option<Vec<String>>,
+    pub scopes: Option<Vec<String>>,
+    pub attributes: BTreeMap<String, Vec<Attribute>>,
+    /// (attribute IRI, dataset id) pairs to delete (merge-patch only).
+    pub nulls: Vec<(String, Option<String>)>,
+}
+
+/// Parses a fragment: a JSON object whose non-reserved members are attributes. With
+/// `allow_null`, an attribute whose value is `urn:ngsi-ld:null` is collected in `nulls`.
+pub fn parse_fragment(body: &Value, ctx: &Context, now: i64, allow_null: bool) -> Result<Fragment> {
+    let object = body
+        .as_object()
+        .ok_or_else(|| DocumentError::InvalidRequest("the payload must be a JSON object".into()))?;
+    let mut fragment = parse_attributes(object, ctx, now, allow_null)?;
+    fragment.types = entity_types(object, ctx)?;
+    fragment.scopes = scopes(object)?;
+    Ok(fragment)
+}
+
+fn parse_attributes(
+    object: &Map<String, Value>,
+    ctx: &Context,
+    now: i64,
+    allow_null: bool,
+) -> Result<Fragment> {
+    let mut fragment = Fragment::default();
+    for (name, value) in object {
+        if ENTITY_MEMBERS.contains(&name.as_str()) {
+            continue;
+        }
+        check_name(name)?;
+        let iri = ctx.expand(name);
+        if allow_null && is_null_marker(value) {
+            fragment.nulls.push((iri, dataset_of(value)));
+            continue;
+        }
+        let instances = parse_attribute(name, &iri, value, ctx, now)?;
+        fragment.attributes.insert(iri, instances);
+    }
+    Ok(fragment)
+}
+
+fn is_null_marker(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s == NGSI_LD_NULL,
+        Value::Object(o) => ["value", "object", "languageMap", "vocab", "json"]
+            .iter()
+            .any(|k| o.get(*k).and_then(Value::as_str) == Some(NGSI_LD_NULL)),
+        _ => false,
+    }
+}
+
+fn dataset_of(value: &Value) -> Option<String> {
+    value
+        .get("datasetId")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// Parses the value of one attribute member: one instance, or an array of instances with
+/// distinct dataset ids.
+pub fn parse_attribute(
+    name: &str,
+    iri: &str,
+    value: &Value,
+    ctx: &Context,
+    now: i64,
+) -> Result<Vec<Attribute>> {
+    let instances = match value {
+        Value::Array(items) if !items.is_empty() && items.iter().all(is_instance_object) => items
+            .iter()
+            .map(|item| parse_instance(name, iri, item, ctx, now))
+            .collect::<Result<Vec<_>>>()?,
+        _ => vec![parse_instance(name, iri, value, ctx, now)?],
+    };
+    let mut seen = HashSet::new();
+    for instance in &instances {
+        if !seen.insert(instance.dataset_id.as_deref()) {
+            return Err(bad(match &instance.dataset_id {
+                Some(d) => format!("attribute '{name}' has two instances with datasetId '{d}'"),
+                None => format!("attribute '{name}' has two instances without a datasetId"),
+            }));
+        }
+    }
+    Ok(instances)
+}
+
+/// An object that is an attribute instance, not a plain JSON value.
+fn is_instance_object(value: &Value) -> bool {
+    let Some(o) = value.as_object() else {
+        return false;
+    };
+    match o.get("type").and_then(Value::as_str) {
+        Some(t) => AttributeKind::parse(t).is_some(),
+        None => [
+            "value",
+            "object",
+            "languageMap",
+            "vocab",
+            "json",
+            "valueList",
+            "objectList",
+        ]
+        .iter()
+        .any(|k| o.contains_key(*k)),
+    }
+}
+
+fn is_geojson_geometry(value: &Value) -> bool {
+    let Some(o) = value.as_object() else {
+        return false;
+    };
+    matches!(
+        o.get("type").and_then(Value::as_str),
+        Some(
+            "Point" | "LineString" | "Polygon" | "MultiPoint" | "MultiLineString" | "MultiPolygon"
+        )
+    ) && o.contains_key("coordinates")
+}
+
+/// Parses one instance, in normalized form (`{"type": "Property", "value": …}`) or concise form
+/// (`{"value": …}`, a GeoJSON geometry, or a bare value).
+fn parse_instance(
+    name: &str,
+    iri: &str,
+    value: &Value,
+    ctx: &Context,
+    now: i64,
+) -> Result<Attribute> {
+    let object = match value {
+        Value::Null => return Err(bad(format!("attribute '{name}' is null"))),
+        _ if is_geojson_geometry(value) => {
+            return attribute(
+                AttributeKind::GeoProperty,
+                checked_geometry(name, value)?,
+                now,
+            );
+        }
+        Value::Object(o) if is_instance_object(value) => o,
+        // A bare value: a concise Property (or a GeoProperty for the core geo attributes).
+        other => return attribute(AttributeKind::Property, other.clone(), now),
+    };
+    let kind = match object.get("type") {
+        Some(Value::String(t)) => AttributeKind::parse(t).ok_or_else(|| {
+            bad(format!(
+                "attribute '{name}' has the unknown type '{t}' (expected Property, Relationship, \
+                 GeoProperty, LanguageProperty, VocabProperty, JsonProperty, ListProperty or \
+                 ListRelationship)"
+            ))
+        })?,
+        Some(_) => {
+            return Err(bad(format!(
+                "the type of attribute '{name}' must be a string"
+            )))
+        }
+        None => infer_kind(object),
+    };
+    let member = kind.payload_member();
+    let payload = match object.get(member) {
+        Some(Value::Null) | None => {
+            return Err(bad(format!(
+                "attribute '{name}' of type {} has no '{member}'",
+                kind.as_str()
+            )))
+        }
+        Some(v) => v,
+    };
+    let payload = match kind {
+        AttributeKind::Property | AttributeKind::JsonProperty | AttributeKind::ListProperty => {
+            payload.clone()
+        }
+        AttributeKind::GeoProperty => checked_geometry(name, payload)?,
+        AttributeKind::Relationship => checked_objects(name, payload, false)?,
+        AttributeKind::ListRelationship => checked_objects(name, payload, true)?,
+        AttributeKind::LanguageProperty => checked_language_map(name, payload)?,
+        AttributeKind::VocabProperty => expanded_vocab(name, payload, ctx)?,
+    };
+    let kind = if kind == AttributeKind::Property && payload_is_geo_of_core(iri, &payload) {
+        checked_geometry(name, &payload)?;
+        AttributeKind::GeoProperty
+    } else {
+        kind
+    };
+    parse_instance_members(name, object, attribute(kind, payload, now)?, ctx, now)
+}
+
+/// The core geo attributes (`location`, `observationSpace`, `operationSpace`) hold geometries.
+fn payload_is_geo_of_core(iri: &str, payload: &Value) -> bool {
+    iri.starts_with(CORE) && is_geojson_geometry(payload)
+}
+
+fn infer_kind(object: &Map<String, Value>) -> AttributeKind {
+    if object.contains_key("object") {
+        AttributeKind::Relationship
+    } else if object.contains_key("languageMap") {
+        AttributeKind::LanguageProperty
+    } else if object.contains_key("vocab") {
+        AttributeKind::VocabProperty
+    } else if object.contains_key("json") {
+        AttributeKind::JsonProperty
+    } else if object.contains_key("valueList") {
+        AttributeKind::ListProperty
+    } else if object.contains_key("objectList") {
+        AttributeKind::ListRelationship
+    } else if object.get("value").is_some_and(is_geojson_geometry) {
+        AttributeKind::GeoProperty
+    } else {
+        AttributeKind::Property
+    }
+}
+
+fn attribute(kind: AttributeKind, value: Value, now: i64) -> Result<Attribute> {
+    Ok(Attribute {
+        kind,
+        value,
+        observed_at: None,
+        unit_code: None,
+        dataset_id: None,
+        created_at: now,
+        modified_at: now,
+        sub_attributes: BTreeMap::new(),
+    })
+}
+
+/// Reads the metadata members and the sub-attributes of an instance object.
+fn parse_instance_members(
+    name: &str,
+    object: &Map<String, Value>,
+    mut attr: Attribute,
+    ctx: &Context,
+    now: i64,
+) -> Result<Attribute> {
+    if let Some(v) = object.get("observedAt") {
+        match v.as_str() {
+            Some(s) if parse_time(s).is_some() => attr.observed_at = Some(s.to_string()),
+            _ => {
+                return Err(bad(format!(
+                    "observedAt of attribute '{name}' must be an ISO 8601 date-time with an \
+                     offset, e.g. 2026-11-25T08:00:00Z"
+                )))
+            }
+        }
+    }
+    if let Some(v) = object.get("unitCode") {
+        match v.as_str() {
+            Some(s) if !s.is_empty() => attr.unit_code = Some(s.to_string()),
+            _ => {
+                return Err(bad(format!(
+                    "unitCode of attribute '{name}' must be a string"
+                )))
+            }
+        }
+    }
+    if let Some(v) = object.get("datasetId") {
+        match v.as_str() {
+            Some(s) if is_uri(s) => attr.dataset_id = Some(s.to_string()),
+            _ => {
+                return Err(bad(format!(
+                    "datasetId of attribute '{name}' must be a URI"
+                )))
+            }
+        }
+    }
+    for (sub_name, sub_value) in object {
+        if INSTANCE_MEMBERS.contains(&sub_name.as_str()) {
+            continue;
+        }
+        check_name(sub_name)?;
+        let sub_iri = ctx.expand(sub_name);
+        let path = format!("{name}.{sub_name}");
+        let sub = parse_instance(&path, &sub_iri, sub_value, ctx, now)?;
+        attr.sub_attributes.insert(sub_iri, sub);
+    }
+    Ok(attr)
+}
+
+fn checked_geometry(name: &str, value: &Value) -> Result<Value> {
+    let geometry_type = value.get("type").and_then(Value::as_str).unwrap_or("");
+    let coordinates = value.get("coordinates").unwrap_or(&Value::Null);
+    crate::geo::parse_geometry_value(geometry_type, coordinates).map_err(|e| {
+        bad(format!(
+            "attribute '{name}' is not a valid GeoJSON geometry: {e}"
+        ))
+    })?;
+    Ok(value.clone())
+}
+
+fn checked_objects(name: &str, value: &Value, list: bool) -> Result<Value> {
+    let uri = |v: &Value| v.as_str().is_some_and(is_uri);
+    let ok = match value {
+        Value::String(_) if !list => uri(value),
+        Value::Array(items) => !items.is_empty() && items.iter().all(uri),
+        _ => false,
+    };
+    if ok {
+        Ok(value.clone())
+    } else {
+        Err(bad(format!(
+            "the object of relationship '{name}' must be a URI or an array of URIs"
+        )))
+    }
+}
+
+fn checked_language_map(name: &str, value: &Value) -> Result<Value> {
+    let ok = value.as_object().is_some_and(|m| {
+        !m.is_empty()
+            && m.values().all(|v| match v {
+                Value::String(_) => true,
+                Value::Array(items) => items.iter().all(Value::is_string),
+                _ => false,
+            })
+    });
+    if ok {
+        Ok(value.clone())
+    } else {
+        Err(bad(format!(
+            "the languageMap of '{name}' must map language tags to strings, e.g. {{\"vi\": \"Cầu Trường Tiền\"}}"
+        )))
+    }
+}
+
+fn expanded_vocab(name: &str, value: &Value, ctx: &Context) -> Result<Value> {
+    match value {
+        Value::String(s) => Ok(Value::String(ctx.expand(s))),
+        Value::Array(items) if !items.is_empty() => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(|s| Value::String(ctx.expand(s)))
+                    .ok_or_else(|| bad(format!("the vocab of '{name}' must hold strings")))
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Value::Array),
+        _ => Err(bad(format!(
+            "the vocab of '{name}' must be a string or an array of strings"
+        ))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+/// Which attributes an operation changed and which it left, with the reason (§5.2.18 and the
+/// `notUpdated` member of 207 answers).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttrOutcome {
+    pub updated: Vec<String>,
+    pub not_updated: Vec<(String, String)>,
+}
+
+/// Replaces `old` by `new`, keeping the creation time.
+fn overwrite(old: &mut Attribute, mut new: Attribute, now: i64) {
+    new.created_at = old.created_at;
+    new.modified_at = now;
+    *old = new;
+}
+
+/// Merges `new` into `old`: members `new` has replace those of `old`, sub-attributes are merged.
+fn merge_instance(old: &mut Attribute, new: Attribute, now: i64) {
+    old.kind = new.kind;
+    old.value = new.value;
+    if new.observed_at.is_some() {
+        old.observed_at = new.observed_at;
+    }
+    if new.unit_code.is_some() {
+        old.unit_code = new.unit_code;
+    }
+    for (iri, sub) in new.sub_attributes {
+        if sub.value.as_str() == Some(NGSI_LD_NULL) {
+            old.sub_attributes.remove(&iri);
+            continue;
+        }
+        match old.sub_attributes.get_mut(&iri) {
+            Some(existing) => merge_instance(existing, sub, now),
+            None => {
+                old.sub_attributes.insert(iri, sub);
+            }
+        }
+    }
+    old.modified_at = now;
+}
+
+impl Entity {
+    fn instance_mut(&mut self, iri: &str, dataset_id: Option<&str>) -> Option<&mut Attribute> {
+        self.attributes
+            .get_mut(iri)?
+            .iter_mut()
+            .find(|a| a.dataset_id.as_deref() == dataset_id)
+    }
+
+    /// Append Entity Attributes (§5.6.3): new attributes are added; existing instances are
+    /// overwritten unless `overwrite` is false (`options=noOverwrite`).
+    pub fn append(
+        &mut self,
+        attributes: BTreeMap<String, Vec<Attribute>>,
+        overwrite_existing: bool,
+        now: i64,
+    ) -> AttrOutcome {
+        let mut outcome = AttrOutcome::default();
+        for (iri, instances) in attributes {
+            let mut changed = false;
+            for instance in instances {
+                let dataset = instance.dataset_id.clone();
+                match self.instance_mut(&iri, dataset.as_deref()) {
+                    Some(existing) if overwrite_existing => {
+                        overwrite(existing, instance, now);
+                        changed = true;
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.attributes
+                            .entry(iri.clone())
+                            .or_default()
+                            .push(instance);
+                        changed = true;
+                    }
+                }
+            }
+            if changed {
+                outcome.updated.push(iri);
+            } else {
+                outcome
+                    .not_updated
+                    .push((iri, "the attribute exists and noOverwrite was asked".into()));
+            }
+        }
+        if !outcome.updated.is_empty() {
+            self.modified_at = now;
+        }
+        outcome
+    }
+
+    /// Update Entity Attributes (§5.6.2): only instances that exist are replaced.
+    pub fn update_existing(
+        &mut self,
+        attributes: BTreeMap<String, Vec<Attribute>>,
+        now: i64,
+    ) -> AttrOutcome {
+        let mut outcome = AttrOutcome::default();
+        for (iri, instances) in attributes {
+            let mut changed = false;
+            for instance in instances {
+                let dataset = instance.dataset_id.clone();
+                if let Some(existing) = self.instance_mut(&iri, dataset.as_deref()) {
+                    overwrite(existing, instance, now);
+                    changed = true;
+                }
+            }
+            if changed {
+                outcome.updated.push(iri);
+            } else {
+                outcome
+                    .not_updated
+                    .push((iri, "the entity has no such attribute".into()));
+            }
+        }
+        if !outcome.updated.is_empty() {
+            self.modified_at = now;
+        }
+        outcome
+    }
+
+    /// Partial Attribute Update (§5.6.4): the given members of an existing instance change.
+    /// Returns false when the entity has no such instance.
+    pub fn partial_update(&mut self, iri: &str, instances: Vec<Attribute>, now: i64) -> bool {
+        let mut any = false;
+        for instance in instances {
+            let dataset = instance.dataset_id.clone();
+            if let Some(existing) = self.instance_mut(iri, dataset.as_deref()) {
+                merge_instance(existing, instance, now);
+                any = true;
+            }
+        }
+        if any {
+            self.modified_at = now;
+        }
+        any
+    }
+
+    /// Replace Attribute (§5.6.19): the instance must exist and is replaced whole.
+    pub fn replace_attribute(&mut self, iri: &str, instances: Vec<Attribute>, now: i64) -> bool {
+        let mut any = false;
+        for instance in instances {
+            let dataset = instance.dataset_id.clone();
+            if let Some(existing) = self.instance_mut(iri, dataset.as_deref()) {
+                overwrite(existing, instance, now);
+                any = true;
+            }
+        }
+        if any {
+            self.modified_at = now;
+        }
+        any
+    }
+
+    /// Merge Entity (§5.6.17, JSON merge-patch semantics): attributes are added or merged,
+    /// `urn:ngsi-ld:null` removes one, types and scopes given are added.
+    pub fn merge(&mut self, fragment: Fragment, now: i64) -> AttrOutcome {
+        let mut outcome = AttrOutcome::default();
+        if let Some(types) = fragment.types {
+            for t in types {
+                if !self.types.contains(&t) {
+                    self.types.push(t);
+                }
+            }
+        }
+        if let Some(scopes) = fragment.scopes {
+            self.scopes = scopes;
+        }
+        for (iri, dataset) in fragment.nulls {
+            if self.delete_attribute(&iri, dataset.as_deref(), false) {
+                outcome.updated.push(iri);
+            }
+        }
+        for (iri, instances) in fragment.attributes {
+            for instance in instances {
+                let dataset = instance.dataset_id.clone();
+                match self.instance_mut(&iri, dataset.as_deref()) {
+                    Some(existing) => merge_instance(existing, instance, now),
+                    None => self
+                        .attributes
+                        .entry(iri.clone())
+                        .or_default()
+                        .push(instance),
+                }
+            }
+            outcome.updated.push(iri);
+        }
+        self.modified_at = now;
+        outcome
+    }
+
+    /// Replace Entity (§5.6.18): everything but the id and the creation time is replaced.
+    pub fn replace_with(&mut self, new: Entity, now: i64) {
+        let created_at = self.created_at;
+        *self = new;
+        self.created_at = created_at;
+        self.modified_at = now;
+    }
+
+    /// Delete Entity Attribute (§5.6.5): one instance (the default one when `dataset_id` is
+    /// None) or, with `all`, every instance. Returns false if nothing matched.
+    pub fn delete_attribute(&mut self, iri: &str, dataset_id: Option<&str>, all: bool) -> bool {
+        let Some(instances) = self.attributes.get_mut(iri) else {
+            return false;
+        };
+        let before = instances.len();
+        if all {
+            instances.clear();
+        } else {
+            instances.retain(|a| a.dataset_id.as_deref() != dataset_id);
+        }
+        let removed = instances.len() != before;
+        if instances.is_empty() {
+            self.attributes.remove(iri);
+        }
+        removed
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+/// The representation a client asked for (`options`/`format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Normalized,
+    Concise,
+    KeyValues,
+}
+
+/// How to render entities for one request.
+#[derive(Debug, Clone, Default)]
+pub struct RenderOptions {
+    pub format: Format,
+    /// `options=sysAttrs`: include createdAt/modifiedAt.
+    pub sys_attrs: bool,
+    /// `attrs`/`pick`: only these expanded attributes (None = all).
+    pub attrs: Option<HashSet<String>>,
+    /// `lang`: render LanguageProperties as the string of this language.
+    pub lang: Option<String>,
+}
+
+/// Renders an entity in the representation asked, with compacted names (no `@context`).
+pub fn render_entity(
+    entity: &Entity,
+    ctx: &Context,
+    options: &RenderOptions,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("id".into(), Value::String(entity.id.clone()));
+    out.insert("type".into(), render_types(&entity.types, ctx));
+    if !entity.scopes.is_empty() {
+        out.insert(
+            "scope".into(),
+            match entity.scopes.as_slice() {
+                [one] => Value::String(one.clone()),
+                many => Value::Array(many.iter().cloned().map(Value::String).collect()),
+            },
+        );
+    }
+    if options.sys_attrs && options.format != Format::KeyValues {
+        out.insert(
+            "createdAt".into(),
+            Value::String(format_time(entity.created_at)),
+        );
+        out.insert(
+            "modifiedAt".into(),
+            Value::String(format_time(entity.modified_at)),
+        );
+    }
+    for (iri, instances) in &entity.attributes {
+        if options.attrs.as_ref().is_some_and(|set| !set.contains(iri)) {
+            continue;
+        }
+        out.insert(ctx.compact(iri), render_attribute(instances, ctx, options));
+    }
+    out
+}
+
+/// Types as the client sees them: one string, or an array for several.
+pub fn render_types(types: &[String], ctx: &Context) -> Value {
+    match types {
+        [one] => Value::String(ctx.compact(one)),
+        many => Value::Array(many.iter().map(|t| Value::String(ctx.compact(t))).collect()),
+    }
+}
+
+/// Renders the instances of one attribute (an array when there are several).
+pub fn render_attribute(instances: &[Attribute], ctx: &Context, options: &RenderOptions) -> Value {
+    match instances {
+        [one] => render_instance(one, ctx, options),
+        many => Value::Array(
+            many.iter()
+                .map(|i| render_instance(i, ctx, options))
+                .collect(),
+        ),
+    }
+}
+
+fn language_pick<'a>(map: &'a Value, lang: &str) -> Option<(&'a str, Value)> {
+    let map = map.as_object()?;
+    let (tag, value) = map
+        .get_key_value(lang)
+        .or_else(|| map.get_key_value("@none"))
+        .or_else(|| map.iter().next())?;
+    Some((tag.as_str(), value.clone()))
+}
+
+fn compact_vocab(value: &Value, ctx: &Context) -> Value {
+    match value {
+        Value::String(s) => Value::String(ctx.compact(s)),
+        Value::Array(items) => Value::Array(items.iter().map(|v| compact_vocab(v, ctx)).collect()),
+        other => other.clone(),
+    }
+}
+
+fn render_instance(attr: &Attribute, ctx: &Context, options: &RenderOptions) -> Value {
+    let payload = match attr.kind {
+        AttributeKind::VocabProperty => compact_vocab(&attr.value, ctx),
+        _ => attr.value.clone(),
+    };
+    let picked = match (attr.kind, options.lang.as_deref()) {
+        (AttributeKind::LanguageProperty, Some(lang)) => language_pick(&attr.value, lang),
+        _ => None,
+    };
+    if options.format == Format::KeyValues {
+        return match picked {
+            Some((_, v)) => v,
+            None => payload,
+        };
+    }
+    let mut out = Map::new();
+    let (kind, member) = match &picked {
+        Some(_) => (AttributeKind::Property, "value"),
+        None => (attr.kind, attr.kind.payload_member()),
+    };
+    let concise = options.format == Format::Concise;
+    if !concise {
+        out.insert("type".into(), Value::String(kind.as_str().into()));
+    }
+    match picked {
+        Some((tag, value)) => {
+            out.insert("value".into(), value);
+            out.insert("lang".into(), Value::String(tag.to_string()));
+        }
+        None => {
+            out.insert(member.into(), payload.clone());
+        }
+    }
+    if let Some(t) = &attr.observed_at {
+        out.insert("observedAt".into(), Value::String(t.clone()));
+    }
+    if let Some(u) = &attr.unit_code {
+        out.insert("unitCode".into(), Value::String(u.clone()));
+    }
+    if let Some(d) = &attr.dataset_id {
+        out.insert("datasetId".into(), Value::String(d.clone()));
+    }
+    if options.sys_attrs {
+        out.insert(
+            "createdAt".into(),
+            Value::String(format_time(attr.created_at)),
+        );
+        out.insert(
+            "modifiedAt".into(),
+            Value::String(format_time(attr.modified_at)),
+        );
+    }
+    for (iri, sub) in &attr.sub_attributes {
+        out.insert(ctx.compact(iri), render_instance(sub, ctx, options));
+    }
+    // Concise form drops the object around a lone Property or GeoProperty value when reading
+    // it back gives the same attribute.
+    if concise
+        && out.len() == 1
+        && matches!(kind, AttributeKind::Property | AttributeKind::GeoProperty)
+    {
+        let lone_is_plain = match kind {
+            AttributeKind::GeoProperty => true,
+            _ => {
+                !is_instance_object(&payload)
+                    && !is_geojson_geometry(&payload)
+                    && !payload.is_array()
+            }
+        };
+        if lone_is_plain {
+            return payload;
+        }
+    }
+    Value::Object(out)
+}
+
+/// Renders an entity as a GeoJSON Feature (§4.5.16): the geometry is the value of
+/// `geometry_iri` (default `location`), the properties are the rendered attributes.
+pub fn render_feature(
+    entity: &Entity,
+    ctx: &Context,
+    options: &RenderOptions,
+    geometry_iri: &str,
+) -> Value {
+    let mut properties = render_entity(entity, ctx, options);
+    properties.remove("id");
+    let geometry = entity
+        .attributes
+        .get(geometry_iri)
+        .and_then(|instances| instances.first())
+        .filter(|a| a.kind == AttributeKind::GeoProperty)
+        .map(|a| a.value.clone())
+        .unwrap_or(Value::Null);
+    let mut feature = Map::new();
+    feature.insert("id".into(), Value::String(entity.id.clone()));
+    feature.insert("type".into(), Value::String("Feature".into()));
+    feature.insert("geometry".into(), geometry);
+    feature.insert("properties".into(), Value::Object(properties));
+    Value::Object(feature)
+}

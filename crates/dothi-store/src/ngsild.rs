@@ -1,0 +1,1789 @@
+//! Persistence of the NGSI-LD context broker: entities with a query index, attribute history
+//! (the temporal API), a change log for durable subscriptions, subscriptions and their delivery
+//! outbox. SQL only: the broker computes every body (opaque JSON text here), the index entries
+//! and the history instances; this module stores them and answers the prefilters over them.
+//!
+//! # Entities
+//!
+//! Each entity is one row of `ngsild_entities` holding the body; `ngsild_entity_types` and
+//! `ngsild_attr_index` exist for the queries only. All writes go through
+//! [`Store::ngsild_modify`]: one transaction loads the current rows, lets the broker decide
+//! what each item becomes, and applies the outcome with a handful of multi-row statements
+//! whatever the batch size (the ingestion path: batch upserts of thousands of attributes).
+//! Entities are returned in creation order (`pk`), so that paging is stable.
+//!
+//! Concurrency: SQLite writers are serialised by [`crate::Db::begin_write`]. On PostgreSQL a
+//! transaction first takes advisory locks on the entities it touches (hashed into
+//! [`ENTITY_LOCK_BUCKETS`] buckets, taken in ascending order, so lock counts stay bounded and
+//! writers cannot deadlock), which also covers ids that do not exist yet: two creations of the
+//! same id are serialised instead of one of them failing on the unique constraint.
+//!
+//! # History
+//!
+//! An attribute instance (entity, attribute, datasetId) is a *series* with a number; history
+//! rows carry that number, and the index `(sid, observed_at, num)` covers every read. On
+//! SQLite an aggregation joins the bucket numbers of `ngsild_numbers` with the index, so that
+//! it aggregates while reading in order; a `GROUP BY` on the computed bucket would sort every
+//! instance first (about four times slower over a million instances).
+//!
+//! # Change log
+//!
+//! Every modification appends its notes to `ngsild_changes`; a subscription processor follows
+//! the log by sequence number and keeps its position in `ngsild_cursors`. On PostgreSQL,
+//! appending takes a transaction-level advisory lock so that sequence numbers become visible
+//! in the order they were allocated: a reader can never skip a row committed late.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use dothi_domain::DomainError;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::db::{bind_all, Backend, Val, WriteTx};
+use crate::error::{conflict_on_unique, Result, StoreError};
+use crate::reports::placeholders;
+use crate::time::now_ms;
+use crate::Store;
+
+/// Bound values per statement: below SQLite's 32,766 and PostgreSQL's 65,535.
+const MAX_BINDS: usize = 30_000;
+/// Rows of `ngsild_numbers` (SQLite): the most buckets one ordered aggregation reads.
+const NUMBERS: i64 = 65_536;
+/// Namespace of this module's PostgreSQL advisory locks ("NGLD").
+const LOCK_NAMESPACE: i32 = 0x4E47_4C44;
+/// Entities are locked by bucket: a transaction holds at most this many advisory locks, well
+/// inside PostgreSQL's shared lock table whatever the batch size.
+pub const ENTITY_LOCK_BUCKETS: u32 = 256;
+/// The change log's lock key, after every entity bucket (locks are taken in ascending order).
+const CHANGE_LOG_LOCK: u32 = ENTITY_LOCK_BUCKETS;
+
+/// An entity as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredEntity {
+    /// Creation order; `after_pk` in [`EntityFilter`] pages on it. 0 for an entity created
+    /// earlier in the same [`Store::ngsild_modify`] call (it has no row yet).
+    pub pk: i64,
+    pub id: String,
+    pub types: Vec<String>,
+    /// JSON computed by the broker.
+    pub body: String,
+    pub created_at: i64,
+    pub modified_at: i64,
+}
+
+/// What the broker writes for an entity: the body and what the queries need to know of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntityRecord {
+    pub id: String,
+    /// Type IRIs, in the order given (kept as given; the type index ignores duplicates).
+    pub types: Vec<String>,
+    pub body: String,
+    pub created_at: i64,
+    pub modified_at: i64,
+    /// At least one entry per top-level attribute: discovery and `attrs_any` read the index.
+    pub index: Vec<IndexEntry>,
+    /// `[min_lon, min_lat, max_lon, max_lat]` of the `location` GeoProperty.
+    pub bbox: Option<[f64; 4]>,
+}
+
+/// One value of an attribute instance, for the prefilters. An attribute whose value is neither
+/// a number nor a string (a GeoProperty, an object) has an entry with both `None`: it still
+/// exists for [`Prefilter::Exists`], discovery and `attrs_any`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexEntry {
+    pub attr: String,
+    pub num: Option<f64>,
+    pub text: Option<String>,
+}
+
+impl IndexEntry {
+    pub fn num(attr: &str, value: f64) -> Self {
+        IndexEntry {
+            attr: attr.into(),
+            num: Some(value),
+            text: None,
+        }
+    }
+
+    pub fn text(attr: &str, value: &str) -> Self {
+        IndexEntry {
+            attr: attr.into(),
+            num: None,
+            text: Some(value.into()),
+        }
+    }
+
+    pub fn exists(attr: &str) -> Self {
+        IndexEntry {
+            attr: attr.into(),
+            num: None,
+            text: None,
+        }
+    }
+}
+
+/// One attribute instance at one time, appended to the history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryEntry {
+    pub entity_id: String,
+    pub attr: String,
+    /// None: the default instance.
+    pub dataset_id: Option<String>,
+    pub observed_at: i64,
+    /// The numeric value, for aggregation; None when the value is not a number.
+    pub num: Option<f64>,
+    /// JSON of the instance, returned as stored.
+    pub instance: String,
+}
+
+/// A history instance as read back; `seq` identifies it (insertion order).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryRow {
+    pub seq: i64,
+    pub entity_id: String,
+    pub attr: String,
+    pub dataset_id: Option<String>,
+    pub observed_at: i64,
+    pub num: Option<f64>,
+    pub instance: String,
+}
+
+/// What a subscription processor learns of a change.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChangeNote {
+    pub entity_id: String,
+    /// "create", "update" or "delete" (free text to the store).
+    pub op: String,
+    /// The attributes the change touched.
+    pub attrs: Vec<String>,
+    /// The body after the change; None for a deletion.
+    pub snapshot: Option<String>,
+}
+
+/// A row of the change log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChangeRow {
+    pub seq: i64,
+    pub entity_id: String,
+    pub op: String,
+    pub attrs: Vec<String>,
+    pub snapshot: Option<String>,
+    pub at: i64,
+}
+
+/// The broker's decision for one item of [`Store::ngsild_modify`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    /// Create or replace the entity; append the history entries and the note.
+    Put {
+        record: EntityRecord,
+        history: Vec<HistoryEntry>,
+        note: ChangeNote,
+    },
+    /// Delete the entity (its history stays: see [`Store::ngsild_delete_history`]).
+    Delete { note: ChangeNote },
+    /// Write nothing.
+    Keep,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Cmp {
+    fn sql(self) -> &'static str {
+        match self {
+            Cmp::Eq => "=",
+            Cmp::Ne => "<>",
+            Cmp::Lt => "<",
+            Cmp::Le => "<=",
+            Cmp::Gt => ">",
+            Cmp::Ge => ">=",
+        }
+    }
+}
+
+/// A condition on the attribute index. A leaf holds when *some* index entry of the attribute
+/// satisfies it; entries without a number never satisfy a `Num*` leaf, entries without a
+/// string never a `Text*` leaf (so `Ne` means "has a number other than"). Strings compare
+/// byte-wise on both backends.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Prefilter {
+    True,
+    And(Vec<Prefilter>),
+    /// An empty `Or` holds for no entity.
+    Or(Vec<Prefilter>),
+    Exists {
+        attr: String,
+    },
+    Num {
+        attr: String,
+        op: Cmp,
+        value: f64,
+    },
+    Text {
+        attr: String,
+        op: Cmp,
+        value: String,
+    },
+    NumIn {
+        attr: String,
+        values: Vec<f64>,
+    },
+    TextIn {
+        attr: String,
+        values: Vec<String>,
+    },
+}
+
+/// Which entities [`Store::ngsild_query`] returns; every field narrows the result.
+#[derive(Clone, Debug)]
+pub struct EntityFilter {
+    /// Empty: any id.
+    pub ids: Vec<String>,
+    /// An OR of ANDs of type IRIs; empty: any type.
+    pub types: Vec<Vec<String>>,
+    /// The entity has at least one of these attributes; empty: no constraint.
+    pub attrs_any: Vec<String>,
+    pub prefilter: Prefilter,
+    /// `[min_lon, min_lat, max_lon, max_lat]` that must intersect the entity's bounding box
+    /// (entities without one never match).
+    pub bbox: Option<[f64; 4]>,
+    pub limit: Option<u32>,
+    pub offset: u32,
+    /// Also count every match, whatever the limit and offset.
+    pub count: bool,
+    /// Only entities created after this one (keyset paging).
+    pub after_pk: Option<i64>,
+}
+
+impl Default for EntityFilter {
+    fn default() -> Self {
+        EntityFilter {
+            ids: Vec::new(),
+            types: Vec::new(),
+            attrs_any: Vec::new(),
+            prefilter: Prefilter::True,
+            bbox: None,
+            limit: None,
+            offset: 0,
+            count: false,
+            after_pk: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryPage {
+    /// In creation order.
+    pub entities: Vec<StoredEntity>,
+    /// Set when the filter asked for a count.
+    pub total: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypeInfo {
+    pub type_iri: String,
+    pub entity_count: u64,
+    /// Attribute IRIs present on entities of this type, sorted; empty unless asked for.
+    pub attrs: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttributeInfo {
+    pub attr: String,
+    pub entity_count: u64,
+    /// Type IRIs of the entities having it, sorted; empty unless asked for.
+    pub types: Vec<String>,
+}
+
+/// Which history [`Store::ngsild_history`] reads.
+#[derive(Clone, Debug, Default)]
+pub struct HistoryFilter {
+    /// Empty: every entity.
+    pub entity_ids: Vec<String>,
+    /// Empty: every attribute.
+    pub attrs: Vec<String>,
+    /// `[from, to)` on `observed_at`.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// Only the last N instances of each series (entity, attribute, datasetId) in the range.
+    pub last_n: Option<u32>,
+}
+
+/// The optional aggregates of a bucket (the counts are always computed). Asking only for what
+/// is needed matters: each aggregate costs about a tenth of the time of a million-row read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Aggregates {
+    pub sum: bool,
+    pub min: bool,
+    pub max: bool,
+    /// Sum of squares, for variance and standard deviation.
+    pub sumsq: bool,
+}
+
+impl Aggregates {
+    pub const ALL: Aggregates = Aggregates {
+        sum: true,
+        min: true,
+        max: true,
+        sumsq: true,
+    };
+}
+
+/// An aggregation for [`Store::ngsild_aggregate`]: buckets of `period_ms` from `origin`, per
+/// series. Instances observed before `origin` are not aggregated.
+#[derive(Clone, Debug)]
+pub struct AggregateFilter {
+    pub entity_ids: Vec<String>,
+    pub attrs: Vec<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub origin: i64,
+    pub period_ms: i64,
+    pub want: Aggregates,
+}
+
+/// One non-empty bucket of one series. `sum`, `min`, `max` and `sumsq` are over the numeric
+/// instances, None when not asked for or when the bucket has no number.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AggregateBucket {
+    pub entity_id: String,
+    pub attr: String,
+    pub dataset_id: Option<String>,
+    /// `origin + n × period`.
+    pub start: i64,
+    /// Instances in the bucket.
+    pub count: u64,
+    /// Of which numeric.
+    pub num_count: u64,
+    pub sum: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub sumsq: Option<f64>,
+}
+
+impl AggregateBucket {
+    pub fn avg(&self) -> Option<f64> {
+        let sum = self.sum?;
+        (self.num_count > 0).then(|| sum / self.num_count as f64)
+    }
+
+    /// Population variance.
+    pub fn variance(&self) -> Option<f64> {
+        let avg = self.avg()?;
+        let sumsq = self.sumsq?;
+        Some((sumsq / self.num_count as f64 - avg * avg).max(0.0))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubscriptionRecord {
+    pub id: String,
+    /// JSON computed by the broker.
+    pub body: String,
+    pub status: String,
+    pub expires_at: Option<i64>,
+    pub times_sent: i64,
+    pub last_notification: Option<i64>,
+    pub last_success: Option<i64>,
+    pub last_failure: Option<i64>,
+    pub created_at: i64,
+    pub modified_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubscriptionPage {
+    /// In creation order.
+    pub subscriptions: Vec<SubscriptionRecord>,
+    pub total: Option<u64>,
+}
+
+/// A notification waiting in the outbox.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Delivery {
+    pub seq: i64,
+    pub subscription_id: String,
+    pub payload: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub created_at: i64,
+}
+
+/// One entity of a modification, from load to write.
+struct Slot {
+    /// The row, if the entity existed when loaded.
+    pk: Option<i64>,
+    loaded_types: Option<Vec<String>>,
+    current: Option<StoredEntity>,
+    pending: Option<Pending>,
+}
+
+enum Pending {
+    Put {
+        index: Vec<IndexEntry>,
+        bbox: Option<[f64; 4]>,
+    },
+    Delete,
+}
+
+/// An entity to write, with its row if it has one.
+struct Put<'a> {
+    pk: Option<i64>,
+    entity: &'a StoredEntity,
+    index: &'a [IndexEntry],
+    bbox: Option<[f64; 4]>,
+    types_changed: bool,
+}
+
+/// Placeholders numbered in the order values are pushed.
+#[derive(Default)]
+struct Binds(Vec<Val>);
+
+impl Binds {
+    fn push(&mut self, v: Val) -> String {
+        self.0.push(v);
+        format!("${}", self.0.len())
+    }
+
+    fn list(&mut self, vals: impl IntoIterator<Item = Val>) -> String {
+        let items: Vec<String> = vals.into_iter().map(|v| self.push(v)).collect();
+        format!("({})", items.join(", "))
+    }
+}
+
+fn decode_err(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(Box::new(e)))
+}
+
+fn to_json(strings: &[String]) -> String {
+    // Serialising a list of strings cannot fail.
+    serde_json::to_string(strings).expect("a list of strings serialises")
+}
+
+fn from_json(text: &str) -> Result<Vec<String>> {
+    serde_json::from_str(text).map_err(decode_err)
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// FNV-1a: a stable hash, so that every instance maps an id to the same lock bucket.
+fn lock_bucket(id: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in id.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h % ENTITY_LOCK_BUCKETS
+}
+
+/// Take PostgreSQL advisory locks on `keys` (ascending) for the rest of the transaction.
+async fn advisory_locks(conn: &mut AnyConnection, keys: &[u32]) -> Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    // Literals, not binds: the keys are numbers computed here. A VALUES list is scanned in
+    // order, so the locks are taken in the order given.
+    let values: Vec<String> = keys.iter().map(|k| format!("({k})")).collect();
+    let sql = format!(
+        "SELECT COUNT(pg_advisory_xact_lock({LOCK_NAMESPACE}, b)) FROM (VALUES {}) AS t(b)",
+        values.join(", ")
+    );
+    sqlx::query(&sql).persistent(false).execute(conn).await?;
+    Ok(())
+}
+
+/// Run `INSERT … VALUES` for `vals` (rows of `width` values) in as few statements as the bind
+/// limits allow.
+async fn insert_rows(
+    conn: &mut AnyConnection,
+    head: &str,
+    width: usize,
+    vals: &[Val],
+) -> Result<()> {
+    for chunk in vals.chunks(MAX_BINDS / width * width) {
+        let sql = format!(
+            "{head} VALUES {}",
+            placeholders(chunk.len() / width, width, 1)
+        );
+        // Not cached: sizes vary, and a NULL float would fix its type as float4 on PostgreSQL.
+        bind_all(sqlx::query(&sql).persistent(false), chunk)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `DELETE FROM table WHERE column IN (keys)`, chunked; returns the rows deleted.
+async fn delete_in(
+    conn: &mut AnyConnection,
+    table: &str,
+    column: &str,
+    keys: &[i64],
+) -> Result<u64> {
+    let mut deleted = 0;
+    for chunk in keys.chunks(MAX_BINDS) {
+        let mut b = Binds::default();
+        let list = b.list(chunk.iter().map(|k| Val::I(*k)));
+        let sql = format!("DELETE FROM {table} WHERE {column} IN {list}");
+        deleted += bind_all(sqlx::query(&sql).persistent(false), &b.0)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    }
+    Ok(deleted)
+}
+
+const ENTITY_COLUMNS: &str = "e.pk, e.id, e.types, e.body, e.created_at, e.modified_at";
+
+fn entity_from_row(r: &AnyRow) -> Result<StoredEntity> {
+    Ok(StoredEntity {
+        pk: r.get(0),
+        id: r.get(1),
+        types: from_json(&r.get::<String, _>(2))?,
+        body: r.get(3),
+        created_at: r.get(4),
+        modified_at: r.get(5),
+    })
+}
+
+/// A series: one attribute instance of one entity.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Series {
+    entity_id: String,
+    attr: String,
+    /// '' for the default instance.
+    dataset_id: String,
+    sid: i64,
+}
+
+impl Series {
+    fn dataset(&self) -> Option<String> {
+        (!self.dataset_id.is_empty()).then(|| self.dataset_id.clone())
+    }
+}
+
+type SeriesKey = (String, String, String);
+
+fn series_from_row(r: &AnyRow) -> Series {
+    Series {
+        sid: r.get(0),
+        entity_id: r.get(1),
+        attr: r.get(2),
+        dataset_id: r.get(3),
+    }
+}
+
+/// The series of `entity_ids` (empty: all) with one of `attrs` (empty: any), sorted by entity,
+/// attribute and dataset.
+async fn find_series(
+    conn: &mut AnyConnection,
+    entity_ids: &[String],
+    attrs: &[String],
+) -> Result<Vec<Series>> {
+    let mut out = Vec::new();
+    let all = [None];
+    let id_chunks: Vec<Option<&[String]>> = if entity_ids.is_empty() {
+        all.to_vec()
+    } else {
+        entity_ids
+            .chunks(MAX_BINDS.saturating_sub(attrs.len()).max(1))
+            .map(Some)
+            .collect()
+    };
+    for ids in id_chunks {
+        let mut b = Binds::default();
+        let mut sql =
+            String::from("SELECT sid, entity_id, attr, dataset_id FROM ngsild_series WHERE 1 = 1");
+        if let Some(ids) = ids {
+            let list = b.list(ids.iter().map(|s| Val::S(s.clone())));
+            sql.push_str(&format!(" AND entity_id IN {list}"));
+        }
+        if !attrs.is_empty() {
+            let list = b.list(attrs.iter().map(|s| Val::S(s.clone())));
+            sql.push_str(&format!(" AND attr IN {list}"));
+        }
+        let rows = bind_all(sqlx::query(&sql).persistent(false), &b.0)
+            .fetch_all(&mut *conn)
+            .await?;
+        out.extend(rows.iter().map(series_from_row));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Numbers of the series of `entries`, created as needed.
+async fn series_ids(
+    conn: &mut AnyConnection,
+    entries: &[HistoryEntry],
+) -> Result<HashMap<SeriesKey, i64>> {
+    let wanted: BTreeSet<SeriesKey> = entries
+        .iter()
+        .map(|e| {
+            let dataset = e.dataset_id.clone().unwrap_or_default();
+            (e.entity_id.clone(), e.attr.clone(), dataset)
+        })
+        .collect();
+    let entity_ids: Vec<String> = wanted
+        .iter()
+        .map(|k| k.0.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut found = HashMap::with_capacity(wanted.len());
+    let collect = |series: Vec<Series>, found: &mut HashMap<SeriesKey, i64>| {
+        for s in series {
+            let key = (s.entity_id, s.attr, s.dataset_id);
+            if wanted.contains(&key) {
+                found.insert(key, s.sid);
+            }
+        }
+    };
+    collect(find_series(conn, &entity_ids, &[]).await?, &mut found);
+    let missing: Vec<&SeriesKey> = wanted.iter().filter(|k| !found.contains_key(*k)).collect();
+    if missing.is_empty() {
+        return Ok(found);
+    }
+    for chunk in missing.chunks(MAX_BINDS / 3) {
+        let vals: Vec<Val> = chunk
+            .iter()
+            .flat_map(|(e, a, d)| [Val::S(e.clone()), Val::S(a.clone()), Val::S(d.clone())])
+            .collect();
+        // DO NOTHING: a concurrent writer may have created the series since; read it below.
+        let sql = format!(
+            "INSERT INTO ngsild_series (entity_id, attr, dataset_id) VALUES {} \
+             ON CONFLICT (entity_id, attr, dataset_id) DO NOTHING \
+             RETURNING sid, entity_id, attr, dataset_id",
+            placeholders(chunk.len(), 3, 1)
+        );
+        let rows = bind_all(sqlx::query(&sql).persistent(false), &vals)
+            .fetch_all(&mut *conn)
+            .await?;
+        collect(rows.iter().map(series_from_row).collect(), &mut found);
+    }
+    if found.len() < wanted.len() {
+        collect(find_series(conn, &entity_ids, &[]).await?, &mut found);
+    }
+    if found.len() < wanted.len() {
+        return Err(StoreError::Database(sqlx::Error::RowNotFound));
+    }
+    Ok(found)
+}
+
+async fn append_history(conn: &mut AnyConnection, entries: &[HistoryEntry]) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let sids = series_ids(conn, entries).await?;
+    let mut vals = Vec::with_capacity(entries.len() * 4);
+    for e in entries {
+        let key = (
+            e.entity_id.clone(),
+            e.attr.clone(),
+            e.dataset_id.clone().unwrap_or_default(),
+        );
+        let sid = *sids
+            .get(&key)
+            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))?;
+        vals.extend([
+            Val::I(sid),
+            Val::I(e.observed_at),
+            Val::OptF(e.num),
+            Val::S(e.instance.clone()),
+        ]);
+    }
+    insert_rows(
+        conn,
+        "INSERT INTO ngsild_history (sid, observed_at, num, instance)",
+        4,
+        &vals,
+    )
+    .await
+}
+
+async fn append_changes(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    notes: &[ChangeNote],
+) -> Result<()> {
+    if notes.is_empty() {
+        return Ok(());
+    }
+    if backend == Backend::Postgres {
+        advisory_locks(conn, &[CHANGE_LOG_LOCK]).await?;
+    }
+    let at = now_ms();
+    let mut vals = Vec::with_capacity(notes.len() * 5);
+    for n in notes {
+        vals.extend([
+            Val::S(n.entity_id.clone()),
+            Val::S(n.op.clone()),
+            Val::S(to_json(&n.attrs)),
+            Val::OptS(n.snapshot.clone()),
+            Val::I(at),
+        ]);
+    }
+    insert_rows(
+        conn,
+        "INSERT INTO ngsild_changes (entity_id, op, attrs, snapshot, at)",
+        5,
+        &vals,
+    )
+    .await
+}
+
+/// Load the rows of `ids` into slots (absent ids get an empty slot).
+async fn load_slots<'a>(
+    conn: &mut AnyConnection,
+    ids: &[&'a str],
+) -> Result<HashMap<&'a str, Slot>> {
+    let mut slots: HashMap<&str, Slot> = ids
+        .iter()
+        .map(|id| {
+            let slot = Slot {
+                pk: None,
+                loaded_types: None,
+                current: None,
+                pending: None,
+            };
+            (*id, slot)
+        })
+        .collect();
+    for chunk in ids.chunks(MAX_BINDS) {
+        let mut b = Binds::default();
+        let list = b.list(chunk.iter().map(|s| Val::S(s.to_string())));
+        let sql = format!("SELECT {ENTITY_COLUMNS} FROM ngsild_entities e WHERE e.id IN {list}");
+        let rows = bind_all(sqlx::query(&sql).persistent(chunk.len() == 1), &b.0)
+            .fetch_all(&mut *conn)
+            .await?;
+        for r in &rows {
+            let entity = entity_from_row(r)?;
+            if let Some(slot) = slots.get_mut(entity.id.as_str()) {
+                slot.pk = Some(entity.pk);
+                slot.loaded_types = Some(entity.types.clone());
+                slot.current = Some(entity);
+            }
+        }
+    }
+    Ok(slots)
+}
+
+/// Apply the final state of each touched entity.
+async fn write_entities(tx: &mut WriteTx, deletes: &[i64], puts: &[Put<'_>]) -> Result<()> {
+    let conn = tx.conn();
+    if !deletes.is_empty() {
+        delete_in(conn, "ngsild_attr_index", "entity_pk", deletes).await?;
+        delete_in(conn, "ngsild_entity_types", "entity_pk", deletes).await?;
+        delete_in(conn, "ngsild_entities", "pk", deletes).await?;
+    }
+    if puts.is_empty() {
+        return Ok(());
+    }
+    let mut pks: HashMap<String, i64> = HashMap::with_capacity(puts.len());
+    let width = 9;
+    for chunk in puts.chunks(MAX_BINDS / width) {
+        let mut vals = Vec::with_capacity(chunk.len() * width);
+        for p in chunk {
+            let e = p.entity;
+            let [a, b, c, d] = match p.bbox {
+                Some(bb) => bb.map(Some),
+                None => [None; 4],
+            };
+            vals.extend([
+                Val::S(e.id.clone()),
+                Val::S(to_json(&e.types)),
+                Val::S(e.body.clone()),
+                Val::I(e.created_at),
+                Val::I(e.modified_at),
+                Val::OptF(a),
+                Val::OptF(b),
+                Val::OptF(c),
+                Val::OptF(d),
+            ]);
+        }
+        let sql = format!(
+            "INSERT INTO ngsild_entities (id, types, body, created_at, modified_at, \
+             min_lon, min_lat, max_lon, max_lat) VALUES {} \
+             ON CONFLICT (id) DO UPDATE SET types = excluded.types, body = excluded.body, \
+             created_at = excluded.created_at, modified_at = excluded.modified_at, \
+             min_lon = excluded.min_lon, min_lat = excluded.min_lat, \
+             max_lon = excluded.max_lon, max_lat = excluded.max_lat \
+             RETURNING pk, id",
+            placeholders(chunk.len(), width, 1)
+        );
+        let rows = bind_all(sqlx::query(&sql).persistent(false), &vals)
+            .fetch_all(&mut *conn)
+            .await?;
+        pks.extend(
+            rows.iter()
+                .map(|r| (r.get::<String, _>(1), r.get::<i64, _>(0))),
+        );
+    }
+    let pk_of = |p: &Put| -> Result<i64> {
+        pks.get(&p.entity.id)
+            .copied()
+            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+    };
+
+    let stale_types: Vec<i64> = puts
+        .iter()
+        .filter(|p| p.types_changed)
+        .filter_map(|p| p.pk)
+        .collect();
+    delete_in(conn, "ngsild_entity_types", "entity_pk", &stale_types).await?;
+    let mut type_vals = Vec::new();
+    for p in puts.iter().filter(|p| p.types_changed) {
+        let pk = pk_of(p)?;
+        let distinct: BTreeSet<&String> = p.entity.types.iter().collect();
+        for t in distinct {
+            type_vals.extend([Val::I(pk), Val::S(t.clone())]);
+        }
+    }
+    insert_rows(
+        conn,
+        "INSERT INTO ngsild_entity_types (entity_pk, type)",
+        2,
+        &type_vals,
+    )
+    .await?;
+
+    let existing: Vec<i64> = puts.iter().filter_map(|p| p.pk).collect();
+    delete_in(conn, "ngsild_attr_index", "entity_pk", &existing).await?;
+    let mut index_vals = Vec::new();
+    for p in puts {
+        let pk = pk_of(p)?;
+        for (ord, entry) in p.index.iter().enumerate() {
+            index_vals.extend([
+                Val::I(pk),
+                Val::I(ord as i64),
+                Val::S(entry.attr.clone()),
+                Val::OptF(entry.num),
+                Val::OptS(entry.text.clone()),
+            ]);
+        }
+    }
+    insert_rows(
+        conn,
+        "INSERT INTO ngsild_attr_index (entity_pk, ord, attr, num, text)",
+        5,
+        &index_vals,
+    )
+    .await
+}
+
+/// SQL condition for a prefilter over `e.pk`, None when it always holds.
+fn prefilter_sql(p: &Prefilter, b: &mut Binds) -> Option<String> {
+    let leaf = |b: &mut Binds, attr: &str, cond: &str| {
+        let attr = b.push(Val::S(attr.into()));
+        Some(format!(
+            "e.pk IN (SELECT entity_pk FROM ngsild_attr_index WHERE attr = {attr}{cond})"
+        ))
+    };
+    match p {
+        Prefilter::True => None,
+        Prefilter::And(items) => {
+            let parts: Vec<String> = items.iter().filter_map(|i| prefilter_sql(i, b)).collect();
+            (!parts.is_empty()).then(|| format!("({})", parts.join(" AND ")))
+        }
+        Prefilter::Or(items) => {
+            let mut parts = Vec::with_capacity(items.len());
+            for i in items {
+                parts.push(prefilter_sql(i, b)?);
+            }
+            if parts.is_empty() {
+                Some("1 = 0".into())
+            } else {
+                Some(format!("({})", parts.join(" OR ")))
+            }
+        }
+        Prefilter::Exists { attr } => leaf(b, attr, ""),
+        Prefilter::Num { attr, op, value } => {
+            let attr_p = b.push(Val::S(attr.clone()));
+            let v = b.push(Val::F(*value));
+            Some(format!(
+                "e.pk IN (SELECT entity_pk FROM ngsild_attr_index WHERE attr = {attr_p} \
+                 AND num {} {v})",
+                op.sql()
+            ))
+        }
+        Prefilter::Text { attr, op, value } => {
+            let attr_p = b.push(Val::S(attr.clone()));
+            let v = b.push(Val::S(value.clone()));
+            Some(format!(
+                "e.pk IN (SELECT entity_pk FROM ngsild_attr_index WHERE attr = {attr_p} \
+                 AND text {} {v})",
+                op.sql()
+            ))
+        }
+        Prefilter::NumIn { attr, values } => {
+            if values.is_empty() {
+                return Some("1 = 0".into());
+            }
+            let attr_p = b.push(Val::S(attr.clone()));
+            let list = b.list(values.iter().map(|v| Val::F(*v)));
+            Some(format!(
+                "e.pk IN (SELECT entity_pk FROM ngsild_attr_index WHERE attr = {attr_p} \
+                 AND num IN {list})"
+            ))
+        }
+        Prefilter::TextIn { attr, values } => {
+            if values.is_empty() {
+                return Some("1 = 0".into());
+            }
+            let attr_p = b.push(Val::S(attr.clone()));
+            let list = b.list(values.iter().map(|v| Val::S(v.clone())));
+            Some(format!(
+                "e.pk IN (SELECT entity_pk FROM ngsild_attr_index WHERE attr = {attr_p} \
+                 AND text IN {list})"
+            ))
+        }
+    }
+}
+
+/// The WHERE clause of an entity query.
+fn entity_conditions(f: &EntityFilter, b: &mut Binds) -> String {
+    let mut conds: Vec<String> = Vec::new();
+    if !f.ids.is_empty() {
+        let list = b.list(f.ids.iter().map(|s| Val::S(s.clone())));
+        conds.push(format!("e.id IN {list}"));
+    }
+    if !f.types.is_empty() {
+        let in_type = |b: &mut Binds, types: &[String]| {
+            let list = b.list(types.iter().map(|s| Val::S(s.clone())));
+            format!("e.pk IN (SELECT entity_pk FROM ngsild_entity_types WHERE type IN {list})")
+        };
+        if f.types.iter().all(|and| and.len() == 1) {
+            // The common case, `type=A,B`: one index range per type, one subquery.
+            let types: Vec<String> = f.types.iter().flatten().cloned().collect();
+            conds.push(in_type(b, &types));
+        } else if !f.types.iter().any(|and| and.is_empty()) {
+            let ors: Vec<String> = f
+                .types
+                .iter()
+                .map(|and| {
+                    let parts: Vec<String> = and
+                        .iter()
+                        .map(|t| in_type(b, std::slice::from_ref(t)))
+                        .collect();
+                    format!("({})", parts.join(" AND "))
+                })
+                .collect();
+            conds.push(format!("({})", ors.join(" OR ")));
+        }
+    }
+    if !f.attrs_any.is_empty() {
+        let list = b.list(f.attrs_any.iter().map(|s| Val::S(s.clone())));
+        conds.push(format!(
+            "e.pk IN (SELECT entity_pk FROM ngsild_attr_index WHERE attr IN {list})"
+        ));
+    }
+    if let Some(c) = prefilter_sql(&f.prefilter, b) {
+        conds.push(c);
+    }
+    if let Some([min_lon, min_lat, max_lon, max_lat]) = f.bbox {
+        let (a, c) = (b.push(Val::F(min_lon)), b.push(Val::F(max_lon)));
+        let (d, e) = (b.push(Val::F(min_lat)), b.push(Val::F(max_lat)));
+        conds.push(format!(
+            "e.max_lon >= {a} AND e.min_lon <= {c} AND e.max_lat >= {d} AND e.min_lat <= {e}"
+        ));
+    }
+    if let Some(after) = f.after_pk {
+        let p = b.push(Val::I(after));
+        conds.push(format!("e.pk > {p}"));
+    }
+    if conds.is_empty() {
+        "1 = 1".into()
+    } else {
+        conds.join(" AND ")
+    }
+}
+
+fn subscription_from_row(r: &AnyRow) -> SubscriptionRecord {
+    SubscriptionRecord {
+        id: r.get(0),
+        body: r.get(1),
+        status: r.get(2),
+        expires_at: r.get(3),
+        times_sent: r.get(4),
+        last_notification: r.get(5),
+        last_success: r.get(6),
+        last_failure: r.get(7),
+        created_at: r.get(8),
+        modified_at: r.get(9),
+    }
+}
+
+const SUBSCRIPTION_COLUMNS: &str = "id, body, status, expires_at, times_sent, \
+    last_notification, last_success, last_failure, created_at, modified_at";
+
+const DELIVERY_COLUMNS: &str =
+    "seq, subscription_id, payload, attempts, next_attempt_at, created_at";
+
+fn delivery_from_row(r: &AnyRow) -> Delivery {
+    Delivery {
+        seq: r.get(0),
+        subscription_id: r.get(1),
+        payload: r.get(2),
+        attempts: r.get(3),
+        next_attempt_at: r.get(4),
+        created_at: r.get(5),
+    }
+}
+
+impl Store {
+    /// Modify entities in ONE write transaction: load the current rows of `ids`, call
+    /// `decide(id, current)` for each id in order and apply the changes it returns, then
+    /// commit. An id given twice is decided twice, the second time on the outcome of the first.
+    ///
+    /// `decide` returns the change and a value handed back in the result; an error is the
+    /// item's own (a batch answers 207) and leaves that entity as it was. A database error
+    /// aborts everything.
+    pub async fn ngsild_modify<T, E, F>(
+        &self,
+        ids: &[String],
+        mut decide: F,
+    ) -> Result<Vec<std::result::Result<T, E>>>
+    where
+        F: FnMut(&str, Option<&StoredEntity>) -> std::result::Result<(Change, T), E>,
+    {
+        let mut seen = HashSet::with_capacity(ids.len());
+        let unique: Vec<&str> = ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| seen.insert(*id))
+            .collect();
+        let mut tx = self.db.begin_write().await?;
+        if self.db.backend == Backend::Postgres {
+            let mut buckets: Vec<u32> = unique.iter().map(|id| lock_bucket(id)).collect();
+            buckets.sort_unstable();
+            buckets.dedup();
+            advisory_locks(tx.conn(), &buckets).await?;
+        }
+        let mut slots = load_slots(tx.conn(), &unique).await?;
+
+        let mut results = Vec::with_capacity(ids.len());
+        let mut history = Vec::new();
+        let mut notes = Vec::new();
+        for id in ids {
+            let slot = slots.entry(id.as_str()).or_insert_with(|| Slot {
+                pk: None,
+                loaded_types: None,
+                current: None,
+                pending: None,
+            });
+            match decide(id, slot.current.as_ref()) {
+                Err(e) => results.push(Err(e)),
+                Ok((change, value)) => {
+                    match change {
+                        Change::Keep => {}
+                        Change::Put {
+                            record,
+                            history: h,
+                            note,
+                        } => {
+                            debug_assert_eq!(record.id, *id, "a Put keeps the entity id");
+                            slot.current = Some(StoredEntity {
+                                pk: slot.pk.unwrap_or(0),
+                                id: id.clone(),
+                                types: record.types,
+                                body: record.body,
+                                created_at: record.created_at,
+                                modified_at: record.modified_at,
+                            });
+                            slot.pending = Some(Pending::Put {
+                                index: record.index,
+                                bbox: record.bbox,
+                            });
+                            history.extend(h);
+                            notes.push(note);
+                        }
+                        Change::Delete { note } => {
+                            slot.current = None;
+                            slot.pending = Some(Pending::Delete);
+                            notes.push(note);
+                        }
+                    }
+                    results.push(Ok(value));
+                }
+            }
+        }
+
+        let mut deletes = Vec::new();
+        let mut puts = Vec::new();
+        for id in &unique {
+            let Some(slot) = slots.get(id) else { continue };
+            match (&slot.pending, &slot.current) {
+                (Some(Pending::Put { index, bbox }), Some(entity)) => puts.push(Put {
+                    pk: slot.pk,
+                    entity,
+                    index,
+                    bbox: *bbox,
+                    types_changed: slot.loaded_types.as_ref() != Some(&entity.types),
+                }),
+                (Some(Pending::Delete), _) => deletes.extend(slot.pk),
+                _ => {}
+            }
+        }
+        write_entities(&mut tx, &deletes, &puts).await?;
+        append_history(tx.conn(), &history).await?;
+        append_changes(tx.conn(), self.db.backend, &notes).await?;
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    pub async fn ngsild_get(&self, id: &str) -> Result<Option<StoredEntity>> {
+        let row = sqlx::query(&format!(
+            "SELECT {ENTITY_COLUMNS} FROM ngsild_entities e WHERE e.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        row.as_ref().map(entity_from_row).transpose()
+    }
+
+    /// Entities matching `filter`, in creation order.
+    pub async fn ngsild_query(&self, filter: &EntityFilter) -> Result<QueryPage> {
+        let mut b = Binds::default();
+        let cond = entity_conditions(filter, &mut b);
+        // Float binds are never NULL here, so statements can be cached.
+        let total = if filter.count {
+            let sql = format!("SELECT COUNT(*) FROM ngsild_entities e WHERE {cond}");
+            let n: i64 = bind_all(sqlx::query(&sql), &b.0)
+                .fetch_one(&self.db.pool)
+                .await?
+                .get(0);
+            Some(count(n))
+        } else {
+            None
+        };
+        if filter.limit == Some(0) {
+            return Ok(QueryPage {
+                entities: Vec::new(),
+                total,
+            });
+        }
+        let limit = b.push(Val::I(filter.limit.map_or(i64::MAX, i64::from)));
+        let offset = b.push(Val::I(i64::from(filter.offset)));
+        let sql = format!(
+            "SELECT {ENTITY_COLUMNS} FROM ngsild_entities e WHERE {cond} \
+             ORDER BY e.pk LIMIT {limit} OFFSET {offset}"
+        );
+        let rows = bind_all(sqlx::query(&sql), &b.0)
+            .fetch_all(&self.db.pool)
+            .await?;
+        let entities = rows.iter().map(entity_from_row).collect::<Result<_>>()?;
+        Ok(QueryPage { entities, total })
+    }
+
+    /// Every entity type with its number of entities (and, if asked, the attributes present
+    /// on its entities), sorted by type IRI.
+    pub async fn ngsild_types(&self, with_attrs: bool) -> Result<Vec<TypeInfo>> {
+        let rows = sqlx::query(
+            "SELECT type, CAST(COUNT(*) AS BIGINT) FROM ngsild_entity_types GROUP BY type",
+        )
+        .fetch_all(&self.db.pool)
+        .await?;
+        let mut out: Vec<TypeInfo> = rows
+            .iter()
+            .map(|r| TypeInfo {
+                type_iri: r.get(0),
+                entity_count: count(r.get(1)),
+                attrs: Vec::new(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.type_iri.cmp(&b.type_iri));
+        if with_attrs {
+            let rows = sqlx::query(
+                "SELECT DISTINCT t.type, a.attr FROM ngsild_entity_types t \
+                 JOIN ngsild_attr_index a ON a.entity_pk = t.entity_pk",
+            )
+            .fetch_all(&self.db.pool)
+            .await?;
+            let mut attrs: HashMap<String, Vec<String>> = HashMap::new();
+            for r in &rows {
+                attrs.entry(r.get(0)).or_default().push(r.get(1));
+            }
+            for info in &mut out {
+                let mut list = attrs.remove(&info.type_iri).unwrap_or_default();
+                list.sort();
+                info.attrs = list;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every attribute with the number of entities having it (and, if asked, their types),
+    /// sorted by attribute IRI.
+    pub async fn ngsild_attributes(&self, with_types: bool) -> Result<Vec<AttributeInfo>> {
+        let rows = sqlx::query(
+            "SELECT attr, CAST(COUNT(DISTINCT entity_pk) AS BIGINT) FROM ngsild_attr_index \
+             GROUP BY attr",
+        )
+        .fetch_all(&self.db.pool)
+        .await?;
+        let mut out: Vec<AttributeInfo> = rows
+            .iter()
+            .map(|r| AttributeInfo {
+                attr: r.get(0),
+                entity_count: count(r.get(1)),
+                types: Vec::new(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.attr.cmp(&b.attr));
+        if with_types {
+            let rows = sqlx::query(
+                "SELECT DISTINCT a.attr, t.type FROM ngsild_attr_index a \
+                 JOIN ngsild_entity_types t ON t.entity_pk = a.entity_pk",
+            )
+            .fetch_all(&self.db.pool)
+            .await?;
+            let mut types: HashMap<String, Vec<String>> = HashMap::new();
+            for r in &rows {
+                types.entry(r.get(0)).or_default().push(r.get(1));
+            }
+            for info in &mut out {
+                let mut list = types.remove(&info.attr).unwrap_or_default();
+                list.sort();
+                info.types = list;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Append history without touching entities (temporal API writes).
+    pub async fn ngsild_append_history(&self, entries: &[HistoryEntry]) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        append_history(tx.conn(), entries).await?;
+        tx.commit().await
+    }
+
+    /// History instances, ordered by entity, attribute, datasetId (default first), then
+    /// `observed_at` and insertion order.
+    pub async fn ngsild_history(&self, filter: &HistoryFilter) -> Result<Vec<HistoryRow>> {
+        let mut conn = self.db.pool.acquire().await?;
+        let series = find_series(&mut conn, &filter.entity_ids, &filter.attrs).await?;
+        let mut out = Vec::new();
+        let row = |s: &Series, r: &AnyRow, first: usize| HistoryRow {
+            seq: r.get(first),
+            entity_id: s.entity_id.clone(),
+            attr: s.attr.clone(),
+            dataset_id: s.dataset(),
+            observed_at: r.get(first + 1),
+            num: r.get(first + 2),
+            instance: r.get(first + 3),
+        };
+        let range = |b: &mut Binds| {
+            let mut sql = String::new();
+            if let Some(from) = filter.from {
+                sql.push_str(&format!(" AND observed_at >= {}", b.push(Val::I(from))));
+            }
+            if let Some(to) = filter.to {
+                sql.push_str(&format!(" AND observed_at < {}", b.push(Val::I(to))));
+            }
+            sql
+        };
+        if let Some(n) = filter.last_n {
+            // One index range per series, read backwards from its end.
+            for s in &series {
+                let mut b = Binds::default();
+                let sid = b.push(Val::I(s.sid));
+                let range = range(&mut b);
+                let limit = b.push(Val::I(i64::from(n)));
+                let sql = format!(
+                    "SELECT seq, observed_at, num, instance FROM ngsild_history \
+                     WHERE sid = {sid}{range} ORDER BY observed_at DESC, seq DESC LIMIT {limit}"
+                );
+                let rows = bind_all(sqlx::query(&sql), &b.0)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                out.extend(rows.iter().rev().map(|r| row(s, r, 0)));
+            }
+            return Ok(out);
+        }
+        let by_sid: HashMap<i64, &Series> = series.iter().map(|s| (s.sid, s)).collect();
+        let mut rows_of: HashMap<i64, Vec<HistoryRow>> = HashMap::new();
+        for chunk in series.chunks(MAX_BINDS - 2) {
+            let mut b = Binds::default();
+            let list = b.list(chunk.iter().map(|s| Val::I(s.sid)));
+            let range = range(&mut b);
+            let sql = format!(
+                "SELECT sid, seq, observed_at, num, instance FROM ngsild_history \
+                 WHERE sid IN {list}{range} ORDER BY sid, observed_at, seq"
+            );
+            let rows = bind_all(sqlx::query(&sql).persistent(false), &b.0)
+                .fetch_all(&mut *conn)
+                .await?;
+            for r in &rows {
+                let sid: i64 = r.get(0);
+                if let Some(s) = by_sid.get(&sid) {
+                    rows_of.entry(sid).or_default().push(row(s, r, 1));
+                }
+            }
+        }
+        for s in &series {
+            out.extend(rows_of.remove(&s.sid).unwrap_or_default());
+        }
+        Ok(out)
+    }
+
+    /// Aggregates per series and bucket, over the numeric values of the history; empty
+    /// buckets are left out. Ordered like [`Store::ngsild_history`], then by bucket.
+    pub async fn ngsild_aggregate(&self, filter: &AggregateFilter) -> Result<Vec<AggregateBucket>> {
+        if filter.period_ms <= 0 {
+            return Err(DomainError::invalid("period", "must be positive").into());
+        }
+        let mut conn = self.db.pool.acquire().await?;
+        let series = find_series(&mut conn, &filter.entity_ids, &filter.attrs).await?;
+        let (origin, period) = (filter.origin, filter.period_ms);
+        let lower = filter.from.map_or(origin, |f| f.max(origin));
+        let mut columns = String::from("CAST(COUNT(*) AS BIGINT), CAST(COUNT(h.num) AS BIGINT)");
+        let want = filter.want;
+        for (asked, expr) in [
+            (want.sum, "SUM(h.num)"),
+            (want.min, "MIN(h.num)"),
+            (want.max, "MAX(h.num)"),
+            (want.sumsq, "SUM(h.num * h.num)"),
+        ] {
+            columns.push_str(", ");
+            columns.push_str(if asked { expr } else { "NULL" });
+        }
+        let mut out = Vec::new();
+        for s in &series {
+            // The instances actually there, to bound the buckets.
+            let mut b = Binds::default();
+            let sid = b.push(Val::I(s.sid));
+            let low = b.push(Val::I(lower));
+            let mut high_cond = String::new();
+            if let Some(to) = filter.to {
+                high_cond = format!(" AND observed_at < {}", b.push(Val::I(to)));
+            }
+            let sql = format!(
+                "SELECT (SELECT MIN(observed_at) FROM ngsild_history WHERE sid = {sid} \
+                 AND observed_at >= {low}{high_cond}), \
+                 (SELECT MAX(observed_at) FROM ngsild_history WHERE sid = {sid} \
+                 AND observed_at >= {low}{high_cond})"
+            );
+            let bounds = bind_all(sqlx::query(&sql), &b.0)
+                .fetch_one(&mut *conn)
+                .await?;
+            let (Some(first), Some(last)): (Option<i64>, Option<i64>) =
+                (bounds.get(0), bounds.get(1))
+            else {
+                continue;
+            };
+            let n_first = (first - origin) / period;
+            let n_end = (last - origin) / period + 1;
+            let upper = last + 1;
+
+            let mut b = Binds::default();
+            let sid = b.push(Val::I(s.sid));
+            let rows = if self.db.backend == Backend::Sqlite && n_end - n_first <= NUMBERS {
+                let o = b.push(Val::I(origin));
+                let p = b.push(Val::I(period));
+                let (lo, hi) = (b.push(Val::I(first)), b.push(Val::I(upper)));
+                let base = b.push(Val::I(n_first));
+                let buckets = b.push(Val::I(n_end - n_first));
+                let sql = format!(
+                    "SELECT k.n + {base}, {columns} FROM ngsild_numbers k \
+                     JOIN ngsild_history h ON h.sid = {sid} \
+                     AND h.observed_at >= max({o} + (k.n + {base}) * {p}, {lo}) \
+                     AND h.observed_at < min({o} + (k.n + {base} + 1) * {p}, {hi}) \
+                     WHERE k.n < {buckets} GROUP BY k.n ORDER BY k.n"
+                );
+                bind_all(sqlx::query(&sql).persistent(false), &b.0)
+                    .fetch_all(&mut *conn)
+                    .await?
+            } else {
+                // PostgreSQL aggregates by hashing; `first >= origin`, so division floors.
+                let o = b.push(Val::I(origin));
+                let p = b.push(Val::I(period));
+                let (lo, hi) = (b.push(Val::I(first)), b.push(Val::I(upper)));
+                let sql = format!(
+                    "SELECT (h.observed_at - {o}) / {p} AS n, {columns} FROM ngsild_history h \
+                     WHERE h.sid = {sid} AND h.observed_at >= {lo} AND h.observed_at < {hi} \
+                     GROUP BY n ORDER BY n"
+                );
+                bind_all(sqlx::query(&sql).persistent(false), &b.0)
+                    .fetch_all(&mut *conn)
+                    .await?
+            };
+            out.extend(rows.iter().map(|r| AggregateBucket {
+                entity_id: s.entity_id.clone(),
+                attr: s.attr.clone(),
+                dataset_id: s.dataset(),
+                start: origin + r.get::<i64, _>(0) * period,
+                count: count(r.get(1)),
+                num_count: count(r.get(2)),
+                sum: r.get(3),
+                min: r.get(4),
+                max: r.get(5),
+                sumsq: r.get(6),
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Retention: delete history observed before `older_than_ms`; returns the instances
+    /// deleted.
+    pub async fn ngsild_purge_history(&self, older_than_ms: i64) -> Result<u64> {
+        let mut tx = self.db.begin_write().await?;
+        // Through the series, so that each series is one range of the index.
+        let n = sqlx::query(
+            "DELETE FROM ngsild_history WHERE sid IN (SELECT sid FROM ngsild_series) \
+             AND observed_at < $1",
+        )
+        .bind(older_than_ms)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Delete the history of an entity (or of one of its attributes, every datasetId);
+    /// returns the instances deleted.
+    pub async fn ngsild_delete_history(&self, entity_id: &str, attr: Option<&str>) -> Result<u64> {
+        let mut tx = self.db.begin_write().await?;
+        let attrs: Vec<String> = attr.map(str::to_string).into_iter().collect();
+        let series = find_series(tx.conn(), &[entity_id.to_string()], &attrs).await?;
+        let sids: Vec<i64> = series.iter().map(|s| s.sid).collect();
+        let n = delete_in(tx.conn(), "ngsild_history", "sid", &sids).await?;
+        delete_in(tx.conn(), "ngsild_series", "sid", &sids).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Change log rows after `seq`, in order.
+    pub async fn ngsild_changes_after(&self, seq: i64, limit: u32) -> Result<Vec<ChangeRow>> {
+        let rows = sqlx::query(
+            "SELECT seq, entity_id, op, attrs, snapshot, at FROM ngsild_changes \
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ChangeRow {
+                    seq: r.get(0),
+                    entity_id: r.get(1),
+                    op: r.get(2),
+                    attrs: from_json(&r.get::<String, _>(3))?,
+                    snapshot: r.get(4),
+                    at: r.get(5),
+                })
+            })
+            .collect()
+    }
+
+    /// The last sequence number in the change log, 0 when it is empty.
+    pub async fn ngsild_last_change_seq(&self) -> Result<i64> {
+        let n: Option<i64> = sqlx::query("SELECT MAX(seq) FROM ngsild_changes")
+            .fetch_one(&self.db.pool)
+            .await?
+            .get(0);
+        Ok(n.unwrap_or(0))
+    }
+
+    /// Forget the change log up to `seq` included; returns the rows deleted.
+    pub async fn ngsild_purge_changes(&self, up_to_seq: i64) -> Result<u64> {
+        let mut tx = self.db.begin_write().await?;
+        let n = sqlx::query("DELETE FROM ngsild_changes WHERE seq <= $1")
+            .bind(up_to_seq)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    // --- Subscriptions ---
+
+    /// A subscription id already taken is a conflict.
+    pub async fn ngsild_subscription_create(
+        &self,
+        id: &str,
+        body: &str,
+        status: &str,
+        expires_at: Option<i64>,
+    ) -> Result<SubscriptionRecord> {
+        let now = now_ms();
+        let mut tx = self.db.begin_write().await?;
+        let row = sqlx::query(&format!(
+            "INSERT INTO ngsild_subscriptions (id, body, status, expires_at, created_at, \
+             modified_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING {SUBSCRIPTION_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(body)
+        .bind(status)
+        .bind(expires_at)
+        .bind(now)
+        .fetch_one(tx.conn())
+        .await
+        .map_err(|e| conflict_on_unique(e, || format!("subscription {id} already exists")))?;
+        tx.commit().await?;
+        Ok(subscription_from_row(&row))
+    }
+
+    pub async fn ngsild_subscription_get(&self, id: &str) -> Result<Option<SubscriptionRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM ngsild_subscriptions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        Ok(row.as_ref().map(subscription_from_row))
+    }
+
+    /// Subscriptions in creation order.
+    pub async fn ngsild_subscription_list(
+        &self,
+        limit: Option<u32>,
+        offset: u32,
+        count_all: bool,
+    ) -> Result<SubscriptionPage> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM ngsild_subscriptions \
+             ORDER BY created_at, id LIMIT $1 OFFSET $2"
+        ))
+        .bind(limit.map_or(i64::MAX, i64::from))
+        .bind(i64::from(offset))
+        .fetch_all(&self.db.pool)
+        .await?;
+        let total = if count_all {
+            let n: i64 = sqlx::query("SELECT COUNT(*) FROM ngsild_subscriptions")
+                .fetch_one(&self.db.pool)
+                .await?
+                .get(0);
+            Some(count(n))
+        } else {
+            None
+        };
+        Ok(SubscriptionPage {
+            subscriptions: rows.iter().map(subscription_from_row).collect(),
+            total,
+        })
+    }
+
+    /// Replace the body, status and expiry; None when there is no such subscription.
+    pub async fn ngsild_subscription_update(
+        &self,
+        id: &str,
+        body: &str,
+        status: &str,
+        expires_at: Option<i64>,
+    ) -> Result<Option<SubscriptionRecord>> {
+        let mut tx = self.db.begin_write().await?;
+        let row = sqlx::query(&format!(
+            "UPDATE ngsild_subscriptions SET body = $2, status = $3, expires_at = $4, \
+             modified_at = $5 WHERE id = $1 RETURNING {SUBSCRIPTION_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(body)
+        .bind(status)
+        .bind(expires_at)
+        .bind(now_ms())
+        .fetch_optional(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(row.as_ref().map(subscription_from_row))
+    }
+
+    /// Delete a subscription and its pending deliveries; false when there was none.
+    pub async fn ngsild_subscription_delete(&self, id: &str) -> Result<bool> {
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("DELETE FROM ngsild_deliveries WHERE subscription_id = $1")
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+        let n = sqlx::query("DELETE FROM ngsild_subscriptions WHERE id = $1")
+            .bind(id)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    /// Count a notification sent at `at` and whether it succeeded; false when the
+    /// subscription is gone.
+    pub async fn ngsild_subscription_record_delivery(
+        &self,
+        id: &str,
+        ok: bool,
+        at: i64,
+    ) -> Result<bool> {
+        let outcome = if ok { "last_success" } else { "last_failure" };
+        let mut tx = self.db.begin_write().await?;
+        let n = sqlx::query(&format!(
+            "UPDATE ngsild_subscriptions SET times_sent = times_sent + 1, \
+             last_notification = $2, {outcome} = $2 WHERE id = $1"
+        ))
+        .bind(id)
+        .bind(at)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    // --- Delivery outbox ---
+
+    /// Queue notifications `(subscription id, payload)`, due at `at`; returns their sequence
+    /// numbers in the order given.
+    pub async fn ngsild_deliveries_enqueue(
+        &self,
+        items: &[(String, String)],
+        at: i64,
+    ) -> Result<Vec<i64>> {
+        let mut seqs = Vec::with_capacity(items.len());
+        if items.is_empty() {
+            return Ok(seqs);
+        }
+        let mut tx = self.db.begin_write().await?;
+        for chunk in items.chunks(MAX_BINDS / 4) {
+            let vals: Vec<Val> = chunk
+                .iter()
+                .flat_map(|(sub, payload)| {
+                    [
+                        Val::S(sub.clone()),
+                        Val::S(payload.clone()),
+                        Val::I(at),
+                        Val::I(at),
+                    ]
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO ngsild_deliveries (subscription_id, payload, next_attempt_at, \
+                 created_at) VALUES {} RETURNING seq",
+                placeholders(chunk.len(), 4, 1)
+            );
+            let rows = bind_all(sqlx::query(&sql).persistent(chunk.len() == 1), &vals)
+                .fetch_all(tx.conn())
+                .await?;
+            // One statement numbers its rows in VALUES order on both backends; RETURNING
+            // does not promise that order, sorting restores it.
+            let mut chunk_seqs: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+            chunk_seqs.sort_unstable();
+            seqs.extend(chunk_seqs);
+        }
+        tx.commit().await?;
+        Ok(seqs)
+    }
+
+    /// Claim up to `limit` deliveries due at `now` (oldest first): they are pushed back by
+    /// `lease_ms`, so that another worker does not take them meanwhile and a crashed worker's
+    /// claims come back. Finish each with [`Store::ngsild_delivery_done`] or
+    /// [`Store::ngsild_delivery_reschedule`].
+    pub async fn ngsild_deliveries_due(
+        &self,
+        now: i64,
+        limit: u32,
+        lease_ms: i64,
+    ) -> Result<Vec<Delivery>> {
+        let skip_locked = match self.db.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let mut tx = self.db.begin_write().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM ngsild_deliveries WHERE next_attempt_at <= $1 \
+             ORDER BY next_attempt_at, seq LIMIT $2{skip_locked}"
+        ))
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(tx.conn())
+        .await?;
+        let due: Vec<Delivery> = rows.iter().map(delivery_from_row).collect();
+        let seqs: Vec<i64> = due.iter().map(|d| d.seq).collect();
+        for chunk in seqs.chunks(MAX_BINDS - 1) {
+            let mut b = Binds::default();
+            let until = b.push(Val::I(now.saturating_add(lease_ms)));
+            let list = b.list(chunk.iter().map(|s| Val::I(*s)));
+            let sql = format!(
+                "UPDATE ngsild_deliveries SET next_attempt_at = {until} WHERE seq IN {list}"
+            );
+            bind_all(sqlx::query(&sql).persistent(false), &b.0)
+                .execute(tx.conn())
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(due)
+    }
+
+    /// Try a delivery again at `next_at`, having made `attempts` so far; false when it is gone.
+    pub async fn ngsild_delivery_reschedule(
+        &self,
+        seq: i64,
+        next_at: i64,
+        attempts: i64,
+    ) -> Result<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let n = sqlx::query(
+            "UPDATE ngsild_deliveries SET next_attempt_at = $2, attempts = $3 WHERE seq = $1",
+        )
+        .bind(seq)
+        .bind(next_at)
+        .bind(attempts)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    /// A delivery made (or given up): remove it; false when it was already gone.
+    pub async fn ngsild_delivery_done(&self, seq: i64) -> Result<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let n = sqlx::query("DELETE FROM ngsild_deliveries WHERE seq = $1")
+            .bind(seq)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    /// Deliveries waiting, for metrics.
+    pub async fn ngsild_deliveries_pending(&self) -> Result<u64> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM ngsild_deliveries")
+            .fetch_one(&self.db.pool)
+            .await?
+            .get(0);
+        Ok(count(n))
+    }
+
+    // --- Cursors ---
+
+    pub async fn ngsild_cursor_get(&self, name: &str) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT seq FROM ngsild_cursors WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    pub async fn ngsild_cursor_set(&self, name: &str, seq: i64) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO ngsild_cursors (name, seq) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+        )
+        .bind(name)
+        .bind(seq)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await
+    }
+}
