@@ -33,9 +33,10 @@ EXAMPLES = os.environ.get("DOTHI_ST_EXAMPLES", "25")
 # runs very last). Nothing is left untested; they only run last, in this order.
 DESTRUCTIVE = ["revokeApiKey", "logout", "updateUser", "resetUserPassword"]
 
-# The IOC live feed is an endless server-sent-event stream: a generated request would only end
-# at the request timeout. Its answers are checked below by hand and in crates/dothi-http/tests/ioc.rs.
-STREAMING = ["iocFeed"]
+# The IOC live feed and the alert stream are endless server-sent-event streams: a generated
+# request would only end at the request timeout. Their answers are checked by hand (the feed
+# below) and in crates/dothi-http/tests/{ioc,alerts}.rs.
+STREAMING = ["iocFeed", "iocAlertStream"]
 
 
 def st_binary():

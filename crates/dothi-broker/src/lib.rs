@@ -10,11 +10,17 @@
 //! one storage transaction that also writes the attribute history and the change log; so a
 //! change acknowledged to a client is in the history and will be notified, even after a crash.
 
+pub mod access;
 pub mod contexts;
 pub mod discovery;
 pub mod entities;
+pub mod mqtt;
 pub mod query;
 mod record;
+pub mod rules;
+pub mod subscriptions;
+pub mod temporal;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -23,6 +29,7 @@ use dothi_ngsild::entity::Entity;
 use dothi_store::ngsild::{Change, StoredEntity};
 use dothi_store::{Store, StoreError};
 
+pub use access::Access;
 pub use contexts::Contexts;
 pub use entities::{BatchError, BatchOutcome};
 pub use query::EntityQuery;
@@ -39,6 +46,8 @@ pub struct BrokerConfig {
     pub default_limit: u32,
     /// The largest `limit` a client may ask.
     pub max_limit: u32,
+    /// Who may read and write (see [`Access`]).
+    pub access: Access,
 }
 
 impl Default for BrokerConfig {
@@ -48,6 +57,7 @@ impl Default for BrokerConfig {
             base_url: "http://127.0.0.1:8080".into(),
             default_limit: 20,
             max_limit: 1000,
+            access: Access::default(),
         }
     }
 }
@@ -127,6 +137,11 @@ pub struct Broker {
     pub store: Store,
     pub contexts: Contexts,
     pub config: Arc<BrokerConfig>,
+    /// Bumped after every committed entity change, so that change-log consumers
+    /// (subscriptions, rules) wake at once: each keeps its own `changes.subscribe()` receiver.
+    pub changes: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Wakes the notification delivery worker when the outbox gains deliveries.
+    pub outbox: Arc<tokio::sync::Notify>,
 }
 
 impl Broker {
@@ -136,6 +151,8 @@ impl Broker {
             store,
             contexts,
             config: Arc::new(config),
+            changes: Arc::new(tokio::sync::watch::channel(0).0),
+            outbox: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -166,6 +183,9 @@ impl Broker {
                 Ok((change, ()))
             })
             .await?;
+        if results.iter().any(|r| r.is_ok()) {
+            self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        }
         Ok(results)
     }
 

@@ -59,6 +59,8 @@ pub fn app_with(store: dothi_store::Store, config: HttpConfig, extra: Router<App
         .merge(routes::reference::routes())
         .merge(routes::ioc::routes())
         .merge(routes::ioc_views::routes())
+        .merge(routes::alerts::routes())
+        .merge(routes::iot::routes())
         .fallback(api_not_found);
     Router::new()
         .nest("/api/v1", api)

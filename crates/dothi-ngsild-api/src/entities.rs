@@ -30,7 +30,13 @@ fn render_options(params: &[(String, String)], ctx: &Context) -> Result<RenderOp
             "concise" => formats.push(Format::Concise),
             "normalized" => formats.push(Format::Normalized),
             "sysAttrs" => options.sys_attrs = true,
-            _ => {}
+            // §6.3.7 (ETSI TP 018_16): an option the broker does not know is an invalid
+            // request, not something to ignore silently.
+            other => {
+                return Err(Problem::invalid_request(format!(
+                    "options may hold keyValues, concise, normalized and sysAttrs, not {other}"
+                )))
+            }
         }
     }
     if let Some(format) = param(params, "format") {
@@ -39,7 +45,7 @@ fn render_options(params: &[(String, String)], ctx: &Context) -> Result<RenderOp
             "concise" => Format::Concise,
             "normalized" => Format::Normalized,
             other => {
-                return Err(Problem::bad_request_data(format!(
+                return Err(Problem::invalid_request(format!(
                     "format must be normalized, concise or keyValues, not {other}"
                 )))
             }

@@ -5,13 +5,17 @@
 //! Architecture invariant: this crate only translates. Entity semantics live in
 //! `dothi-ngsild` (pure) and `dothi-broker` (service); no handler touches storage.
 
+mod access;
 mod contexts;
 mod discovery;
 mod entities;
 mod negotiate;
 mod problem;
+mod subscriptions;
+mod temporal;
 
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 use dothi_broker::Broker;
@@ -25,7 +29,7 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// The router to nest at `/ngsi-ld/v1`.
 pub fn router(broker: Broker) -> Router {
-    Router::new()
+    let inner = Router::new()
         .route("/entities", post(entities::create).get(entities::query))
         .route(
             "/entities/{id}",
@@ -50,6 +54,19 @@ pub fn router(broker: Broker) -> Router {
         .route("/entityOperations/delete", post(entities::batch_delete))
         .route("/entityOperations/merge", post(entities::batch_merge))
         .route("/entityOperations/query", post(entities::batch_query))
+        .route(
+            "/temporal/entities",
+            get(temporal::query).post(temporal::create),
+        )
+        .route(
+            "/temporal/entities/{id}",
+            get(temporal::retrieve).delete(temporal::delete),
+        )
+        .route("/temporal/entities/{id}/attrs", post(temporal::append))
+        .route(
+            "/temporal/entities/{id}/attrs/{attr}",
+            axum::routing::delete(temporal::delete_attribute),
+        )
         .route("/types", get(discovery::types))
         .route("/types/{type}", get(discovery::type_info))
         .route("/attributes", get(discovery::attributes))
@@ -59,10 +76,45 @@ pub fn router(broker: Broker) -> Router {
             "/jsonldContexts/{id}",
             get(contexts::serve).delete(contexts::remove),
         )
+        .route(
+            "/subscriptions",
+            post(subscriptions::create).get(subscriptions::list),
+        )
+        .route(
+            "/subscriptions/{id}",
+            get(subscriptions::retrieve)
+                .patch(subscriptions::update)
+                .delete(subscriptions::delete),
+        )
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            broker.clone(),
+            access::guard,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(CatchPanicLayer::custom(problem::panicked))
         .layer(TraceLayer::new_for_http())
-        .with_state(broker)
+        .with_state(broker);
+    // The ETSI resource URIs are written with a trailing slash (`/entities/`, §6.1 Table 6.1-1)
+    // and clients use both spellings: the slash is dropped before routing.
+    Router::new().fallback_service(tower::Layer::layer(
+        &axum::middleware::map_request(trim_trailing_slash),
+        inner,
+    ))
+}
+
+async fn trim_trailing_slash(mut request: axum::extract::Request) -> axum::extract::Request {
+    let path = request.uri().path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let rebuilt = match request.uri().query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_string(),
+        };
+        if let Ok(uri) = rebuilt.parse() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }

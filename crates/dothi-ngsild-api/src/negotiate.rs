@@ -74,6 +74,18 @@ pub struct RequestContext {
     /// The context as the client gave it (a URL string, an object or an array), or the core
     /// context URL when it gave none.
     pub reference: Value,
+    /// `Prefer: body=json`: a GeoJSON answer carries the context in the Link header only
+    /// (§6.3.6); otherwise GeoJSON embeds it like JSON-LD.
+    pub prefer_json_body: bool,
+}
+
+fn prefers_json_body(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .any(|p| p.trim().eq_ignore_ascii_case("body=json"))
 }
 
 fn link_context(headers: &HeaderMap) -> Result<Option<String>, Problem> {
@@ -102,11 +114,16 @@ pub async fn context_of(broker: &Broker, headers: &HeaderMap) -> Result<RequestC
         Some(url) => {
             let reference = Value::String(url);
             let ctx = broker.contexts.resolve(&reference).await?;
-            Ok(RequestContext { ctx, reference })
+            Ok(RequestContext {
+                ctx,
+                reference,
+                prefer_json_body: prefers_json_body(headers),
+            })
         }
         None => Ok(RequestContext {
             ctx: broker.contexts.core(),
             reference: Value::String(CORE_CONTEXT_URL.into()),
+            prefer_json_body: prefers_json_body(headers),
         }),
     }
 }
@@ -164,14 +181,21 @@ pub async fn body_and_context(
         Value::Array(items) => items.first().and_then(|i| i.get("@context")).cloned(),
         _ => None,
     };
-    let context = if ld {
+    // A batch delete body is a list of entity ids: it has no terms to expand and nowhere to put
+    // an @context, so application/ld+json does not demand one (ETSI TP 006_01).
+    let ids_only = matches!(&value, Value::Array(items) if items.iter().all(Value::is_string));
+    let context = if ld && !(ids_only && embedded.is_none()) {
         let Some(reference) = embedded else {
             return Err(Problem::bad_request_data(
                 "with Content-Type application/ld+json the body must carry an @context",
             ));
         };
         let ctx = broker.contexts.resolve(&reference).await?;
-        RequestContext { ctx, reference }
+        RequestContext {
+            ctx,
+            reference,
+            prefer_json_body: prefers_json_body(headers),
+        }
     } else {
         if embedded.is_some() {
             return Err(Problem::bad_request_data(
@@ -203,8 +227,17 @@ pub fn respond(status: StatusCode, body: Value, accept: Accept, rc: &RequestCont
         }
         Accept::GeoJson => {
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(GEO_JSON));
-            link(&mut headers, rc);
-            body
+            match body {
+                // The Feature or FeatureCollection itself carries the context, not its members.
+                Value::Object(mut o) if !rc.prefer_json_body => {
+                    o.insert("@context".into(), rc.reference.clone());
+                    Value::Object(o)
+                }
+                other => {
+                    link(&mut headers, rc);
+                    other
+                }
+            }
         }
         Accept::Json => {
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));

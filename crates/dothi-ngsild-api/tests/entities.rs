@@ -131,9 +131,19 @@ async fn created_entity_reads_back_whole_in_each_representation() {
             json!({
                 "id": KIM_LONG, "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [107.5419, 16.4659]},
-                "properties": {"type": "RiverGauge", "alarmLevel": {"type": "Property", "value": 2}}
+                "properties": {"type": "RiverGauge", "alarmLevel": {"type": "Property", "value": 2}},
+                "@context": "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
             })
         );
+        // With `Prefer: body=json` the context travels in the Link header only (§6.3.6).
+        let linked = app
+            .get_with(
+                &format!("{}?attrs=alarmLevel", path(KIM_LONG)),
+                &[("accept", "application/geo+json"), ("prefer", "body=json")],
+            )
+            .await;
+        assert_eq!(linked.header("link"), Some(CORE_LINK));
+        assert_eq!(linked.body.get("@context"), None);
     }
 }
 

@@ -61,6 +61,17 @@ async fn queries_select_by_type_q_id_and_attributes() {
             ids(&app, "type=RiverGauge").await,
             ["RiverGauge:KimLong", "RiverGauge:PhuOc"]
         );
+        // The ETSI spelling of the resource, with its trailing slash, is the same resource.
+        let slashed = app
+            .get("/ngsi-ld/v1/entities/?type=RiverGauge&options=keyValues&attrs=alarmLevel")
+            .await;
+        assert_eq!(
+            slashed.body,
+            json!([
+                {"id": "urn:ngsi-ld:RiverGauge:KimLong", "type": ["RiverGauge", "Device"], "alarmLevel": 2},
+                {"id": "urn:ngsi-ld:RiverGauge:PhuOc", "type": "RiverGauge", "alarmLevel": 1}
+            ])
+        );
         assert_eq!(
             ids(&app, "type=RiverGauge;Device").await,
             ["RiverGauge:KimLong"]
@@ -170,7 +181,7 @@ async fn geo_queries_find_what_lies_near_or_within() {
                     "powerState": {"type": "Property", "value": "off"},
                     "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [107.5878, 16.4632]}}
                 }
-            }]})
+            }], "@context": "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"})
         );
         let partial = app
             .get("/ngsi-ld/v1/entities?georel=near;maxDistance==10&geometry=Point")

@@ -7,11 +7,13 @@
 //! Architecture invariant: every state change runs in exactly one transaction, and every
 //! report status change appends to `report_events` in that same transaction.
 
+pub mod alerts;
 pub mod auth;
 pub mod db;
 pub mod error;
 pub mod historic;
 pub mod identity;
+pub mod iot;
 pub mod kpi;
 pub mod map;
 pub mod ngsild;
@@ -63,6 +65,8 @@ pub struct Store {
     reference: Arc<std::sync::RwLock<Arc<reference::Snapshot>>>,
     api_key_cache: auth::ApiKeyCache,
     writer: writer::ReportWriter,
+    /// MQTT ingestion's registry generation and counters (see [`iot`]).
+    iot: iot::IotState,
 }
 
 impl Store {
@@ -77,6 +81,7 @@ impl Store {
             ))),
             api_key_cache: Default::default(),
             writer: writer::ReportWriter::start(db.clone()),
+            iot: Default::default(),
         };
         store.reload_reference().await?;
         Ok(store)

@@ -5,12 +5,19 @@
 //!
 //! # Entities
 //!
-//! Each entity is one row of `ngsild_entities` holding the body; `ngsild_entity_types` and
-//! `ngsild_attr_index` exist for the queries only. All writes go through
-//! [`Store::ngsild_modify`]: one transaction loads the current rows, lets the broker decide
-//! what each item becomes, and applies the outcome with a handful of multi-row statements
-//! whatever the batch size (the ingestion path: batch upserts of thousands of attributes).
-//! Entities are returned in creation order (`pk`), so that paging is stable.
+//! Each entity is a narrow row of `ngsild_entities` (id, types, times, bounding box) and its
+//! body in `ngsild_entity_bodies`: filters, counts and paging read narrow rows, and bodies are
+//! read for the page returned only. `ngsild_entity_types` and `ngsild_attr_index` exist for the
+//! queries. An attribute index row carries the entity's type, so that a prefilter under a type
+//! selection reads the matches of those types only (not of every entity having the
+//! attribute); a type-only query counts and pages on the type index alone. Entities are
+//! returned in creation order (`pk`), so that paging is stable.
+//!
+//! All writes go through [`Store::ngsild_modify`]: one transaction loads the current rows, lets
+//! the broker decide what each item becomes, and applies the outcome with a handful of
+//! multi-row statements whatever the batch size (the ingestion path: batch upserts of
+//! thousands of attributes). On SQLite those statements use anonymous `?` placeholders: SQLite
+//! looks each `$n` up among the names seen before, which is quadratic (seconds for a batch).
 //!
 //! Concurrency: SQLite writers are serialised by [`crate::Db::begin_write`]. On PostgreSQL a
 //! transaction first takes advisory locks on the entities it touches (hashed into
@@ -22,9 +29,11 @@
 //!
 //! An attribute instance (entity, attribute, datasetId) is a *series* with a number; history
 //! rows carry that number, and the index `(sid, observed_at, num)` covers every read. On
-//! SQLite an aggregation joins the bucket numbers of `ngsild_numbers` with the index, so that
-//! it aggregates while reading in order; a `GROUP BY` on the computed bucket would sort every
-//! instance first (about four times slower over a million instances).
+//! SQLite an aggregation walks the bucket numbers of `ngsild_numbers` and aggregates each
+//! bucket's index range as it reads it, packing all buckets into one result row (a `GROUP BY`
+//! on the computed bucket would sort every instance first, and sqlx costs microseconds per row
+//! returned); the series, or the halves of a single series, are shared between two
+//! connections. About 0.1 s for a million instances, where a `GROUP BY` took a second.
 //!
 //! # Change log
 //!
@@ -390,7 +399,10 @@ pub struct SubscriptionRecord {
     pub body: String,
     pub status: String,
     pub expires_at: Option<i64>,
+    /// Every attempt, successful or not.
     pub times_sent: i64,
+    /// Failed attempts (timesFailed, §5.2.14; migration 0007).
+    pub times_failed: i64,
     pub last_notification: Option<i64>,
     pub last_success: Option<i64>,
     pub last_failure: Option<i64>,
@@ -442,19 +454,44 @@ struct Put<'a> {
     types_changed: bool,
 }
 
-/// Placeholders numbered in the order values are pushed.
-#[derive(Default)]
-struct Binds(Vec<Val>);
+/// Bind values with their placeholders. Each placeholder must appear in the SQL exactly once,
+/// in push order: SQLite gets anonymous `?`, because it looks every `$n` up among the names
+/// seen before in the statement (quadratic: seconds for the batch statements of this module).
+struct Binds {
+    backend: Backend,
+    vals: Vec<Val>,
+}
 
 impl Binds {
+    fn new(backend: Backend) -> Self {
+        Binds {
+            backend,
+            vals: Vec::new(),
+        }
+    }
+
     fn push(&mut self, v: Val) -> String {
-        self.0.push(v);
-        format!("${}", self.0.len())
+        self.vals.push(v);
+        match self.backend {
+            Backend::Sqlite => "?".into(),
+            Backend::Postgres => format!("${}", self.vals.len()),
+        }
     }
 
     fn list(&mut self, vals: impl IntoIterator<Item = Val>) -> String {
         let items: Vec<String> = vals.into_iter().map(|v| self.push(v)).collect();
         format!("({})", items.join(", "))
+    }
+}
+
+/// Placeholders for `rows` rows of `width` values bound in order (see [`Binds`]).
+fn row_placeholders(backend: Backend, rows: usize, width: usize) -> String {
+    match backend {
+        Backend::Postgres => placeholders(rows, width, 1),
+        Backend::Sqlite => {
+            let row = format!("({})", vec!["?"; width].join(", "));
+            vec![row; rows].join(", ")
+        }
     }
 }
 
@@ -505,6 +542,7 @@ async fn advisory_locks(conn: &mut AnyConnection, keys: &[u32]) -> Result<()> {
 /// limits allow.
 async fn insert_rows(
     conn: &mut AnyConnection,
+    backend: Backend,
     head: &str,
     width: usize,
     vals: &[Val],
@@ -512,7 +550,7 @@ async fn insert_rows(
     for chunk in vals.chunks(MAX_BINDS / width * width) {
         let sql = format!(
             "{head} VALUES {}",
-            placeholders(chunk.len() / width, width, 1)
+            row_placeholders(backend, chunk.len() / width, width)
         );
         // Not cached: sizes vary, and a NULL float would fix its type as float4 on PostgreSQL.
         bind_all(sqlx::query(&sql).persistent(false), chunk)
@@ -525,16 +563,17 @@ async fn insert_rows(
 /// `DELETE FROM table WHERE column IN (keys)`, chunked; returns the rows deleted.
 async fn delete_in(
     conn: &mut AnyConnection,
+    backend: Backend,
     table: &str,
     column: &str,
     keys: &[i64],
 ) -> Result<u64> {
     let mut deleted = 0;
     for chunk in keys.chunks(MAX_BINDS) {
-        let mut b = Binds::default();
+        let mut b = Binds::new(backend);
         let list = b.list(chunk.iter().map(|k| Val::I(*k)));
         let sql = format!("DELETE FROM {table} WHERE {column} IN {list}");
-        deleted += bind_all(sqlx::query(&sql).persistent(false), &b.0)
+        deleted += bind_all(sqlx::query(&sql).persistent(false), &b.vals)
             .execute(&mut *conn)
             .await?
             .rows_affected();
@@ -542,7 +581,9 @@ async fn delete_in(
     Ok(deleted)
 }
 
-const ENTITY_COLUMNS: &str = "e.pk, e.id, e.types, e.body, e.created_at, e.modified_at";
+/// Entities with their bodies; append a WHERE on `e`.
+const SELECT_ENTITIES: &str = "SELECT e.pk, e.id, e.types, b.body, e.created_at, e.modified_at \
+    FROM ngsild_entities e JOIN ngsild_entity_bodies b ON b.pk = e.pk";
 
 fn entity_from_row(r: &AnyRow) -> Result<StoredEntity> {
     Ok(StoredEntity {
@@ -586,6 +627,7 @@ fn series_from_row(r: &AnyRow) -> Series {
 /// attribute and dataset.
 async fn find_series(
     conn: &mut AnyConnection,
+    backend: Backend,
     entity_ids: &[String],
     attrs: &[String],
 ) -> Result<Vec<Series>> {
@@ -600,7 +642,7 @@ async fn find_series(
             .collect()
     };
     for ids in id_chunks {
-        let mut b = Binds::default();
+        let mut b = Binds::new(backend);
         let mut sql =
             String::from("SELECT sid, entity_id, attr, dataset_id FROM ngsild_series WHERE 1 = 1");
         if let Some(ids) = ids {
@@ -611,7 +653,7 @@ async fn find_series(
             let list = b.list(attrs.iter().map(|s| Val::S(s.clone())));
             sql.push_str(&format!(" AND attr IN {list}"));
         }
-        let rows = bind_all(sqlx::query(&sql).persistent(false), &b.0)
+        let rows = bind_all(sqlx::query(&sql).persistent(false), &b.vals)
             .fetch_all(&mut *conn)
             .await?;
         out.extend(rows.iter().map(series_from_row));
@@ -621,9 +663,96 @@ async fn find_series(
     Ok(out)
 }
 
+/// First and last `observed_at` of series `sid` in `[lower, upper)`.
+async fn series_span(
+    conn: &mut AnyConnection,
+    sid: i64,
+    lower: i64,
+    upper: i64,
+) -> Result<Option<(i64, i64)>> {
+    // Literals: integers computed here. Two subqueries, so that each is one index probe. Open
+    // ends are left out: PostgreSQL reads -9223372036854775808 as a numeric, and comparing
+    // the column as numeric cannot use the index.
+    let mut range = format!("sid = {sid}");
+    if lower > i64::MIN {
+        range.push_str(&format!(" AND observed_at >= {lower}"));
+    }
+    if upper < i64::MAX {
+        range.push_str(&format!(" AND observed_at < {upper}"));
+    }
+    let bounds = sqlx::query(&format!(
+        "SELECT (SELECT MIN(observed_at) FROM ngsild_history WHERE {range}), \
+         (SELECT MAX(observed_at) FROM ngsild_history WHERE {range})"
+    ))
+    .persistent(false)
+    .fetch_one(conn)
+    .await?;
+    let (first, last): (Option<i64>, Option<i64>) = (bounds.get(0), bounds.get(1));
+    Ok(first.zip(last))
+}
+
+/// Connections one aggregation reads on at once (the target host has two cores).
+const AGGREGATE_WORKERS: usize = 2;
+
+/// The buckets `buckets` (numbers from the origin) of one series, over `[first, end)`.
+#[derive(Clone, Debug)]
+struct AggregateJob {
+    /// Position of the series in the sorted list.
+    index: usize,
+    sid: i64,
+    buckets: std::ops::Range<i64>,
+    first: i64,
+    end: i64,
+    /// Through `ngsild_numbers` (SQLite, few enough buckets), else GROUP BY.
+    ordered: bool,
+}
+
+/// A bucket as SQL computed it.
+#[derive(Clone, Debug)]
+struct RawBucket {
+    n: i64,
+    count: i64,
+    num_count: i64,
+    sum: Option<f64>,
+    min: Option<f64>,
+    max: Option<f64>,
+    sumsq: Option<f64>,
+}
+
+impl RawBucket {
+    /// One packed bucket, `n,count,num_count,sum,min,max,sumsq`; None for an empty bucket.
+    fn parse(item: &str) -> Result<Option<RawBucket>> {
+        let bad = || decode_err(std::io::Error::other(format!("bad aggregate {item:?}")));
+        let fields: Vec<&str> = item.split(',').collect();
+        let [n, c, nc, sum, min, max, sumsq] = fields.as_slice() else {
+            return if item.is_empty() {
+                Ok(None)
+            } else {
+                Err(bad())
+            };
+        };
+        let int = |s: &str| s.parse::<i64>().map_err(|_| bad());
+        let float = |s: &str| s.parse::<f64>().map(Some).map_err(|_| bad());
+        let count = int(c)?;
+        if count == 0 {
+            return Ok(None);
+        }
+        Ok(Some(RawBucket {
+            n: int(n)?,
+            count,
+            num_count: int(nc)?,
+            sum: float(sum)?,
+            min: float(min)?,
+            max: float(max)?,
+            sumsq: float(sumsq)?,
+        }))
+    }
+}
+
 /// Numbers of the series of `entries`, created as needed.
 async fn series_ids(
     conn: &mut AnyConnection,
+    backend: Backend,
     entries: &[HistoryEntry],
 ) -> Result<HashMap<SeriesKey, i64>> {
     let wanted: BTreeSet<SeriesKey> = entries
@@ -648,7 +777,10 @@ async fn series_ids(
             }
         }
     };
-    collect(find_series(conn, &entity_ids, &[]).await?, &mut found);
+    collect(
+        find_series(conn, backend, &entity_ids, &[]).await?,
+        &mut found,
+    );
     let missing: Vec<&SeriesKey> = wanted.iter().filter(|k| !found.contains_key(*k)).collect();
     if missing.is_empty() {
         return Ok(found);
@@ -663,7 +795,7 @@ async fn series_ids(
             "INSERT INTO ngsild_series (entity_id, attr, dataset_id) VALUES {} \
              ON CONFLICT (entity_id, attr, dataset_id) DO NOTHING \
              RETURNING sid, entity_id, attr, dataset_id",
-            placeholders(chunk.len(), 3, 1)
+            row_placeholders(backend, chunk.len(), 3)
         );
         let rows = bind_all(sqlx::query(&sql).persistent(false), &vals)
             .fetch_all(&mut *conn)
@@ -671,7 +803,10 @@ async fn series_ids(
         collect(rows.iter().map(series_from_row).collect(), &mut found);
     }
     if found.len() < wanted.len() {
-        collect(find_series(conn, &entity_ids, &[]).await?, &mut found);
+        collect(
+            find_series(conn, backend, &entity_ids, &[]).await?,
+            &mut found,
+        );
     }
     if found.len() < wanted.len() {
         return Err(StoreError::Database(sqlx::Error::RowNotFound));
@@ -679,11 +814,15 @@ async fn series_ids(
     Ok(found)
 }
 
-async fn append_history(conn: &mut AnyConnection, entries: &[HistoryEntry]) -> Result<()> {
+async fn append_history(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    entries: &[HistoryEntry],
+) -> Result<()> {
     if entries.is_empty() {
         return Ok(());
     }
-    let sids = series_ids(conn, entries).await?;
+    let sids = series_ids(conn, backend, entries).await?;
     let mut vals = Vec::with_capacity(entries.len() * 4);
     for e in entries {
         let key = (
@@ -703,6 +842,7 @@ async fn append_history(conn: &mut AnyConnection, entries: &[HistoryEntry]) -> R
     }
     insert_rows(
         conn,
+        backend,
         "INSERT INTO ngsild_history (sid, observed_at, num, instance)",
         4,
         &vals,
@@ -734,6 +874,7 @@ async fn append_changes(
     }
     insert_rows(
         conn,
+        backend,
         "INSERT INTO ngsild_changes (entity_id, op, attrs, snapshot, at)",
         5,
         &vals,
@@ -744,6 +885,7 @@ async fn append_changes(
 /// Load the rows of `ids` into slots (absent ids get an empty slot).
 async fn load_slots<'a>(
     conn: &mut AnyConnection,
+    backend: Backend,
     ids: &[&'a str],
 ) -> Result<HashMap<&'a str, Slot>> {
     let mut slots: HashMap<&str, Slot> = ids
@@ -759,10 +901,10 @@ async fn load_slots<'a>(
         })
         .collect();
     for chunk in ids.chunks(MAX_BINDS) {
-        let mut b = Binds::default();
+        let mut b = Binds::new(backend);
         let list = b.list(chunk.iter().map(|s| Val::S(s.to_string())));
-        let sql = format!("SELECT {ENTITY_COLUMNS} FROM ngsild_entities e WHERE e.id IN {list}");
-        let rows = bind_all(sqlx::query(&sql).persistent(chunk.len() == 1), &b.0)
+        let sql = format!("{SELECT_ENTITIES} WHERE e.id IN {list}");
+        let rows = bind_all(sqlx::query(&sql).persistent(chunk.len() == 1), &b.vals)
             .fetch_all(&mut *conn)
             .await?;
         for r in &rows {
@@ -778,18 +920,24 @@ async fn load_slots<'a>(
 }
 
 /// Apply the final state of each touched entity.
-async fn write_entities(tx: &mut WriteTx, deletes: &[i64], puts: &[Put<'_>]) -> Result<()> {
+async fn write_entities(
+    tx: &mut WriteTx,
+    backend: Backend,
+    deletes: &[i64],
+    puts: &[Put<'_>],
+) -> Result<()> {
     let conn = tx.conn();
     if !deletes.is_empty() {
-        delete_in(conn, "ngsild_attr_index", "entity_pk", deletes).await?;
-        delete_in(conn, "ngsild_entity_types", "entity_pk", deletes).await?;
-        delete_in(conn, "ngsild_entities", "pk", deletes).await?;
+        delete_in(conn, backend, "ngsild_attr_index", "entity_pk", deletes).await?;
+        delete_in(conn, backend, "ngsild_entity_types", "entity_pk", deletes).await?;
+        delete_in(conn, backend, "ngsild_entity_bodies", "pk", deletes).await?;
+        delete_in(conn, backend, "ngsild_entities", "pk", deletes).await?;
     }
     if puts.is_empty() {
         return Ok(());
     }
     let mut pks: HashMap<String, i64> = HashMap::with_capacity(puts.len());
-    let width = 9;
+    let width = 8;
     for chunk in puts.chunks(MAX_BINDS / width) {
         let mut vals = Vec::with_capacity(chunk.len() * width);
         for p in chunk {
@@ -801,7 +949,6 @@ async fn write_entities(tx: &mut WriteTx, deletes: &[i64], puts: &[Put<'_>]) -> 
             vals.extend([
                 Val::S(e.id.clone()),
                 Val::S(to_json(&e.types)),
-                Val::S(e.body.clone()),
                 Val::I(e.created_at),
                 Val::I(e.modified_at),
                 Val::OptF(a),
@@ -811,14 +958,14 @@ async fn write_entities(tx: &mut WriteTx, deletes: &[i64], puts: &[Put<'_>]) -> 
             ]);
         }
         let sql = format!(
-            "INSERT INTO ngsild_entities (id, types, body, created_at, modified_at, \
+            "INSERT INTO ngsild_entities (id, types, created_at, modified_at, \
              min_lon, min_lat, max_lon, max_lat) VALUES {} \
-             ON CONFLICT (id) DO UPDATE SET types = excluded.types, body = excluded.body, \
+             ON CONFLICT (id) DO UPDATE SET types = excluded.types, \
              created_at = excluded.created_at, modified_at = excluded.modified_at, \
              min_lon = excluded.min_lon, min_lat = excluded.min_lat, \
              max_lon = excluded.max_lon, max_lat = excluded.max_lat \
              RETURNING pk, id",
-            placeholders(chunk.len(), width, 1)
+            row_placeholders(backend, chunk.len(), width)
         );
         let rows = bind_all(sqlx::query(&sql).persistent(false), &vals)
             .fetch_all(&mut *conn)
@@ -833,13 +980,34 @@ async fn write_entities(tx: &mut WriteTx, deletes: &[i64], puts: &[Put<'_>]) -> 
             .copied()
             .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
     };
+    let mut body_vals = Vec::with_capacity(puts.len() * 2);
+    for p in puts {
+        body_vals.extend([Val::I(pk_of(p)?), Val::S(p.entity.body.clone())]);
+    }
+    for chunk in body_vals.chunks(MAX_BINDS / 2 * 2) {
+        let sql = format!(
+            "INSERT INTO ngsild_entity_bodies (pk, body) VALUES {} \
+             ON CONFLICT (pk) DO UPDATE SET body = excluded.body",
+            row_placeholders(backend, chunk.len() / 2, 2)
+        );
+        bind_all(sqlx::query(&sql).persistent(false), chunk)
+            .execute(&mut *conn)
+            .await?;
+    }
 
     let stale_types: Vec<i64> = puts
         .iter()
         .filter(|p| p.types_changed)
         .filter_map(|p| p.pk)
         .collect();
-    delete_in(conn, "ngsild_entity_types", "entity_pk", &stale_types).await?;
+    delete_in(
+        conn,
+        backend,
+        "ngsild_entity_types",
+        "entity_pk",
+        &stale_types,
+    )
+    .await?;
     let mut type_vals = Vec::new();
     for p in puts.iter().filter(|p| p.types_changed) {
         let pk = pk_of(p)?;
@@ -850,6 +1018,7 @@ async fn write_entities(tx: &mut WriteTx, deletes: &[i64], puts: &[Put<'_>]) -> 
     }
     insert_rows(
         conn,
+        backend,
         "INSERT INTO ngsild_entity_types (entity_pk, type)",
         2,
         &type_vals,
@@ -857,15 +1026,22 @@ async fn write_entities(tx: &mut WriteTx, deletes: &[i64], puts: &[Put<'_>]) -> 
     .await?;
 
     let existing: Vec<i64> = puts.iter().filter_map(|p| p.pk).collect();
-    delete_in(conn, "ngsild_attr_index", "entity_pk", &existing).await?;
+    delete_in(conn, backend, "ngsild_attr_index", "entity_pk", &existing).await?;
+    // One row per value and type of the entity (see the migration).
     let mut index_vals = Vec::new();
     for p in puts {
         let pk = pk_of(p)?;
-        for (ord, entry) in p.index.iter().enumerate() {
+        let types: BTreeSet<&String> = p.entity.types.iter().collect();
+        let rows = p
+            .index
+            .iter()
+            .flat_map(|entry| types.iter().map(move |t| (entry, *t)));
+        for (ord, (entry, t)) in rows.enumerate() {
             index_vals.extend([
                 Val::I(pk),
                 Val::I(ord as i64),
                 Val::S(entry.attr.clone()),
+                Val::S(t.clone()),
                 Val::OptF(entry.num),
                 Val::OptS(entry.text.clone()),
             ]);
@@ -873,31 +1049,57 @@ async fn write_entities(tx: &mut WriteTx, deletes: &[i64], puts: &[Put<'_>]) -> 
     }
     insert_rows(
         conn,
-        "INSERT INTO ngsild_attr_index (entity_pk, ord, attr, num, text)",
-        5,
+        backend,
+        "INSERT INTO ngsild_attr_index (entity_pk, ord, attr, type, num, text)",
+        6,
         &index_vals,
     )
     .await
 }
 
-/// SQL condition for a prefilter over `e.pk`, None when it always holds.
-fn prefilter_sql(p: &Prefilter, b: &mut Binds) -> Option<String> {
-    let leaf = |b: &mut Binds, attr: &str, cond: &str| {
-        let attr = b.push(Val::S(attr.into()));
-        Some(format!(
-            "e.pk IN (SELECT entity_pk FROM ngsild_attr_index WHERE attr = {attr}{cond})"
-        ))
+/// `e.pk IN (entities with an index row of attr, of one of the types of scope (empty: any),
+/// satisfying tail)`; `tail` pushes its values after those of attr and scope.
+fn attr_leaf(
+    b: &mut Binds,
+    attrs: &[String],
+    scope: &[String],
+    tail: impl FnOnce(&mut Binds) -> String,
+) -> String {
+    let attr = match attrs {
+        [one] => format!("= {}", b.push(Val::S(one.clone()))),
+        many => format!("IN {}", b.list(many.iter().map(|a| Val::S(a.clone())))),
     };
+    let mut sql = format!("e.pk IN (SELECT entity_pk FROM ngsild_attr_index WHERE attr {attr}");
+    match scope {
+        [] => {}
+        [one] => sql.push_str(&format!(" AND type = {}", b.push(Val::S(one.clone())))),
+        many => {
+            let list = b.list(many.iter().map(|t| Val::S(t.clone())));
+            sql.push_str(&format!(" AND type IN {list}"));
+        }
+    }
+    sql.push_str(&tail(b));
+    sql.push(')');
+    sql
+}
+
+/// SQL condition for a prefilter over `e.pk`, None when it always holds. Leaves only look at
+/// index rows of the types in `scope` (empty: any).
+fn prefilter_sql(p: &Prefilter, scope: &[String], b: &mut Binds) -> Option<String> {
+    use std::slice::from_ref as one;
     match p {
         Prefilter::True => None,
         Prefilter::And(items) => {
-            let parts: Vec<String> = items.iter().filter_map(|i| prefilter_sql(i, b)).collect();
+            let parts: Vec<String> = items
+                .iter()
+                .filter_map(|i| prefilter_sql(i, scope, b))
+                .collect();
             (!parts.is_empty()).then(|| format!("({})", parts.join(" AND ")))
         }
         Prefilter::Or(items) => {
             let mut parts = Vec::with_capacity(items.len());
             for i in items {
-                parts.push(prefilter_sql(i, b)?);
+                parts.push(prefilter_sql(i, scope, b)?);
             }
             if parts.is_empty() {
                 Some("1 = 0".into())
@@ -905,67 +1107,76 @@ fn prefilter_sql(p: &Prefilter, b: &mut Binds) -> Option<String> {
                 Some(format!("({})", parts.join(" OR ")))
             }
         }
-        Prefilter::Exists { attr } => leaf(b, attr, ""),
-        Prefilter::Num { attr, op, value } => {
-            let attr_p = b.push(Val::S(attr.clone()));
-            let v = b.push(Val::F(*value));
-            Some(format!(
-                "e.pk IN (SELECT entity_pk FROM ngsild_attr_index WHERE attr = {attr_p} \
-                 AND num {} {v})",
-                op.sql()
-            ))
-        }
-        Prefilter::Text { attr, op, value } => {
-            let attr_p = b.push(Val::S(attr.clone()));
-            let v = b.push(Val::S(value.clone()));
-            Some(format!(
-                "e.pk IN (SELECT entity_pk FROM ngsild_attr_index WHERE attr = {attr_p} \
-                 AND text {} {v})",
-                op.sql()
-            ))
-        }
-        Prefilter::NumIn { attr, values } => {
-            if values.is_empty() {
-                return Some("1 = 0".into());
-            }
-            let attr_p = b.push(Val::S(attr.clone()));
-            let list = b.list(values.iter().map(|v| Val::F(*v)));
-            Some(format!(
-                "e.pk IN (SELECT entity_pk FROM ngsild_attr_index WHERE attr = {attr_p} \
-                 AND num IN {list})"
-            ))
-        }
-        Prefilter::TextIn { attr, values } => {
-            if values.is_empty() {
-                return Some("1 = 0".into());
-            }
-            let attr_p = b.push(Val::S(attr.clone()));
-            let list = b.list(values.iter().map(|v| Val::S(v.clone())));
-            Some(format!(
-                "e.pk IN (SELECT entity_pk FROM ngsild_attr_index WHERE attr = {attr_p} \
-                 AND text IN {list})"
-            ))
-        }
+        Prefilter::Exists { attr } => Some(attr_leaf(b, one(attr), scope, |_| String::new())),
+        Prefilter::Num { attr, op, value } => Some(attr_leaf(b, one(attr), scope, |b| {
+            format!(" AND num {} {}", op.sql(), b.push(Val::F(*value)))
+        })),
+        Prefilter::Text { attr, op, value } => Some(attr_leaf(b, one(attr), scope, |b| {
+            format!(" AND text {} {}", op.sql(), b.push(Val::S(value.clone())))
+        })),
+        Prefilter::NumIn { values, .. } if values.is_empty() => Some("1 = 0".into()),
+        Prefilter::NumIn { attr, values } => Some(attr_leaf(b, one(attr), scope, |b| {
+            format!(" AND num IN {}", b.list(values.iter().map(|v| Val::F(*v))))
+        })),
+        Prefilter::TextIn { values, .. } if values.is_empty() => Some("1 = 0".into()),
+        Prefilter::TextIn { attr, values } => Some(attr_leaf(b, one(attr), scope, |b| {
+            format!(
+                " AND text IN {}",
+                b.list(values.iter().map(|v| Val::S(v.clone())))
+            )
+        })),
     }
 }
 
-/// The WHERE clause of an entity query.
-fn entity_conditions(f: &EntityFilter, b: &mut Binds) -> String {
+/// Whether every entity the prefilter admits has an index row of one of the scope types (its
+/// leaves being confined to them): then the type condition is implied.
+fn implies_scope(p: &Prefilter) -> bool {
+    match p {
+        Prefilter::True => false,
+        Prefilter::And(items) => items.iter().any(implies_scope),
+        Prefilter::Or(items) => !items.is_empty() && items.iter().all(implies_scope),
+        _ => true,
+    }
+}
+
+/// The FROM and WHERE clauses of an entity query, over rows `e` that have at least `e.pk`.
+fn entity_conditions(f: &EntityFilter, b: &mut Binds) -> (String, String) {
     let mut conds: Vec<String> = Vec::new();
+    // The types any match must have one of: index rows outside them are not looked at.
+    let any_type = f.types.is_empty() || f.types.iter().any(Vec::is_empty);
+    let scope: Vec<String> = if any_type {
+        Vec::new()
+    } else {
+        let all: BTreeSet<&String> = f.types.iter().flatten().collect();
+        all.into_iter().cloned().collect()
+    };
+    let singles = f.types.iter().all(|and| and.len() == 1);
+    let implied = implies_scope(&f.prefilter) || !f.attrs_any.is_empty();
+    let mut source = String::from("ngsild_entities e");
+    if !any_type && singles && !implied && f.ids.is_empty() && f.bbox.is_none() {
+        // No condition reads an entity column: the candidates come from the type index alone,
+        // in pk order for one type, so counting and skipping never touch the entity rows.
+        let list = b.list(scope.iter().map(|t| Val::S(t.clone())));
+        source = format!(
+            "(SELECT DISTINCT entity_pk AS pk FROM ngsild_entity_types WHERE type IN {list}) e"
+        );
+    }
     if !f.ids.is_empty() {
         let list = b.list(f.ids.iter().map(|s| Val::S(s.clone())));
         conds.push(format!("e.id IN {list}"));
     }
-    if !f.types.is_empty() {
+    if !any_type && !source.starts_with('(') {
         let in_type = |b: &mut Binds, types: &[String]| {
             let list = b.list(types.iter().map(|s| Val::S(s.clone())));
             format!("e.pk IN (SELECT entity_pk FROM ngsild_entity_types WHERE type IN {list})")
         };
-        if f.types.iter().all(|and| and.len() == 1) {
-            // The common case, `type=A,B`: one index range per type, one subquery.
-            let types: Vec<String> = f.types.iter().flatten().cloned().collect();
-            conds.push(in_type(b, &types));
-        } else if !f.types.iter().any(|and| and.is_empty()) {
+        if singles {
+            // `type=A,B`: a match of an attribute condition confined to A and B has one of
+            // them already; otherwise one index range per type, one subquery.
+            if !implied {
+                conds.push(in_type(b, &scope));
+            }
+        } else {
             let ors: Vec<String> = f
                 .types
                 .iter()
@@ -981,12 +1192,9 @@ fn entity_conditions(f: &EntityFilter, b: &mut Binds) -> String {
         }
     }
     if !f.attrs_any.is_empty() {
-        let list = b.list(f.attrs_any.iter().map(|s| Val::S(s.clone())));
-        conds.push(format!(
-            "e.pk IN (SELECT entity_pk FROM ngsild_attr_index WHERE attr IN {list})"
-        ));
+        conds.push(attr_leaf(b, &f.attrs_any, &scope, |_| String::new()));
     }
-    if let Some(c) = prefilter_sql(&f.prefilter, b) {
+    if let Some(c) = prefilter_sql(&f.prefilter, &scope, b) {
         conds.push(c);
     }
     if let Some([min_lon, min_lat, max_lon, max_lat]) = f.bbox {
@@ -1000,11 +1208,12 @@ fn entity_conditions(f: &EntityFilter, b: &mut Binds) -> String {
         let p = b.push(Val::I(after));
         conds.push(format!("e.pk > {p}"));
     }
-    if conds.is_empty() {
+    let cond = if conds.is_empty() {
         "1 = 1".into()
     } else {
         conds.join(" AND ")
-    }
+    };
+    (source, cond)
 }
 
 fn subscription_from_row(r: &AnyRow) -> SubscriptionRecord {
@@ -1014,15 +1223,16 @@ fn subscription_from_row(r: &AnyRow) -> SubscriptionRecord {
         status: r.get(2),
         expires_at: r.get(3),
         times_sent: r.get(4),
-        last_notification: r.get(5),
-        last_success: r.get(6),
-        last_failure: r.get(7),
-        created_at: r.get(8),
-        modified_at: r.get(9),
+        times_failed: r.get(5),
+        last_notification: r.get(6),
+        last_success: r.get(7),
+        last_failure: r.get(8),
+        created_at: r.get(9),
+        modified_at: r.get(10),
     }
 }
 
-const SUBSCRIPTION_COLUMNS: &str = "id, body, status, expires_at, times_sent, \
+const SUBSCRIPTION_COLUMNS: &str = "id, body, status, expires_at, times_sent, times_failed, \
     last_notification, last_success, last_failure, created_at, modified_at";
 
 const DELIVERY_COLUMNS: &str =
@@ -1068,7 +1278,7 @@ impl Store {
             buckets.dedup();
             advisory_locks(tx.conn(), &buckets).await?;
         }
-        let mut slots = load_slots(tx.conn(), &unique).await?;
+        let mut slots = load_slots(tx.conn(), self.db.backend, &unique).await?;
 
         let mut results = Vec::with_capacity(ids.len());
         let mut history = Vec::new();
@@ -1133,31 +1343,30 @@ impl Store {
                 _ => {}
             }
         }
-        write_entities(&mut tx, &deletes, &puts).await?;
-        append_history(tx.conn(), &history).await?;
+        write_entities(&mut tx, self.db.backend, &deletes, &puts).await?;
+        append_history(tx.conn(), self.db.backend, &history).await?;
         append_changes(tx.conn(), self.db.backend, &notes).await?;
         tx.commit().await?;
         Ok(results)
     }
 
     pub async fn ngsild_get(&self, id: &str) -> Result<Option<StoredEntity>> {
-        let row = sqlx::query(&format!(
-            "SELECT {ENTITY_COLUMNS} FROM ngsild_entities e WHERE e.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.db.pool)
-        .await?;
+        let row = sqlx::query(&format!("{SELECT_ENTITIES} WHERE e.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.db.pool)
+            .await?;
         row.as_ref().map(entity_from_row).transpose()
     }
 
     /// Entities matching `filter`, in creation order.
     pub async fn ngsild_query(&self, filter: &EntityFilter) -> Result<QueryPage> {
-        let mut b = Binds::default();
-        let cond = entity_conditions(filter, &mut b);
+        let backend = self.db.backend;
+        let mut b = Binds::new(backend);
+        let (source, cond) = entity_conditions(filter, &mut b);
         // Float binds are never NULL here, so statements can be cached.
         let total = if filter.count {
-            let sql = format!("SELECT COUNT(*) FROM ngsild_entities e WHERE {cond}");
-            let n: i64 = bind_all(sqlx::query(&sql), &b.0)
+            let sql = format!("SELECT COUNT(*) FROM {source} WHERE {cond}");
+            let n: i64 = bind_all(sqlx::query(&sql), &b.vals)
                 .fetch_one(&self.db.pool)
                 .await?
                 .get(0);
@@ -1173,15 +1382,35 @@ impl Store {
         }
         let limit = b.push(Val::I(filter.limit.map_or(i64::MAX, i64::from)));
         let offset = b.push(Val::I(i64::from(filter.offset)));
+        // The page's pks first, from narrow rows; then the entities of that page only.
         let sql = format!(
-            "SELECT {ENTITY_COLUMNS} FROM ngsild_entities e WHERE {cond} \
-             ORDER BY e.pk LIMIT {limit} OFFSET {offset}"
+            "SELECT e.pk, e.id, e.types, b.body, e.created_at, e.modified_at \
+             FROM (SELECT e.pk FROM {source} WHERE {cond} \
+             ORDER BY e.pk LIMIT {limit} OFFSET {offset}) p \
+             JOIN ngsild_entities e ON e.pk = p.pk JOIN ngsild_entity_bodies b ON b.pk = p.pk \
+             ORDER BY p.pk"
         );
-        let rows = bind_all(sqlx::query(&sql), &b.0)
+        let rows = bind_all(sqlx::query(&sql), &b.vals)
             .fetch_all(&self.db.pool)
             .await?;
         let entities = rows.iter().map(entity_from_row).collect::<Result<_>>()?;
         Ok(QueryPage { entities, total })
+    }
+
+    /// Refresh the planner's statistics of the NGSI-LD tables after a bulk load (PostgreSQL;
+    /// without them it may probe an index range once per candidate, seconds instead of
+    /// milliseconds, until autovacuum gets there). SQLite's plans here are made for no
+    /// statistics: nothing to do.
+    pub async fn ngsild_analyze(&self) -> Result<()> {
+        if self.db.backend == Backend::Postgres {
+            sqlx::query(
+                "ANALYZE ngsild_entities, ngsild_entity_bodies, ngsild_entity_types, \
+                 ngsild_attr_index, ngsild_series, ngsild_history",
+            )
+            .execute(&self.db.pool)
+            .await?;
+        }
+        Ok(())
     }
 
     /// Every entity type with its number of entities (and, if asked, the attributes present
@@ -1202,12 +1431,10 @@ impl Store {
             .collect();
         out.sort_by(|a, b| a.type_iri.cmp(&b.type_iri));
         if with_attrs {
-            let rows = sqlx::query(
-                "SELECT DISTINCT t.type, a.attr FROM ngsild_entity_types t \
-                 JOIN ngsild_attr_index a ON a.entity_pk = t.entity_pk",
-            )
-            .fetch_all(&self.db.pool)
-            .await?;
+            // The index rows carry the entity's types: no join.
+            let rows = sqlx::query("SELECT DISTINCT type, attr FROM ngsild_attr_index")
+                .fetch_all(&self.db.pool)
+                .await?;
             let mut attrs: HashMap<String, Vec<String>> = HashMap::new();
             for r in &rows {
                 attrs.entry(r.get(0)).or_default().push(r.get(1));
@@ -1240,12 +1467,9 @@ impl Store {
             .collect();
         out.sort_by(|a, b| a.attr.cmp(&b.attr));
         if with_types {
-            let rows = sqlx::query(
-                "SELECT DISTINCT a.attr, t.type FROM ngsild_attr_index a \
-                 JOIN ngsild_entity_types t ON t.entity_pk = a.entity_pk",
-            )
-            .fetch_all(&self.db.pool)
-            .await?;
+            let rows = sqlx::query("SELECT DISTINCT attr, type FROM ngsild_attr_index")
+                .fetch_all(&self.db.pool)
+                .await?;
             let mut types: HashMap<String, Vec<String>> = HashMap::new();
             for r in &rows {
                 types.entry(r.get(0)).or_default().push(r.get(1));
@@ -1262,15 +1486,16 @@ impl Store {
     /// Append history without touching entities (temporal API writes).
     pub async fn ngsild_append_history(&self, entries: &[HistoryEntry]) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
-        append_history(tx.conn(), entries).await?;
+        append_history(tx.conn(), self.db.backend, entries).await?;
         tx.commit().await
     }
 
     /// History instances, ordered by entity, attribute, datasetId (default first), then
     /// `observed_at` and insertion order.
     pub async fn ngsild_history(&self, filter: &HistoryFilter) -> Result<Vec<HistoryRow>> {
+        let backend = self.db.backend;
         let mut conn = self.db.pool.acquire().await?;
-        let series = find_series(&mut conn, &filter.entity_ids, &filter.attrs).await?;
+        let series = find_series(&mut conn, backend, &filter.entity_ids, &filter.attrs).await?;
         let mut out = Vec::new();
         let row = |s: &Series, r: &AnyRow, first: usize| HistoryRow {
             seq: r.get(first),
@@ -1294,7 +1519,7 @@ impl Store {
         if let Some(n) = filter.last_n {
             // One index range per series, read backwards from its end.
             for s in &series {
-                let mut b = Binds::default();
+                let mut b = Binds::new(backend);
                 let sid = b.push(Val::I(s.sid));
                 let range = range(&mut b);
                 let limit = b.push(Val::I(i64::from(n)));
@@ -1302,7 +1527,7 @@ impl Store {
                     "SELECT seq, observed_at, num, instance FROM ngsild_history \
                      WHERE sid = {sid}{range} ORDER BY observed_at DESC, seq DESC LIMIT {limit}"
                 );
-                let rows = bind_all(sqlx::query(&sql), &b.0)
+                let rows = bind_all(sqlx::query(&sql), &b.vals)
                     .fetch_all(&mut *conn)
                     .await?;
                 out.extend(rows.iter().rev().map(|r| row(s, r, 0)));
@@ -1312,14 +1537,14 @@ impl Store {
         let by_sid: HashMap<i64, &Series> = series.iter().map(|s| (s.sid, s)).collect();
         let mut rows_of: HashMap<i64, Vec<HistoryRow>> = HashMap::new();
         for chunk in series.chunks(MAX_BINDS - 2) {
-            let mut b = Binds::default();
+            let mut b = Binds::new(backend);
             let list = b.list(chunk.iter().map(|s| Val::I(s.sid)));
             let range = range(&mut b);
             let sql = format!(
                 "SELECT sid, seq, observed_at, num, instance FROM ngsild_history \
                  WHERE sid IN {list}{range} ORDER BY sid, observed_at, seq"
             );
-            let rows = bind_all(sqlx::query(&sql).persistent(false), &b.0)
+            let rows = bind_all(sqlx::query(&sql).persistent(false), &b.vals)
                 .fetch_all(&mut *conn)
                 .await?;
             for r in &rows {
@@ -1341,95 +1566,183 @@ impl Store {
         if filter.period_ms <= 0 {
             return Err(DomainError::invalid("period", "must be positive").into());
         }
-        let mut conn = self.db.pool.acquire().await?;
-        let series = find_series(&mut conn, &filter.entity_ids, &filter.attrs).await?;
+        let backend = self.db.backend;
         let (origin, period) = (filter.origin, filter.period_ms);
         let lower = filter.from.map_or(origin, |f| f.max(origin));
-        let mut columns = String::from("CAST(COUNT(*) AS BIGINT), CAST(COUNT(h.num) AS BIGINT)");
-        let want = filter.want;
-        for (asked, expr) in [
-            (want.sum, "SUM(h.num)"),
-            (want.min, "MIN(h.num)"),
-            (want.max, "MAX(h.num)"),
-            (want.sumsq, "SUM(h.num * h.num)"),
-        ] {
-            columns.push_str(", ");
-            columns.push_str(if asked { expr } else { "NULL" });
-        }
-        let mut out = Vec::new();
-        for s in &series {
-            // The instances actually there, to bound the buckets.
-            let mut b = Binds::default();
-            let sid = b.push(Val::I(s.sid));
-            let low = b.push(Val::I(lower));
-            let mut high_cond = String::new();
-            if let Some(to) = filter.to {
-                high_cond = format!(" AND observed_at < {}", b.push(Val::I(to)));
+        let upper = filter.to.unwrap_or(i64::MAX);
+        let mut jobs = Vec::new();
+        let series = {
+            let mut conn = self.db.pool.acquire().await?;
+            let series = find_series(&mut conn, backend, &filter.entity_ids, &filter.attrs).await?;
+            for (index, s) in series.iter().enumerate() {
+                // The instances actually there bound the buckets.
+                let Some((first, last)) = series_span(&mut conn, s.sid, lower, upper).await? else {
+                    continue;
+                };
+                // first >= origin: integer division floors.
+                let (n_first, n_end) = ((first - origin) / period, (last - origin) / period + 1);
+                let ordered = backend == Backend::Sqlite && n_end - n_first <= NUMBERS;
+                jobs.push(AggregateJob {
+                    index,
+                    sid: s.sid,
+                    buckets: n_first..n_end,
+                    first,
+                    end: last + 1,
+                    ordered,
+                });
             }
-            let sql = format!(
-                "SELECT (SELECT MIN(observed_at) FROM ngsild_history WHERE sid = {sid} \
-                 AND observed_at >= {low}{high_cond}), \
-                 (SELECT MAX(observed_at) FROM ngsild_history WHERE sid = {sid} \
-                 AND observed_at >= {low}{high_cond})"
-            );
-            let bounds = bind_all(sqlx::query(&sql), &b.0)
-                .fetch_one(&mut *conn)
-                .await?;
-            let (Some(first), Some(last)): (Option<i64>, Option<i64>) =
-                (bounds.get(0), bounds.get(1))
-            else {
-                continue;
-            };
-            let n_first = (first - origin) / period;
-            let n_end = (last - origin) / period + 1;
-            let upper = last + 1;
+            series
+        };
+        // A single series is read in halves, so that both workers have a share.
+        if let [job] = jobs.as_slice() {
+            if job.ordered && job.buckets.end - job.buckets.start >= 2 {
+                let mid = job.buckets.start + (job.buckets.end - job.buckets.start) / 2;
+                let mut second = job.clone();
+                jobs[0].buckets.end = mid;
+                second.buckets.start = mid;
+                jobs.push(second);
+            }
+        }
+        let mut shares: [Vec<AggregateJob>; AGGREGATE_WORKERS] = Default::default();
+        for (i, job) in jobs.into_iter().enumerate() {
+            shares[i % AGGREGATE_WORKERS].push(job);
+        }
+        let [a, b] = shares;
+        let spec = (origin, period, filter.want);
+        let (mut raw, more) =
+            tokio::try_join!(self.aggregate_share(a, spec), self.aggregate_share(b, spec))?;
+        raw.extend(more);
+        raw.sort_by_key(|(index, r)| (*index, r.n));
+        Ok(raw
+            .into_iter()
+            .map(|(index, r)| {
+                let s = &series[index];
+                // Numeric aggregates exist only over numbers (SQLite prints NULL as 0.0).
+                let numeric = |asked: bool, v: Option<f64>| v.filter(|_| asked && r.num_count > 0);
+                AggregateBucket {
+                    entity_id: s.entity_id.clone(),
+                    attr: s.attr.clone(),
+                    dataset_id: s.dataset(),
+                    start: origin + r.n * period,
+                    count: count(r.count),
+                    num_count: count(r.num_count),
+                    sum: numeric(filter.want.sum, r.sum),
+                    min: numeric(filter.want.min, r.min),
+                    max: numeric(filter.want.max, r.max),
+                    sumsq: numeric(filter.want.sumsq, r.sumsq),
+                }
+            })
+            .collect())
+    }
 
-            let mut b = Binds::default();
-            let sid = b.push(Val::I(s.sid));
-            let rows = if self.db.backend == Backend::Sqlite && n_end - n_first <= NUMBERS {
-                let o = b.push(Val::I(origin));
-                let p = b.push(Val::I(period));
-                let (lo, hi) = (b.push(Val::I(first)), b.push(Val::I(upper)));
-                let base = b.push(Val::I(n_first));
-                let buckets = b.push(Val::I(n_end - n_first));
+    /// One worker's share of an aggregation, on its own connection: (series index, bucket).
+    async fn aggregate_share(
+        &self,
+        jobs: Vec<AggregateJob>,
+        (origin, period, want): (i64, i64, Aggregates),
+    ) -> Result<Vec<(usize, RawBucket)>> {
+        let mut out = Vec::new();
+        if jobs.is_empty() {
+            return Ok(out);
+        }
+        let mut conn = self.db.pool.acquire().await?;
+        let aggregates = |h: &str| {
+            let mut columns = format!("COUNT(*), COUNT({h}num)");
+            for (asked, expr) in [
+                (want.sum, format!("SUM({h}num)")),
+                (want.min, format!("MIN({h}num)")),
+                (want.max, format!("MAX({h}num)")),
+                (want.sumsq, format!("SUM({h}num * {h}num)")),
+            ] {
+                columns.push_str(", ");
+                columns.push_str(if asked { &expr } else { "NULL" });
+            }
+            columns
+        };
+        // Every number in these statements is an integer computed here: written as literals.
+        for job in jobs {
+            let AggregateJob {
+                index,
+                sid,
+                buckets,
+                first,
+                end,
+                ordered,
+            } = job;
+            if ordered {
+                // Bucket by bucket in order, each a plain aggregate over one index range (no
+                // GROUP BY), packed into one row: sqlx costs microseconds per row returned.
+                // %!.17g round-trips every double.
+                let (base, n) = (buckets.start, buckets.end - buckets.start);
                 let sql = format!(
-                    "SELECT k.n + {base}, {columns} FROM ngsild_numbers k \
-                     JOIN ngsild_history h ON h.sid = {sid} \
-                     AND h.observed_at >= max({o} + (k.n + {base}) * {p}, {lo}) \
-                     AND h.observed_at < min({o} + (k.n + {base} + 1) * {p}, {hi}) \
-                     WHERE k.n < {buckets} GROUP BY k.n ORDER BY k.n"
+                    "SELECT group_concat(r, ';') FROM (SELECT ({base} + k.n) || ',' || \
+                     (SELECT printf('%d,%d,%!.17g,%!.17g,%!.17g,%!.17g', {}) \
+                     FROM ngsild_history h WHERE h.sid = {sid} \
+                     AND h.observed_at >= max({origin} + ({base} + k.n) * {period}, {first}) \
+                     AND h.observed_at < min({origin} + ({base} + k.n + 1) * {period}, {end})) \
+                     AS r FROM ngsild_numbers k WHERE k.n < {n})",
+                    aggregates("h.")
                 );
-                bind_all(sqlx::query(&sql).persistent(false), &b.0)
-                    .fetch_all(&mut *conn)
+                let packed: Option<String> = sqlx::query(&sql)
+                    .persistent(false)
+                    .fetch_one(&mut *conn)
                     .await?
+                    .get(0);
+                for item in packed.as_deref().unwrap_or("").split(';') {
+                    if let Some(r) = RawBucket::parse(item)? {
+                        out.push((index, r));
+                    }
+                }
             } else {
-                // PostgreSQL aggregates by hashing; `first >= origin`, so division floors.
-                let o = b.push(Val::I(origin));
-                let p = b.push(Val::I(period));
-                let (lo, hi) = (b.push(Val::I(first)), b.push(Val::I(upper)));
+                // PostgreSQL aggregates by hashing; so does SQLite past its bucket numbers.
                 let sql = format!(
-                    "SELECT (h.observed_at - {o}) / {p} AS n, {columns} FROM ngsild_history h \
-                     WHERE h.sid = {sid} AND h.observed_at >= {lo} AND h.observed_at < {hi} \
-                     GROUP BY n ORDER BY n"
+                    "SELECT (observed_at - {origin}) / {period} AS n, {} FROM ngsild_history \
+                     WHERE sid = {sid} AND observed_at >= {first} AND observed_at < {end} \
+                     GROUP BY n ORDER BY n",
+                    aggregates("")
                 );
-                bind_all(sqlx::query(&sql).persistent(false), &b.0)
+                let rows = sqlx::query(&sql)
+                    .persistent(false)
                     .fetch_all(&mut *conn)
-                    .await?
-            };
-            out.extend(rows.iter().map(|r| AggregateBucket {
-                entity_id: s.entity_id.clone(),
-                attr: s.attr.clone(),
-                dataset_id: s.dataset(),
-                start: origin + r.get::<i64, _>(0) * period,
-                count: count(r.get(1)),
-                num_count: count(r.get(2)),
-                sum: r.get(3),
-                min: r.get(4),
-                max: r.get(5),
-                sumsq: r.get(6),
-            }));
+                    .await?;
+                out.extend(rows.iter().map(|r| {
+                    let raw = RawBucket {
+                        n: r.get(0),
+                        count: r.get(1),
+                        num_count: r.get(2),
+                        sum: r.get(3),
+                        min: r.get(4),
+                        max: r.get(5),
+                        sumsq: r.get(6),
+                    };
+                    (index, raw)
+                }));
+            }
         }
         Ok(out)
+    }
+
+    /// The first and last `observed_at` in `[from, to)` over the series of `entity_ids` (empty:
+    /// all) and `attrs` (empty: any); None without instances there. Two index probes per
+    /// series (the temporal API's whole-range aggregation period).
+    pub async fn ngsild_history_span(
+        &self,
+        entity_ids: &[String],
+        attrs: &[String],
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<Option<(i64, i64)>> {
+        let backend = self.db.backend;
+        let mut conn = self.db.pool.acquire().await?;
+        let series = find_series(&mut conn, backend, entity_ids, attrs).await?;
+        let (lower, upper) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
+        let mut span: Option<(i64, i64)> = None;
+        for s in &series {
+            if let Some((first, last)) = series_span(&mut conn, s.sid, lower, upper).await? {
+                span = Some(span.map_or((first, last), |(a, z)| (a.min(first), z.max(last))));
+            }
+        }
+        Ok(span)
     }
 
     /// Retention: delete history observed before `older_than_ms`; returns the instances
@@ -1454,10 +1767,11 @@ impl Store {
     pub async fn ngsild_delete_history(&self, entity_id: &str, attr: Option<&str>) -> Result<u64> {
         let mut tx = self.db.begin_write().await?;
         let attrs: Vec<String> = attr.map(str::to_string).into_iter().collect();
-        let series = find_series(tx.conn(), &[entity_id.to_string()], &attrs).await?;
+        let backend = self.db.backend;
+        let series = find_series(tx.conn(), backend, &[entity_id.to_string()], &attrs).await?;
         let sids: Vec<i64> = series.iter().map(|s| s.sid).collect();
-        let n = delete_in(tx.conn(), "ngsild_history", "sid", &sids).await?;
-        delete_in(tx.conn(), "ngsild_series", "sid", &sids).await?;
+        let n = delete_in(tx.conn(), backend, "ngsild_history", "sid", &sids).await?;
+        delete_in(tx.conn(), backend, "ngsild_series", "sid", &sids).await?;
         tx.commit().await?;
         Ok(n)
     }
@@ -1623,11 +1937,15 @@ impl Store {
         ok: bool,
         at: i64,
     ) -> Result<bool> {
-        let outcome = if ok { "last_success" } else { "last_failure" };
+        let outcome = if ok {
+            "last_success = $2"
+        } else {
+            "last_failure = $2, times_failed = times_failed + 1"
+        };
         let mut tx = self.db.begin_write().await?;
         let n = sqlx::query(&format!(
             "UPDATE ngsild_subscriptions SET times_sent = times_sent + 1, \
-             last_notification = $2, {outcome} = $2 WHERE id = $1"
+             last_notification = $2, {outcome} WHERE id = $1"
         ))
         .bind(id)
         .bind(at)
@@ -1667,7 +1985,7 @@ impl Store {
             let sql = format!(
                 "INSERT INTO ngsild_deliveries (subscription_id, payload, next_attempt_at, \
                  created_at) VALUES {} RETURNING seq",
-                placeholders(chunk.len(), 4, 1)
+                row_placeholders(self.db.backend, chunk.len(), 4)
             );
             let rows = bind_all(sqlx::query(&sql).persistent(chunk.len() == 1), &vals)
                 .fetch_all(tx.conn())
@@ -1692,7 +2010,8 @@ impl Store {
         limit: u32,
         lease_ms: i64,
     ) -> Result<Vec<Delivery>> {
-        let skip_locked = match self.db.backend {
+        let backend = self.db.backend;
+        let skip_locked = match backend {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
@@ -1708,13 +2027,13 @@ impl Store {
         let due: Vec<Delivery> = rows.iter().map(delivery_from_row).collect();
         let seqs: Vec<i64> = due.iter().map(|d| d.seq).collect();
         for chunk in seqs.chunks(MAX_BINDS - 1) {
-            let mut b = Binds::default();
+            let mut b = Binds::new(backend);
             let until = b.push(Val::I(now.saturating_add(lease_ms)));
             let list = b.list(chunk.iter().map(|s| Val::I(*s)));
             let sql = format!(
                 "UPDATE ngsild_deliveries SET next_attempt_at = {until} WHERE seq IN {list}"
             );
-            bind_all(sqlx::query(&sql).persistent(false), &b.0)
+            bind_all(sqlx::query(&sql).persistent(false), &b.vals)
                 .execute(tx.conn())
                 .await?;
         }
@@ -1753,6 +2072,19 @@ impl Store {
             .rows_affected();
         tx.commit().await?;
         Ok(n > 0)
+    }
+
+    /// The oldest delivery still waiting for a subscription (whether due or not): a worker
+    /// holds back later ones so that a subscription's notifications arrive in order.
+    pub async fn ngsild_delivery_first(&self, subscription_id: &str) -> Result<Option<Delivery>> {
+        let row = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM ngsild_deliveries WHERE subscription_id = $1 \
+             ORDER BY seq LIMIT 1"
+        ))
+        .bind(subscription_id)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        Ok(row.as_ref().map(delivery_from_row))
     }
 
     /// Deliveries waiting, for metrics.

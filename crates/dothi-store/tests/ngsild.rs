@@ -413,6 +413,8 @@ async fn queries_filter_by_ids_types_and_attributes() {
         let db = TestDb::new(backend).await;
         let store = db.store().await;
         query_fixture(&store).await;
+        // Statistics (PostgreSQL) must not change any answer.
+        store.ngsild_analyze().await.unwrap();
         let types = |t: &[&[&str]]| EntityFilter {
             types: t
                 .iter()
@@ -450,6 +452,11 @@ async fn queries_filter_by_ids_types_and_attributes() {
                 vec!["urn:2", "urn:3", "urn:6"],
             ),
             (types(&[&["Nothing"]]), vec![]),
+            // urn:2 and urn:6 have both types: listed once.
+            (
+                types(&[&["Sensor"], &["Device"]]),
+                vec!["urn:1", "urn:2", "urn:3", "urn:4", "urn:6"],
+            ),
             (
                 EntityFilter {
                     attrs_any: vec![iri("humidity"), iri("status")],
@@ -467,9 +474,15 @@ async fn queries_filter_by_ids_types_and_attributes() {
             ),
         ];
         for (filter, expected) in cases {
+            let filter = EntityFilter {
+                count: true,
+                ..filter
+            };
+            let page = store.ngsild_query(&filter).await.unwrap();
+            let found: Vec<&str> = page.entities.iter().map(|e| e.id.as_str()).collect();
             assert_eq!(
-                query_ids(&store, filter.clone()).await,
-                expected,
+                (found, page.total),
+                (expected.clone(), Some(expected.len() as u64)),
                 "{backend:?}: {filter:?}"
             );
         }
@@ -583,6 +596,145 @@ async fn each_prefilter_holds_when_some_index_entry_of_the_attribute_satisfies_i
                 "{backend:?}: {prefilter:?}"
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn prefilters_are_confined_to_the_queried_types() {
+    for backend in BACKENDS {
+        let db = TestDb::new(backend).await;
+        let store = db.store().await;
+        query_fixture(&store).await;
+        let types = |t: &[&[&str]]| -> Vec<Vec<String>> {
+            t.iter()
+                .map(|and| and.iter().map(|x| iri(x)).collect())
+                .collect()
+        };
+        let temp = |op: Cmp, value: f64| Prefilter::Num {
+            attr: iri("temp"),
+            op,
+            value,
+        };
+        let exists = |a: &str| Prefilter::Exists { attr: iri(a) };
+        /// Type selection, prefilter, attrs_any, expected ids.
+        type Case<'a> = (Vec<Vec<String>>, Prefilter, Vec<String>, Vec<&'a str>);
+        let cases: Vec<Case> = vec![
+            (
+                types(&[&["Device"]]),
+                temp(Cmp::Ge, 20.0),
+                vec![],
+                vec!["urn:2", "urn:3", "urn:6"],
+            ),
+            (
+                types(&[&["Sensor"]]),
+                temp(Cmp::Ge, 20.0),
+                vec![],
+                vec!["urn:2", "urn:6"],
+            ),
+            (
+                types(&[&["Other"], &["Device"]]),
+                exists("temp"),
+                vec![],
+                vec!["urn:2", "urn:3", "urn:6"],
+            ),
+            // Both types: an AND group is checked on the entity's types, not implied.
+            (
+                types(&[&["Sensor", "Device"]]),
+                temp(Cmp::Lt, 25.0),
+                vec![],
+                vec!["urn:2", "urn:6"],
+            ),
+            (
+                types(&[&["Device"]]),
+                Prefilter::Or(vec![temp(Cmp::Lt, 15.0), exists("humidity")]),
+                vec![],
+                vec![],
+            ),
+            // An OR with an always-true branch admits entities without an index row: the type
+            // condition still applies.
+            (
+                types(&[&["Sensor"]]),
+                Prefilter::Or(vec![Prefilter::True, temp(Cmp::Gt, 100.0)]),
+                vec![],
+                vec!["urn:1", "urn:2", "urn:4", "urn:6"],
+            ),
+            (
+                types(&[&["Device"]]),
+                Prefilter::True,
+                vec![iri("name")],
+                vec!["urn:2", "urn:3"],
+            ),
+            (
+                types(&[&["Other"]]),
+                Prefilter::True,
+                vec![iri("temp")],
+                vec![],
+            ),
+            (
+                types(&[&["Sensor"]]),
+                Prefilter::And(vec![
+                    temp(Cmp::Ge, 20.0),
+                    Prefilter::Or(vec![
+                        Prefilter::Text {
+                            attr: iri("name"),
+                            op: Cmp::Eq,
+                            value: "beta".into(),
+                        },
+                        exists("status"),
+                    ]),
+                ]),
+                vec![],
+                vec!["urn:2"],
+            ),
+            // An empty AND group admits any type.
+            (
+                types(&[&["Device"], &[]]),
+                temp(Cmp::Ge, 25.0),
+                vec![],
+                vec!["urn:3", "urn:6"],
+            ),
+        ];
+        for (types, prefilter, attrs_any, expected) in cases {
+            let filter = EntityFilter {
+                types,
+                prefilter,
+                attrs_any,
+                count: true,
+                ..Default::default()
+            };
+            let page = store.ngsild_query(&filter).await.unwrap();
+            let found: Vec<&str> = page.entities.iter().map(|e| e.id.as_str()).collect();
+            assert_eq!(
+                (found, page.total),
+                (expected.clone(), Some(expected.len() as u64)),
+                "{backend:?}: {filter:?}"
+            );
+        }
+
+        // Retyped, its index rows follow: urn:5 becomes a Device.
+        store
+            .ngsild_modify(&ids(&["urn:5"]), |id, _| {
+                let r = record(id, &["Device"], vec![num("humidity", 50.0)], None, 7);
+                Ok::<_, ()>((put(r, Vec::new(), "update"), ()))
+            })
+            .await
+            .unwrap();
+        let device_humidity = EntityFilter {
+            types: types(&[&["Device"]]),
+            prefilter: exists("humidity"),
+            ..Default::default()
+        };
+        assert_eq!(
+            query_ids(&store, device_humidity).await,
+            ["urn:5"],
+            "{backend:?}"
+        );
+        let other = EntityFilter {
+            types: types(&[&["Other"]]),
+            prefilter: exists("humidity"),
+            ..Default::default()
+        };
+        assert!(query_ids(&store, other).await.is_empty(), "{backend:?}");
     }
 }
 
@@ -859,6 +1011,30 @@ async fn history_reads_a_range_and_the_last_n_of_each_series() {
             [(None, 200), (ds, 150)],
             "{backend:?}: last 1 before 250"
         );
+        // The first and last instant, over series, with open and closed ends.
+        let span = |ids_: &[&str], attrs: &[&str], from, to| {
+            let store = store.clone();
+            let (ids_, attrs) = (ids(ids_), attrs.iter().map(|a| iri(a)).collect::<Vec<_>>());
+            async move {
+                store
+                    .ngsild_history_span(&ids_, &attrs, from, to)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(
+            span(&["urn:g"], &[], None, None).await,
+            Some((100, 300)),
+            "{backend:?}"
+        );
+        assert_eq!(
+            span(&["urn:g"], &["alarm"], None, None).await,
+            Some((250, 250))
+        );
+        assert_eq!(span(&[], &[], Some(110), Some(300)).await, Some((120, 250)));
+        assert_eq!(span(&["urn:none"], &[], None, None).await, None);
+        assert_eq!(span(&["urn:g"], &[], Some(301), None).await, None);
+
         let h_only = HistoryFilter {
             entity_ids: ids(&["urn:h", "urn:none"]),
             ..Default::default()
@@ -1324,11 +1500,12 @@ async fn subscriptions_are_created_listed_updated_counted_and_deleted() {
         assert_eq!(
             (
                 s.times_sent,
+                s.times_failed,
                 s.last_notification,
                 s.last_success,
                 s.last_failure
             ),
-            (2, Some(200), Some(100), Some(200)),
+            (2, 1, Some(200), Some(100), Some(200)),
             "{backend:?}"
         );
 
@@ -1631,6 +1808,7 @@ async fn perf_query_by_type_and_prefilter_over_100k_entities() {
                 .await
                 .unwrap();
         }
+        store.ngsild_analyze().await.unwrap();
         let filters = [
             (
                 "type",

@@ -126,6 +126,72 @@ pub async fn prepare(store: &Store) -> Result<()> {
     if store.count_reports().await? == 0 {
         generate_reports(store, 500, 2026).await?;
     }
+    if store.alert_rules().await?.is_empty() {
+        create_alert_rules(store).await?;
+    }
+    Ok(())
+}
+
+/// Where NGSI-LD puts terms that no `@context` defines (what `dothi simulate`'s devices use).
+const DEFAULT_CONTEXT: &str = "https://uri.etsi.org/ngsi-ld/default-context/";
+
+/// The demo's threshold rules (docs/ALERTS.md): air quality above AQI 150 for 10 minutes,
+/// routed to the environment department; the Kim Long gauge at or above báo động 2, routed to
+/// the IOC (the reference data has no flood-control agency of its own).
+async fn create_alert_rules(store: &Store) -> Result<()> {
+    use dothi_store::alerts::{Operator, RuleSpec, Severity, Texts};
+    let text = |vi: &str, en: &str| Texts {
+        vi: vi.into(),
+        en: en.into(),
+    };
+    let iri = |term: &str| format!("{DEFAULT_CONTEXT}{term}");
+    let rules = [
+        RuleSpec {
+            name: text(
+                "Chất lượng không khí kém (AQI > 150)",
+                "Poor air quality (AQI > 150)",
+            ),
+            enabled: true,
+            entity_type: iri("AirQualityObserved"),
+            id_pattern: None,
+            attribute: iri("airQualityIndex"),
+            operator: Operator::Gt,
+            threshold: Some(150.0),
+            threshold_attribute: None,
+            duration_s: 600,
+            hysteresis: 10.0,
+            severity: Severity::Warning,
+            agency: Some("SNNMT".into()),
+            message: Some(text(
+                "Trạm {entity}: AQI {value} vượt ngưỡng {threshold} liên tục 10 phút",
+                "Station {entity}: AQI {value} above {threshold} for 10 minutes",
+            )),
+        },
+        RuleSpec {
+            name: text(
+                "Mực nước sông Hương tại Kim Long đạt báo động 2",
+                "Hương River at Kim Long reaches alarm level 2",
+            ),
+            enabled: true,
+            entity_type: iri("FloodMonitoring"),
+            id_pattern: Some("^urn:ngsi-ld:FloodMonitoring:KimLong$".into()),
+            attribute: iri("currentLevel"),
+            operator: Operator::Ge,
+            threshold: None,
+            threshold_attribute: Some(iri("alarmLevel2")),
+            duration_s: 0,
+            hysteresis: 0.1,
+            severity: Severity::Critical,
+            agency: Some("IOC".into()),
+            message: Some(text(
+                "Mực nước tại Kim Long {value} m, đạt báo động 2 ({threshold} m)",
+                "Water level at Kim Long {value} m, at alarm level 2 ({threshold} m)",
+            )),
+        },
+    ];
+    for rule in &rules {
+        store.alert_rule_create(&Actor::system(), rule).await?;
+    }
     Ok(())
 }
 

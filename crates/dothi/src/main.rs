@@ -2,6 +2,7 @@
 //! call the library crates.
 
 mod demo;
+mod simulate;
 
 // glibc malloc showed up as a quarter of the CPU time in profiles of list endpoints (many
 // small allocations per row, across threads); mimalloc removes the arena-lock contention.
@@ -45,7 +46,7 @@ struct DbArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server (native API, Open311, OpenAPI).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage Open311 API keys.
     ApiKey {
         #[command(subcommand)]
@@ -81,6 +82,9 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    // --- MQTT ingestion (IoT): the demo simulator ---
+    /// Publish realistic readings of the demo IoT devices over MQTT (see docs/IOT.md).
+    Simulate(simulate::SimulateArgs),
 }
 
 #[derive(Args)]
@@ -170,6 +174,45 @@ struct ServeArgs {
     /// NGSI-LD: contexts to serve from files, as URL=PATH pairs separated by commas.
     #[arg(long, env = "DOTHI_NGSILD_CONTEXTS", default_value = "")]
     ngsild_contexts: String,
+    /// NGSI-LD: who may use the API — `writes` (reads open, writes need an API key or an
+    /// IOC operator's token), `all` (everything needs credentials) or `open`.
+    #[arg(long, env = "DOTHI_NGSILD_ACCESS", default_value = "writes", value_parser = parse_access)]
+    ngsild_access: dothi_broker::Access,
+    /// Alerts: run the threshold-rules engine and the alert webhook worker in this process.
+    /// Run them in exactly one instance per database (two engines would raise twice).
+    #[arg(long, env = "DOTHI_ALERT_ENGINE", default_value_t = true, action = clap::ArgAction::Set)]
+    alert_engine: bool,
+    // --- MQTT ingestion (IoT) ---
+    #[command(flatten)]
+    mqtt: MqttArgs,
+    // --- NGSI-LD temporal API: history retention ---
+    /// NGSI-LD: delete attribute history observed more than this many days ago (checked every
+    /// hour); 0 keeps the history forever.
+    #[arg(long, env = "DOTHI_NGSILD_HISTORY_RETENTION_DAYS", default_value_t = 0)]
+    ngsild_history_retention_days: u32,
+}
+
+// --- MQTT ingestion (IoT) ---
+/// `dothi serve` options of MQTT ingestion (docs/IOT.md).
+#[derive(Args)]
+struct MqttArgs {
+    /// MQTT broker whose device measures become NGSI-LD attribute updates, e.g.
+    /// mqtt://127.0.0.1:1883 (docs/IOT.md). Empty: no ingestion. Unset: off, except with
+    /// --demo, which uses mqtt://127.0.0.1:1883.
+    #[arg(long, env = "DOTHI_MQTT_URL")]
+    mqtt_url: Option<String>,
+    /// MQTT client id. Set it for a persistent session (QoS 1 measures published while dothi
+    /// is down are delivered when it is back); unset: a fresh session at each start.
+    #[arg(long, env = "DOTHI_MQTT_CLIENT_ID")]
+    mqtt_client_id: Option<String>,
+    /// MQTT user name (the URL may carry user:password@ instead).
+    #[arg(long, env = "DOTHI_MQTT_USERNAME")]
+    mqtt_username: Option<String>,
+    #[arg(long, env = "DOTHI_MQTT_PASSWORD", hide_env_values = true)]
+    mqtt_password: Option<String>,
+    /// First topic levels of the device topics ({prefix}/{apiKey}/{deviceId}/attrs).
+    #[arg(long, env = "DOTHI_MQTT_TOPIC_PREFIX", default_value = "dothi/v1")]
+    mqtt_topic_prefix: String,
 }
 
 #[derive(Subcommand)]
@@ -227,7 +270,7 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     let system = Actor::system();
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::ApiKey {
             command: ApiKeyCommand::Create { db, name },
         } => {
@@ -318,6 +361,7 @@ async fn main() -> Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Simulate(args) => simulate::run(args).await,
         Command::Seed { db, reports, seed } => {
             let store = open(&db, Settings::default()).await?;
             demo::load_reference(&store).await?;
@@ -357,6 +401,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let store = open(&args.db, settings).await?;
     if args.demo {
         demo::prepare(&store).await?;
+        // --- MQTT ingestion (IoT) ---
+        let created = simulate::provision_demo_devices(&store).await?;
+        if created > 0 {
+            eprintln!("Demo IoT devices: {created} registered (keys in docs/IOT.md)");
+        }
     }
     let sweeper = store.clone();
     let interval = Duration::from_secs(args.sweep_interval_secs.max(1));
@@ -397,10 +446,25 @@ async fn serve(args: ServeArgs) -> Result<()> {
         dothi_broker::BrokerConfig {
             fetch_remote_contexts: args.ngsild_fetch_contexts,
             base_url: public_url.clone(),
+            access: args.ngsild_access,
             ..Default::default()
         },
     );
     preload_contexts(&broker, &args.ngsild_contexts)?;
+    // --- MQTT ingestion (IoT): runs until the server stops (dropping it stops it) ---
+    let _ingestion = start_ingestion(&broker, &args.mqtt, args.demo)?;
+    // --- NGSI-LD temporal API: history retention ---
+    spawn_history_retention(&broker, args.ngsild_history_retention_days);
+    // --- NGSI-LD subscriptions: the notifier follows the change log into the outbox, the
+    // worker delivers the outbox (HTTP, MQTT); both run until the process exits ---
+    let _notifier = dothi_broker::subscriptions::spawn_notifier(broker.clone());
+    let _delivery = dothi_broker::subscriptions::spawn_delivery_worker(broker.clone());
+    // --- Alerts: the threshold-rules engine follows the change log; the webhook worker
+    // delivers the alert events' outbox (docs/ALERTS.md); both run until the process exits ---
+    if args.alert_engine {
+        tokio::spawn(dothi_broker::rules::RulesEngine::new(broker.clone()).run());
+        tokio::spawn(dothi_broker::webhooks::WebhookWorker::new(broker.store.clone()).run());
+    }
     let app = dothi_web::app(store, config, web)
         .nest("/ngsi-ld/v1", dothi_ngsild_api::router(broker))
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -430,6 +494,37 @@ async fn serve(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
+// --- MQTT ingestion (IoT) ---
+/// Starts MQTT ingestion if a broker is configured (with --demo: the local one). An unreachable
+/// broker is retried in the background; only a malformed setting stops the server.
+fn start_ingestion(
+    broker: &dothi_broker::Broker,
+    args: &MqttArgs,
+    demo: bool,
+) -> Result<Option<dothi_broker::mqtt::Ingestion>> {
+    let url = match args.mqtt_url.as_deref().map(str::trim) {
+        Some("") => return Ok(None),
+        Some(url) => url.to_string(),
+        None if demo => "mqtt://127.0.0.1:1883".to_string(),
+        None => return Ok(None),
+    };
+    let mut config = dothi_broker::mqtt::IngestConfig::new(&url);
+    config.topic_prefix = args.mqtt_topic_prefix.trim_end_matches('/').to_string();
+    config.username = args.mqtt_username.clone();
+    config.password = args.mqtt_password.clone();
+    match &args.mqtt_client_id {
+        Some(id) if !id.trim().is_empty() => config.client_id = id.trim().to_string(),
+        _ => {
+            config.client_id = format!("dothi-{}", std::process::id());
+            config.clean_session = true;
+        }
+    }
+    let ingestion = dothi_broker::mqtt::spawn(broker.clone(), config)
+        .map_err(|e| anyhow::anyhow!("DOTHI_MQTT_URL: {e}"))?;
+    tracing::info!(url = %url, prefix = %args.mqtt_topic_prefix, "MQTT ingestion started");
+    Ok(Some(ingestion))
+}
+
 /// Loads `URL=PATH,URL=PATH` contexts from files, so that requests citing those URLs work
 /// without internet access.
 fn preload_contexts(broker: &dothi_broker::Broker, list: &str) -> Result<()> {
@@ -447,6 +542,31 @@ fn preload_contexts(broker: &dothi_broker::Broker, list: &str) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("DOTHI_NGSILD_CONTEXTS: {path}: {e}"))?;
     }
     Ok(())
+}
+
+// --- NGSI-LD temporal API: history retention ---
+/// Every hour, deletes the NGSI-LD history older than `days` (0: never). A failed purge is
+/// logged and retried at the next hour; it never stops the server.
+fn spawn_history_retention(broker: &dothi_broker::Broker, days: u32) {
+    if days == 0 {
+        return;
+    }
+    let broker = broker.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match broker.purge_history(days).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, days, "NGSI-LD history retention"),
+                Err(e) => tracing::warn!(error = %e, "NGSI-LD history retention failed"),
+            }
+        }
+    });
+}
+
+fn parse_access(s: &str) -> Result<dothi_broker::Access, String> {
+    dothi_broker::Access::parse(s).ok_or_else(|| format!("'{s}' is not open, writes or all"))
 }
 
 /// "LAT,LON" with the latitude in -90..90 and the longitude in -180..180.

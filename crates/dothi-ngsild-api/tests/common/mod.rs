@@ -38,14 +38,31 @@ impl Answer {
 
 impl App {
     pub async fn new(backend: Backend) -> App {
+        Self::with_access(backend, dothi_broker::Access::Open).await
+    }
+
+    pub async fn with_access(backend: Backend, access: dothi_broker::Access) -> App {
         let db = TestDb::new(backend).await;
         let store = db.store().await;
-        let broker = Broker::new(store, BrokerConfig::default());
+        let config = BrokerConfig {
+            access,
+            ..BrokerConfig::default()
+        };
+        let broker = Broker::new(store, config);
         App {
             router: Router::new().nest("/ngsi-ld/v1", dothi_ngsild_api::router(broker.clone())),
             broker,
             _db: db,
         }
+    }
+
+    /// A new broker and router on the same database, as after a process restart (background
+    /// tasks of the old broker are the caller's to stop).
+    pub async fn restart(&mut self) {
+        let store = self._db.store().await;
+        let broker = Broker::new(store, (*self.broker.config).clone());
+        self.router = Router::new().nest("/ngsi-ld/v1", dothi_ngsild_api::router(broker.clone()));
+        self.broker = broker;
     }
 
     /// Sends a request; `body` is sent verbatim with `content_type`.

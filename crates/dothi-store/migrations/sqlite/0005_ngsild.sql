@@ -3,22 +3,28 @@
 -- entity and subscription bodies as opaque JSON computed by the broker (see
 -- crates/dothi-store/src/ngsild.rs). Keep in step with ../postgres/0005_ngsild.sql.
 --
--- Child rows (types, attribute index) are deleted explicitly with their entity: no foreign
+-- Child rows (body, types, attribute index) are deleted explicitly with their entity: no foreign
 -- keys, whose checks would cost a lookup per index row on the ingestion path.
 
 -- pk orders results (creation order), so paging is stable. types: JSON array of type IRIs, in
 -- the order given. The bounding box is that of the `location` GeoProperty, NULL without one.
+-- The body lives in ngsild_entity_bodies: filters, counts and paging then read narrow rows (tens
+-- per page), and bodies are read only for the entities returned.
 CREATE TABLE ngsild_entities (
     pk INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     types TEXT NOT NULL,
-    body TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     modified_at BIGINT NOT NULL,
     min_lon DOUBLE PRECISION,
     min_lat DOUBLE PRECISION,
     max_lon DOUBLE PRECISION,
     max_lat DOUBLE PRECISION
+);
+
+CREATE TABLE ngsild_entity_bodies (
+    pk INTEGER PRIMARY KEY,
+    body TEXT NOT NULL
 );
 
 CREATE TABLE ngsild_entity_types (
@@ -28,19 +34,21 @@ CREATE TABLE ngsild_entity_types (
 ) WITHOUT ROWID;
 CREATE INDEX ngsild_entity_types_type ON ngsild_entity_types (type, entity_pk);
 
--- One row per value of an attribute instance, for the query prefilters; ord numbers the rows of
--- an entity. Most values are numbers, so the text index is partial: a numeric row costs the
--- primary key and one index.
+-- One row per value of an attribute instance and type of the entity (nearly always one), for
+-- the query prefilters; ord numbers the rows of an entity. The type in the index keys confines
+-- a prefilter to the entities of the queried types instead of every entity having the
+-- attribute. Most values are numbers, so the text index is partial.
 CREATE TABLE ngsild_attr_index (
     entity_pk INTEGER NOT NULL,
     ord INTEGER NOT NULL,
     attr TEXT NOT NULL,
+    type TEXT NOT NULL,
     num DOUBLE PRECISION,
     text TEXT,
     PRIMARY KEY (entity_pk, ord)
 ) WITHOUT ROWID;
-CREATE INDEX ngsild_attr_index_num ON ngsild_attr_index (attr, num, entity_pk);
-CREATE INDEX ngsild_attr_index_text ON ngsild_attr_index (attr, text, entity_pk)
+CREATE INDEX ngsild_attr_index_num ON ngsild_attr_index (attr, type, num, entity_pk);
+CREATE INDEX ngsild_attr_index_text ON ngsild_attr_index (attr, type, text, entity_pk)
     WHERE text IS NOT NULL;
 
 -- A series is one attribute instance of one entity; dataset_id '' is the default instance (NULL
@@ -87,6 +95,8 @@ CREATE TABLE ngsild_subscriptions (
     status TEXT NOT NULL,
     expires_at BIGINT,
     times_sent BIGINT NOT NULL DEFAULT 0,
+    -- Failed notifications (timesFailed, §5.2.14); times_sent counts every attempt.
+    times_failed BIGINT NOT NULL DEFAULT 0,
     last_notification BIGINT,
     last_success BIGINT,
     last_failure BIGINT,

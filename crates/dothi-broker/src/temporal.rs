@@ -1,0 +1,968 @@
+//! The NGSI-LD temporal API (ETSI GS CIM 009 §5.6.11–5.6.16, 5.7.3, 5.7.4): the temporal
+//! evolution of entities, read from the attribute history that every entity change already
+//! writes (`ngsild_history`, see [`crate::Broker::modify`]), and the temporal writes that add
+//! to or delete from that history.
+//!
+//! Choices, documented in docs/NGSI-LD.md ("Temporal API"):
+//! * Selection (ids, idPattern, type, `q`, geo-query) is evaluated on the *current* entity; the
+//!   temporal query then keeps the entities that have instances of the asked attributes in the
+//!   interval. An entity deleted from the current store is no longer found here, although its
+//!   history stays until retention or `DELETE /temporal/entities/{id}`.
+//! * `timeproperty` is `observedAt` only. An instance written without `observedAt` is in the
+//!   history at its modification time, and is reported with that time as `observedAt`.
+//! * Aggregation runs in SQL (`ngsild_aggregate`) over the numeric values; `distinctCount`
+//!   reads the instances. Periods are aligned on `timeAt` when the query has a lower bound, on
+//!   the Unix epoch (UTC) otherwise. Calendar durations (months, years) are refused.
+//! * A temporal write to an absent entity also creates it in the current store, with the
+//!   latest instance of each attribute, in the same transaction as its history; a temporal
+//!   write to an existing entity only appends history.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use dothi_ngsild::context::Context;
+use dothi_ngsild::document::{self, parse_time};
+use dothi_ngsild::entity::{Attribute, AttributeKind, Entity};
+use dothi_store::ngsild::{
+    AggregateBucket, AggregateFilter, Aggregates, Change, ChangeNote, HistoryEntry, HistoryFilter,
+    HistoryRow,
+};
+use serde_json::{Map, Value};
+
+use crate::query::EntityQuery;
+use crate::{not_found, now_ms, record, Broker, BrokerError, Result};
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// A temporal relation (§4.11) as an interval `[from, to)` on `observedAt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeRel {
+    /// Strictly before `timeAt`.
+    Before(i64),
+    /// At or after `timeAt`.
+    After(i64),
+    /// From `timeAt` (inclusive) to `endTimeAt` (exclusive).
+    Between(i64, i64),
+}
+
+impl TimeRel {
+    /// Parses `timerel`, `timeAt` and `endTimeAt`. No `timerel` and no times: no restriction.
+    pub fn parse(
+        timerel: Option<&str>,
+        time_at: Option<&str>,
+        end_time_at: Option<&str>,
+    ) -> Result<Option<TimeRel>> {
+        let time = |name: &str, text: Option<&str>| -> Result<Option<i64>> {
+            match text {
+                None => Ok(None),
+                Some(t) => parse_time(t).map(Some).ok_or_else(|| {
+                    BrokerError::BadRequestData(format!(
+                        "{name} must be an ISO 8601 date-time with an offset, e.g. \
+                         2026-11-25T10:00:00+07:00; not {t}"
+                    ))
+                }),
+            }
+        };
+        let at = time("timeAt", time_at)?;
+        let end = time("endTimeAt", end_time_at)?;
+        let need_at = |rel: &str| {
+            at.ok_or_else(|| BrokerError::BadRequestData(format!("timerel={rel} needs timeAt")))
+        };
+        match timerel {
+            None if at.is_none() && end.is_none() => Ok(None),
+            None => Err(BrokerError::BadRequestData(
+                "timeAt and endTimeAt need timerel (before, after or between)".into(),
+            )),
+            Some("before") => Ok(Some(TimeRel::Before(need_at("before")?))),
+            Some("after") => Ok(Some(TimeRel::After(need_at("after")?))),
+            Some("between") => {
+                let at = need_at("between")?;
+                let end = end.ok_or_else(|| {
+                    BrokerError::BadRequestData("timerel=between needs endTimeAt".into())
+                })?;
+                if end <= at {
+                    return Err(BrokerError::BadRequestData(
+                        "timerel=between needs endTimeAt after timeAt".into(),
+                    ));
+                }
+                Ok(Some(TimeRel::Between(at, end)))
+            }
+            Some(other) => Err(BrokerError::BadRequestData(format!(
+                "timerel must be before, after or between, not {other}"
+            ))),
+        }
+    }
+
+    /// `[from, to)`, each bound optional.
+    pub fn range(self) -> (Option<i64>, Option<i64>) {
+        match self {
+            TimeRel::Before(t) => (None, Some(t)),
+            TimeRel::After(t) => (Some(t), None),
+            TimeRel::Between(a, b) => (Some(a), Some(b)),
+        }
+    }
+}
+
+fn range_of(timerel: Option<TimeRel>) -> (Option<i64>, Option<i64>) {
+    timerel.map_or((None, None), TimeRel::range)
+}
+
+/// `timeproperty`: only `observedAt`, the time the history is indexed on, is supported.
+pub fn check_time_property(value: Option<&str>) -> Result<()> {
+    match value {
+        None | Some("observedAt") => Ok(()),
+        Some(p @ ("createdAt" | "modifiedAt" | "deletedAt")) => {
+            Err(BrokerError::OperationNotSupported(format!(
+                "timeproperty={p} is not supported: the history is indexed on observedAt only"
+            )))
+        }
+        Some(other) => Err(BrokerError::BadRequestData(format!(
+            "timeproperty must be observedAt, createdAt, modifiedAt or deletedAt, not {other}"
+        ))),
+    }
+}
+
+/// The aggregation methods of §4.5.19.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AggrMethod {
+    TotalCount,
+    DistinctCount,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Stddev,
+    Sumsq,
+}
+
+impl AggrMethod {
+    pub fn parse(name: &str) -> Option<AggrMethod> {
+        Some(match name {
+            "totalCount" => AggrMethod::TotalCount,
+            "distinctCount" => AggrMethod::DistinctCount,
+            "sum" => AggrMethod::Sum,
+            "avg" => AggrMethod::Avg,
+            "min" => AggrMethod::Min,
+            "max" => AggrMethod::Max,
+            "stddev" => AggrMethod::Stddev,
+            "sumsq" => AggrMethod::Sumsq,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AggrMethod::TotalCount => "totalCount",
+            AggrMethod::DistinctCount => "distinctCount",
+            AggrMethod::Sum => "sum",
+            AggrMethod::Avg => "avg",
+            AggrMethod::Min => "min",
+            AggrMethod::Max => "max",
+            AggrMethod::Stddev => "stddev",
+            AggrMethod::Sumsq => "sumsq",
+        }
+    }
+
+    /// Also defined on Relationships (§4.5.19.1, table 4.5.19.1-3).
+    fn applies_to_relationships(self) -> bool {
+        matches!(self, AggrMethod::TotalCount | AggrMethod::DistinctCount)
+    }
+}
+
+/// Parses the comma-separated `aggrMethods`, keeping the order given, without duplicates.
+pub fn parse_aggr_methods(text: &str) -> Result<Vec<AggrMethod>> {
+    let mut methods = Vec::new();
+    for name in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let method = AggrMethod::parse(name).ok_or_else(|| {
+            BrokerError::BadRequestData(format!(
+                "aggrMethods: {name} is not one of totalCount, distinctCount, sum, avg, min, \
+                 max, stddev, sumsq"
+            ))
+        })?;
+        if !methods.contains(&method) {
+            methods.push(method);
+        }
+    }
+    if methods.is_empty() {
+        return Err(BrokerError::BadRequestData(
+            "aggregatedValues needs aggrMethods, e.g. aggrMethods=avg,min,max".into(),
+        ));
+    }
+    Ok(methods)
+}
+
+/// Parses an ISO 8601 duration (`aggrPeriodDuration`, §4.5.19.1) into milliseconds; 0 is the
+/// whole time range of the query. Weeks, days, hours, minutes and (fractional) seconds are
+/// fixed lengths; months and years are not, and are refused.
+pub fn parse_duration(text: &str) -> Result<i64> {
+    let bad = |why: &str| {
+        BrokerError::BadRequestData(format!(
+            "aggrPeriodDuration '{text}' {why}; use an ISO 8601 duration such as PT1H, P1D or \
+             P1W"
+        ))
+    };
+    let rest = text
+        .strip_prefix('P')
+        .ok_or_else(|| bad("does not start with P"))?;
+    if rest.is_empty() || rest == "T" {
+        return Err(bad("has no element"));
+    }
+    let mut total: f64 = 0.0;
+    let mut in_time = false;
+    let mut number = String::new();
+    let mut any = false;
+    for c in rest.chars() {
+        match c {
+            'T' if !in_time && number.is_empty() => in_time = true,
+            '0'..='9' | '.' | ',' => number.push(if c == ',' { '.' } else { c }),
+            unit => {
+                let n: f64 = number
+                    .parse()
+                    .map_err(|_| bad("has an element without a number"))?;
+                number.clear();
+                any = true;
+                let ms = match (in_time, unit) {
+                    (false, 'Y') | (false, 'M') => {
+                        return Err(bad(
+                            "uses years or months, whose length varies; periods in months or \
+                             years are not supported",
+                        ))
+                    }
+                    (false, 'W') => 7.0 * MS_PER_DAY as f64,
+                    (false, 'D') => MS_PER_DAY as f64,
+                    (true, 'H') => 3_600_000.0,
+                    (true, 'M') => 60_000.0,
+                    (true, 'S') => 1_000.0,
+                    _ => return Err(bad(&format!("has the unknown designator {unit}"))),
+                };
+                total += n * ms;
+            }
+        }
+    }
+    if !number.is_empty() || !any {
+        return Err(bad("ends with a number without a designator"));
+    }
+    if !total.is_finite() || total > 1e15 {
+        return Err(bad("is too long"));
+    }
+    Ok(total.round() as i64)
+}
+
+/// An aggregation: the methods, and the period length in milliseconds (0: the whole range).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aggregation {
+    pub methods: Vec<AggrMethod>,
+    pub period_ms: i64,
+}
+
+/// What a temporal read returns of each selected entity.
+#[derive(Debug, Clone, Default)]
+pub struct TemporalRequest {
+    /// Expanded attribute names; empty: every attribute.
+    pub attrs: Vec<String>,
+    pub timerel: Option<TimeRel>,
+    /// Only the last N instances of each series (attribute instance with its datasetId).
+    pub last_n: Option<u32>,
+    /// Aggregated representation instead of instances.
+    pub aggregation: Option<Aggregation>,
+}
+
+/// One instance of the history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemporalInstance {
+    /// Stable identifier of the instance (`urn:ngsi-ld:instance:<history sequence>`).
+    pub instance_id: String,
+    /// Epoch milliseconds the history is indexed on (observedAt, or the modification time).
+    pub observed_at: i64,
+    pub attribute: Attribute,
+}
+
+/// One aggregation period of one series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregatedPeriod {
+    pub start: i64,
+    pub end: i64,
+    /// The value of each method asked that is defined for this period, in the order asked.
+    pub values: Vec<(AggrMethod, Value)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SeriesData {
+    Instances(Vec<TemporalInstance>),
+    Aggregated(Vec<AggregatedPeriod>),
+}
+
+/// The temporal evolution of one attribute instance (attribute + datasetId).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemporalSeries {
+    pub attr: String,
+    pub dataset_id: Option<String>,
+    /// The attribute kind (from the current entity, else from the history).
+    pub kind: AttributeKind,
+    pub data: SeriesData,
+}
+
+/// The temporal representation of one entity: its identity from the current store, and its
+/// series ordered by attribute, then datasetId (default first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemporalEntity {
+    pub id: String,
+    pub types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub series: Vec<TemporalSeries>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TemporalPage {
+    pub entities: Vec<TemporalEntity>,
+    pub total: Option<u64>,
+}
+
+type SeriesKey = (String, String, Option<String>);
+
+impl Broker {
+    /// Retrieve Temporal Evolution of an Entity (§5.7.3).
+    pub async fn temporal_entity(
+        &self,
+        id: &str,
+        request: &TemporalRequest,
+    ) -> Result<TemporalEntity> {
+        let entity = self.entity(id).await?;
+        let mut found = self.temporal_of(vec![entity], request).await?;
+        found.pop().ok_or_else(|| not_found(id))
+    }
+
+    /// Query Temporal Evolution of Entities (§5.7.4). `query` selects on the current entities
+    /// (its `attrs` is ignored: `request.attrs` selects on the history), then entities without
+    /// instances in the interval are left out; `limit`, `offset` and `count` apply to the rest.
+    pub async fn query_temporal(
+        &self,
+        query: &EntityQuery,
+        request: &TemporalRequest,
+        expand: &(dyn Fn(&str) -> String + Sync),
+    ) -> Result<TemporalPage> {
+        let selection = EntityQuery {
+            attrs: Vec::new(),
+            limit: u32::MAX,
+            offset: 0,
+            count: false,
+            ..query.clone()
+        };
+        let candidates = self.query_entities(&selection, expand).await?.entities;
+        let (from, to) = range_of(request.timerel);
+        let limit = query.limit as usize;
+        let offset = query.offset as usize;
+        // Which candidates have history in the interval: one indexed read per series, so that
+        // only the page's instances are read in full.
+        let selected: Vec<Entity> = if candidates.len() > limit || offset > 0 || query.count {
+            let with_history: HashSet<String> = if candidates.is_empty() {
+                HashSet::new()
+            } else {
+                self.store
+                    .ngsild_history(&HistoryFilter {
+                        entity_ids: candidates.iter().map(|e| e.id.clone()).collect(),
+                        attrs: request.attrs.clone(),
+                        from,
+                        to,
+                        last_n: Some(1),
+                    })
+                    .await?
+                    .into_iter()
+                    .map(|row| row.entity_id)
+                    .collect()
+            };
+            candidates
+                .into_iter()
+                .filter(|e| with_history.contains(&e.id))
+                .collect()
+        } else {
+            candidates
+        };
+        let total = query.count.then_some(selected.len() as u64);
+        let page: Vec<Entity> = selected.into_iter().skip(offset).take(limit).collect();
+        let entities = self
+            .temporal_of(page, request)
+            .await?
+            .into_iter()
+            .filter(|e| !e.series.is_empty())
+            .collect();
+        Ok(TemporalPage { entities, total })
+    }
+
+    /// The temporal representation of `entities`, in their order.
+    async fn temporal_of(
+        &self,
+        entities: Vec<Entity>,
+        request: &TemporalRequest,
+    ) -> Result<Vec<TemporalEntity>> {
+        if entities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = entities.iter().map(|e| e.id.clone()).collect();
+        let mut by_entity: HashMap<String, Vec<TemporalSeries>> = HashMap::new();
+        match &request.aggregation {
+            None => {
+                let rows = self
+                    .store
+                    .ngsild_history(&HistoryFilter {
+                        entity_ids: ids,
+                        attrs: request.attrs.clone(),
+                        from: range_of(request.timerel).0,
+                        to: range_of(request.timerel).1,
+                        last_n: request.last_n,
+                    })
+                    .await?;
+                for (key, instances) in group_instances(rows)? {
+                    let kind = instances
+                        .first()
+                        .map_or(AttributeKind::Property, |i| i.attribute.kind);
+                    by_entity.entry(key.0).or_default().push(TemporalSeries {
+                        attr: key.1,
+                        dataset_id: key.2,
+                        kind,
+                        data: SeriesData::Instances(instances),
+                    });
+                }
+            }
+            Some(aggregation) => {
+                check_eligible(&entities, &request.attrs, &aggregation.methods)?;
+                for (key, periods) in self.aggregate(ids, request, aggregation).await? {
+                    let kind = kind_of(&entities, &key.0, &key.1);
+                    by_entity.entry(key.0).or_default().push(TemporalSeries {
+                        attr: key.1,
+                        dataset_id: key.2,
+                        kind,
+                        data: SeriesData::Aggregated(periods),
+                    });
+                }
+            }
+        }
+        Ok(entities
+            .into_iter()
+            .map(|e| TemporalEntity {
+                series: by_entity.remove(&e.id).unwrap_or_default(),
+                id: e.id,
+                types: e.types,
+                scopes: e.scopes,
+            })
+            .collect())
+    }
+
+    /// Aggregated periods per series, ordered like the history.
+    async fn aggregate(
+        &self,
+        ids: Vec<String>,
+        request: &TemporalRequest,
+        aggregation: &Aggregation,
+    ) -> Result<Vec<(SeriesKey, Vec<AggregatedPeriod>)>> {
+        let (from, to) = range_of(request.timerel);
+        // The period grid: on timeAt when the query has a lower bound, else on the epoch; a
+        // zero duration is one period over the whole range (to the last instance if open).
+        let (origin, period, whole) = if aggregation.period_ms > 0 {
+            (from.unwrap_or(0), aggregation.period_ms, None)
+        } else {
+            let Some((first, last)) = self
+                .store
+                .ngsild_history_span(&ids, &request.attrs, from, to)
+                .await?
+            else {
+                return Ok(Vec::new());
+            };
+            let start = from.unwrap_or(first);
+            let end = to.unwrap_or(last);
+            let span = to.unwrap_or(last + 1) - start;
+            (start, span.max(1), Some((start, end)))
+        };
+        let methods = &aggregation.methods;
+        let want = Aggregates {
+            sum: methods
+                .iter()
+                .any(|m| matches!(m, AggrMethod::Sum | AggrMethod::Avg | AggrMethod::Stddev)),
+            min: methods.contains(&AggrMethod::Min),
+            max: methods.contains(&AggrMethod::Max),
+            sumsq: methods
+                .iter()
+                .any(|m| matches!(m, AggrMethod::Stddev | AggrMethod::Sumsq)),
+        };
+        let filter = AggregateFilter {
+            entity_ids: ids.clone(),
+            attrs: request.attrs.clone(),
+            from,
+            to,
+            origin,
+            period_ms: period,
+            want,
+        };
+        let buckets = self.store.ngsild_aggregate(&filter).await?;
+        let distinct = if methods.contains(&AggrMethod::DistinctCount) {
+            let rows = self
+                .store
+                .ngsild_history(&HistoryFilter {
+                    entity_ids: ids,
+                    attrs: request.attrs.clone(),
+                    from: Some(from.map_or(origin, |f| f.max(origin))),
+                    to,
+                    last_n: None,
+                })
+                .await?;
+            distinct_counts(&rows, origin, period)?
+        } else {
+            HashMap::new()
+        };
+        let mut out: Vec<(SeriesKey, Vec<AggregatedPeriod>)> = Vec::new();
+        for bucket in &buckets {
+            let key = (
+                bucket.entity_id.clone(),
+                bucket.attr.clone(),
+                bucket.dataset_id.clone(),
+            );
+            let n = (bucket.start - origin) / period;
+            let (start, end) = whole.unwrap_or_else(|| {
+                let end = bucket.start + period;
+                (bucket.start, to.map_or(end, |t| end.min(t)))
+            });
+            let values = methods
+                .iter()
+                .filter_map(|m| {
+                    let d = distinct.get(&(key.clone(), n)).copied();
+                    method_value(*m, bucket, d).map(|v| (*m, v))
+                })
+                .collect();
+            let period = AggregatedPeriod { start, end, values };
+            match out.last_mut() {
+                Some((k, periods)) if *k == key => periods.push(period),
+                _ => out.push((key, vec![period])),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Create or Update Temporal Representation of an Entity (§5.6.11). Returns true when the
+    /// entity was created.
+    pub async fn create_temporal(&self, ctx: &Context, body: &Value) -> Result<bool> {
+        let object = body.as_object().ok_or_else(|| {
+            BrokerError::InvalidRequest("a temporal entity must be a JSON object".into())
+        })?;
+        let id = document::entity_id(object)?
+            .ok_or_else(|| BrokerError::BadRequestData("the entity has no 'id'".into()))?;
+        let types = document::entity_types(object, ctx)?
+            .ok_or_else(|| BrokerError::BadRequestData("the entity has no 'type'".into()))?;
+        let now = now_ms();
+        let instances = parse_temporal_attributes(object, ctx, now)?;
+        let history = history_entries(&id, &instances)?;
+
+        let mut pending = Some((types, instances, history.clone()));
+        let mut created = false;
+        let results = self
+            .store
+            .ngsild_modify(std::slice::from_ref(&id), |id, current| {
+                if current.is_some() {
+                    return Ok((Change::Keep, ()));
+                }
+                let (types, instances, history) = pending.take().ok_or_else(|| {
+                    BrokerError::InternalError(format!("entity {id} was visited twice"))
+                })?;
+                let entity = Entity {
+                    id: id.to_string(),
+                    types,
+                    scopes: Vec::new(),
+                    created_at: now,
+                    modified_at: now,
+                    attributes: latest_instances(instances),
+                };
+                let record = record::record_of(&entity)?;
+                created = true;
+                Ok::<_, BrokerError>((
+                    Change::Put {
+                        note: ChangeNote {
+                            entity_id: entity.id.clone(),
+                            op: "create".into(),
+                            attrs: entity.attributes.keys().cloned().collect(),
+                            snapshot: Some(record.body.clone()),
+                        },
+                        record,
+                        history,
+                    },
+                    (),
+                ))
+            })
+            .await?;
+        for result in results {
+            result?;
+        }
+        if !created && !history.is_empty() {
+            self.store.ngsild_append_history(&history).await?;
+        }
+        Ok(created)
+    }
+
+    /// Add Attributes to Temporal Representation of an Entity (§5.6.12): the instances are
+    /// appended to the history; the current entity is left as it is.
+    pub async fn append_temporal_attributes(
+        &self,
+        id: &str,
+        ctx: &Context,
+        body: &Value,
+    ) -> Result<()> {
+        let object = body.as_object().ok_or_else(|| {
+            BrokerError::InvalidRequest("the payload must be a JSON object".into())
+        })?;
+        if let Some(given) = document::entity_id(object)? {
+            if given != id {
+                return Err(BrokerError::BadRequestData(format!(
+                    "the body's id {given} differs from the id {id} in the path"
+                )));
+            }
+        }
+        let instances = parse_temporal_attributes(object, ctx, now_ms())?;
+        if self.store.ngsild_get(id).await?.is_none() {
+            return Err(not_found(id));
+        }
+        let history = history_entries(id, &instances)?;
+        self.store.ngsild_append_history(&history).await?;
+        Ok(())
+    }
+
+    /// Delete Temporal Representation of an Entity (§5.6.16): the entity and its history.
+    pub async fn delete_temporal(&self, id: &str) -> Result<()> {
+        let existed = match self.delete_entity(id).await {
+            Ok(()) => true,
+            Err(BrokerError::ResourceNotFound(_)) => false,
+            Err(e) => return Err(e),
+        };
+        let deleted = self.store.ngsild_delete_history(id, None).await?;
+        if !existed && deleted == 0 {
+            return Err(not_found(id));
+        }
+        Ok(())
+    }
+
+    /// Delete Attribute from Temporal Representation of an Entity (§5.6.13): every instance
+    /// of the attribute, whatever its datasetId. The current entity is left as it is.
+    pub async fn delete_temporal_attribute(&self, id: &str, attr_iri: &str) -> Result<()> {
+        let deleted = self.store.ngsild_delete_history(id, Some(attr_iri)).await?;
+        if deleted == 0 {
+            return Err(BrokerError::ResourceNotFound(format!(
+                "entity {id} has no history of the attribute {attr_iri}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Retention: deletes the history observed more than `older_than_days` days ago; returns
+    /// the number of instances deleted. 0 keeps everything.
+    pub async fn purge_history(&self, older_than_days: u32) -> Result<u64> {
+        if older_than_days == 0 {
+            return Ok(0);
+        }
+        let cutoff = now_ms() - i64::from(older_than_days) * MS_PER_DAY;
+        Ok(self.store.ngsild_purge_history(cutoff).await?)
+    }
+}
+
+/// Members of a temporal entity that are not attributes.
+const ENTITY_MEMBERS: &[&str] = &[
+    "@context",
+    "id",
+    "@id",
+    "type",
+    "@type",
+    "scope",
+    "createdAt",
+    "modifiedAt",
+    "deletedAt",
+];
+
+/// The attributes of a temporal document: each member holds one instance or an array of
+/// instances (several may share a datasetId: they are points in time).
+fn parse_temporal_attributes(
+    object: &Map<String, Value>,
+    ctx: &Context,
+    now: i64,
+) -> Result<Vec<(String, Attribute)>> {
+    let mut out = Vec::new();
+    for (name, value) in object {
+        if ENTITY_MEMBERS.contains(&name.as_str()) {
+            continue;
+        }
+        document::check_name(name)?;
+        let iri = ctx.expand(name);
+        let items: Vec<&Value> = match value {
+            Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
+                items.iter().collect()
+            }
+            Value::Object(_) => vec![value],
+            _ => {
+                return Err(BrokerError::BadRequestData(format!(
+                    "attribute '{name}' of a temporal entity must be an attribute instance or \
+                     an array of instances"
+                )))
+            }
+        };
+        for item in items {
+            for instance in document::parse_attribute(name, &iri, item, ctx, now)? {
+                out.push((iri.clone(), instance));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn observed_ms(instance: &Attribute) -> i64 {
+    instance
+        .observed_at
+        .as_deref()
+        .and_then(parse_time)
+        .unwrap_or(instance.modified_at)
+}
+
+fn history_entries(id: &str, instances: &[(String, Attribute)]) -> Result<Vec<HistoryEntry>> {
+    instances
+        .iter()
+        .map(|(iri, instance)| {
+            Ok(HistoryEntry {
+                entity_id: id.to_string(),
+                attr: iri.clone(),
+                dataset_id: instance.dataset_id.clone(),
+                observed_at: observed_ms(instance),
+                num: instance
+                    .value
+                    .as_f64()
+                    .filter(|_| instance.kind == AttributeKind::Property),
+                instance: serde_json::to_string(instance).map_err(|e| {
+                    BrokerError::InternalError(format!("history of {id} not encodable: {e}"))
+                })?,
+            })
+        })
+        .collect()
+}
+
+/// The current value of each attribute instance: the latest observed (the last given on ties).
+fn latest_instances(instances: Vec<(String, Attribute)>) -> BTreeMap<String, Vec<Attribute>> {
+    let mut latest: BTreeMap<String, Vec<Attribute>> = BTreeMap::new();
+    for (iri, instance) in instances {
+        let list = latest.entry(iri).or_default();
+        match list
+            .iter_mut()
+            .find(|a| a.dataset_id == instance.dataset_id)
+        {
+            Some(existing) if observed_ms(existing) > observed_ms(&instance) => {}
+            Some(existing) => *existing = instance,
+            None => list.push(instance),
+        }
+    }
+    latest
+}
+
+/// History rows (ordered by entity, attribute, dataset, time) grouped by series.
+fn group_instances(rows: Vec<HistoryRow>) -> Result<Vec<(SeriesKey, Vec<TemporalInstance>)>> {
+    let mut out: Vec<(SeriesKey, Vec<TemporalInstance>)> = Vec::new();
+    for row in rows {
+        let attribute: Attribute = serde_json::from_str(&row.instance).map_err(|e| {
+            BrokerError::InternalError(format!(
+                "a history instance of {} is stored unreadable: {e}",
+                row.entity_id
+            ))
+        })?;
+        let instance = TemporalInstance {
+            instance_id: format!("urn:ngsi-ld:instance:{}", row.seq),
+            observed_at: row.observed_at,
+            attribute,
+        };
+        let key = (row.entity_id, row.attr, row.dataset_id);
+        match out.last_mut() {
+            Some((k, list)) if *k == key => list.push(instance),
+            _ => out.push((key, vec![instance])),
+        }
+    }
+    Ok(out)
+}
+
+fn kind_of(entities: &[Entity], id: &str, attr: &str) -> AttributeKind {
+    entities
+        .iter()
+        .find(|e| e.id == id)
+        .and_then(|e| e.attributes.get(attr))
+        .and_then(|instances| instances.first())
+        .map_or(AttributeKind::Property, |a| a.kind)
+}
+
+/// §5.7.4.4: a method not defined for an attribute asked for is an InvalidRequest. Only
+/// relationships can be told apart without reading values (they carry no numbers).
+/// Without `attrs`, relationships are aggregated with the methods that apply to them.
+fn check_eligible(entities: &[Entity], attrs: &[String], methods: &[AggrMethod]) -> Result<()> {
+    let Some(method) = methods.iter().find(|m| !m.applies_to_relationships()) else {
+        return Ok(());
+    };
+    if attrs.is_empty() {
+        return Ok(());
+    }
+    for entity in entities {
+        for (iri, instances) in &entity.attributes {
+            if !attrs.contains(iri) {
+                continue;
+            }
+            let relationship = instances.iter().any(|a| {
+                matches!(
+                    a.kind,
+                    AttributeKind::Relationship | AttributeKind::ListRelationship
+                )
+            });
+            if relationship {
+                return Err(BrokerError::InvalidRequest(format!(
+                    "aggregation method {} does not apply to the relationship {iri} (only \
+                     totalCount and distinctCount do)",
+                    method.name()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Distinct values per (series, period number), from the instances.
+fn distinct_counts(
+    rows: &[HistoryRow],
+    origin: i64,
+    period: i64,
+) -> Result<HashMap<(SeriesKey, i64), u64>> {
+    let mut sets: HashMap<(SeriesKey, i64), HashSet<String>> = HashMap::new();
+    for row in rows {
+        if row.observed_at < origin {
+            continue;
+        }
+        let attribute: Attribute = serde_json::from_str(&row.instance).map_err(|e| {
+            BrokerError::InternalError(format!(
+                "a history instance of {} is stored unreadable: {e}",
+                row.entity_id
+            ))
+        })?;
+        let key = (
+            (
+                row.entity_id.clone(),
+                row.attr.clone(),
+                row.dataset_id.clone(),
+            ),
+            (row.observed_at - origin) / period,
+        );
+        sets.entry(key)
+            .or_default()
+            .insert(attribute.value.to_string());
+    }
+    Ok(sets
+        .into_iter()
+        .map(|(k, set)| (k, set.len() as u64))
+        .collect())
+}
+
+fn number(v: f64) -> Option<Value> {
+    serde_json::Number::from_f64(v).map(Value::Number)
+}
+
+/// The value of `method` over one bucket; None when the method is undefined there (no numeric
+/// value in the period).
+fn method_value(method: AggrMethod, b: &AggregateBucket, distinct: Option<u64>) -> Option<Value> {
+    match method {
+        AggrMethod::TotalCount => Some(Value::from(b.count)),
+        AggrMethod::DistinctCount => Some(Value::from(distinct.unwrap_or(0))),
+        _ if b.num_count == 0 => None,
+        AggrMethod::Sum => b.sum.and_then(number),
+        AggrMethod::Avg => b.avg().and_then(number),
+        AggrMethod::Min => b.min.and_then(number),
+        AggrMethod::Max => b.max.and_then(number),
+        AggrMethod::Sumsq => b.sumsq.and_then(number),
+        AggrMethod::Stddev => b.variance().map(f64::sqrt).and_then(number),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_convert_fixed_lengths_and_refuse_calendar_units() {
+        assert_eq!(parse_duration("PT1H"), Ok(3_600_000));
+        assert_eq!(parse_duration("P1D"), Ok(86_400_000));
+        assert_eq!(parse_duration("P1W"), Ok(7 * 86_400_000));
+        assert_eq!(parse_duration("P1DT12H30M5.5S"), Ok(131_405_500));
+        assert_eq!(parse_duration("PT0S"), Ok(0));
+        assert_eq!(parse_duration("P0D"), Ok(0));
+        for bad in ["P1M", "P1Y", "1H", "PT", "P", "PT1", "PT1X", "P1H", "PTH"] {
+            assert!(
+                matches!(parse_duration(bad), Err(BrokerError::BadRequestData(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn timerel_needs_its_times_and_an_increasing_interval() {
+        let at = "2026-11-25T10:00:00+07:00";
+        let end = "2026-11-25T11:00:00+07:00";
+        let t = parse_time(at).unwrap();
+        let e = parse_time(end).unwrap();
+        assert_eq!(TimeRel::parse(None, None, None), Ok(None));
+        assert_eq!(
+            TimeRel::parse(Some("before"), Some(at), None),
+            Ok(Some(TimeRel::Before(t)))
+        );
+        assert_eq!(
+            TimeRel::parse(Some("after"), Some(at), None),
+            Ok(Some(TimeRel::After(t)))
+        );
+        assert_eq!(
+            TimeRel::parse(Some("between"), Some(at), Some(end)),
+            Ok(Some(TimeRel::Between(t, e)))
+        );
+        for (rel, a, b) in [
+            (Some("between"), Some(end), Some(at)),
+            (Some("between"), Some(at), Some(at)),
+            (Some("between"), Some(at), None),
+            (Some("before"), None, None),
+            (Some("after"), Some("yesterday"), None),
+            (Some("during"), Some(at), None),
+            (None, Some(at), None),
+        ] {
+            assert!(
+                matches!(
+                    TimeRel::parse(rel, a, b),
+                    Err(BrokerError::BadRequestData(_))
+                ),
+                "{rel:?} {a:?} {b:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn aggregation_methods_parse_in_order_without_duplicates() {
+        assert_eq!(
+            parse_aggr_methods("max, avg,max,totalCount"),
+            Ok(vec![
+                AggrMethod::Max,
+                AggrMethod::Avg,
+                AggrMethod::TotalCount
+            ])
+        );
+        assert!(matches!(
+            parse_aggr_methods("median"),
+            Err(BrokerError::BadRequestData(_))
+        ));
+        assert!(matches!(
+            parse_aggr_methods(""),
+            Err(BrokerError::BadRequestData(_))
+        ));
+    }
+
+    #[test]
+    fn only_observed_at_is_a_supported_time_property() {
+        assert_eq!(check_time_property(None), Ok(()));
+        assert_eq!(check_time_property(Some("observedAt")), Ok(()));
+        assert!(matches!(
+            check_time_property(Some("modifiedAt")),
+            Err(BrokerError::OperationNotSupported(_))
+        ));
+        assert!(matches!(
+            check_time_property(Some("when")),
+            Err(BrokerError::BadRequestData(_))
+        ));
+    }
+}

@@ -1,0 +1,135 @@
+//! Handlers of `/subscriptions` (§6.10–6.11): create, query, retrieve, update and delete
+//! subscriptions, rendered in the request's context with their status and bookkeeping.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use dothi_broker::subscriptions::render_subscription;
+use dothi_broker::{now_ms, Broker};
+use dothi_ngsild::document;
+use serde_json::Value;
+
+use crate::negotiate::{self, list_param, param};
+use crate::Problem;
+
+type Answer = Result<Response, Problem>;
+
+fn check_id(id: &str) -> Result<(), Problem> {
+    if document::is_uri(id) {
+        Ok(())
+    } else {
+        Err(Problem::bad_request_data(format!(
+            "the subscription id '{id}' is not a URI"
+        )))
+    }
+}
+
+fn sys_attrs(params: &[(String, String)]) -> bool {
+    list_param(params, "options")
+        .iter()
+        .any(|o| o == "sysAttrs")
+}
+
+pub async fn create(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) -> Answer {
+    let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
+    let id = broker
+        .create_subscription(&rc.ctx, &rc.reference, &body)
+        .await?;
+    let mut response = StatusCode::CREATED.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/ngsi-ld/v1/subscriptions/{id}")) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(response)
+}
+
+pub async fn list(
+    State(broker): State<Broker>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Answer {
+    let accept = negotiate::accept(&headers, false)?;
+    let params = negotiate::params(raw.as_deref())?;
+    let rc = negotiate::context_of(&broker, &headers).await?;
+    let number = |name: &str, default: u32| -> Result<u32, Problem> {
+        match param(&params, name) {
+            None => Ok(default),
+            Some(v) => v.parse::<u32>().map_err(|_| {
+                Problem::bad_request_data(format!("{name} must be a non-negative integer, not {v}"))
+            }),
+        }
+    };
+    let limit = number("limit", broker.config.default_limit)?;
+    if limit > broker.config.max_limit {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "TooManyResults",
+            "Too many results",
+            format!("limit may be at most {}", broker.config.max_limit),
+        ));
+    }
+    let count = match param(&params, "count") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(Problem::bad_request_data(format!(
+                "count must be true or false, not {other}"
+            )))
+        }
+    };
+    if limit == 0 && !count {
+        return Err(Problem::bad_request_data(
+            "limit=0 is only allowed with count=true",
+        ));
+    }
+    let page = broker
+        .subscriptions(limit, number("offset", 0)?, count)
+        .await?;
+    let now = now_ms();
+    let body = Value::Array(
+        page.subscriptions
+            .iter()
+            .map(|s| render_subscription(s, &rc.ctx, sys_attrs(&params), now))
+            .collect(),
+    );
+    let mut response = negotiate::respond(StatusCode::OK, body, accept, &rc);
+    if let Some(total) = page.total {
+        response
+            .headers_mut()
+            .insert("NGSILD-Results-Count", HeaderValue::from(total));
+    }
+    Ok(response)
+}
+
+pub async fn retrieve(
+    State(broker): State<Broker>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Answer {
+    let accept = negotiate::accept(&headers, false)?;
+    let params = negotiate::params(raw.as_deref())?;
+    check_id(&id)?;
+    let rc = negotiate::context_of(&broker, &headers).await?;
+    let state = broker.subscription(&id).await?;
+    let body = render_subscription(&state, &rc.ctx, sys_attrs(&params), now_ms());
+    Ok(negotiate::respond(StatusCode::OK, body, accept, &rc))
+}
+
+pub async fn update(
+    State(broker): State<Broker>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    check_id(&id)?;
+    let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
+    broker.update_subscription(&id, &rc.ctx, &body).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn delete(State(broker): State<Broker>, Path(id): Path<String>) -> Answer {
+    check_id(&id)?;
+    broker.delete_subscription(&id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

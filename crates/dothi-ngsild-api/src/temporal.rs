@@ -1,0 +1,529 @@
+//! Handlers of `/temporal/entities` (§6.18–6.21): the temporal evolution of entities in the
+//! normalized, simplified (`temporalValues`) and aggregated (`aggregatedValues`) temporal
+//! representations (§4.5.7, 4.5.9, 4.5.19), and the temporal writes. The semantics, and the
+//! choices where the specification leaves room, are in `dothi_broker::temporal`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use dothi_broker::query::EntityQuery;
+use dothi_broker::temporal::{
+    self, Aggregation, SeriesData, TemporalEntity, TemporalRequest, TemporalSeries, TimeRel,
+};
+use dothi_broker::Broker;
+use dothi_ngsild::context::Context;
+use dothi_ngsild::document::{self, Format, RenderOptions, LOCATION};
+use dothi_ngsild::entity::AttributeKind;
+use dothi_ngsild::{geo, q, typesel};
+use serde_json::{Map, Value};
+
+use crate::negotiate::{self, list_param, param, RequestContext};
+use crate::Problem;
+
+type Answer = Result<Response, Problem>;
+
+/// The temporal representation asked (`options`/`format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Representation {
+    Normalized,
+    Concise,
+    Simplified,
+    Aggregated,
+}
+
+/// How to read and render: the broker's request and the representation.
+struct Reading {
+    request: TemporalRequest,
+    representation: Representation,
+    sys_attrs: bool,
+}
+
+fn representation_of(name: &str) -> Option<Representation> {
+    Some(match name {
+        "normalized" => Representation::Normalized,
+        "concise" => Representation::Concise,
+        // keyValues/simplified have no temporal form of their own: they ask for the
+        // simplified temporal representation.
+        "temporalValues" | "simplified" | "keyValues" => Representation::Simplified,
+        "aggregatedValues" => Representation::Aggregated,
+        _ => return None,
+    })
+}
+
+fn reading(params: &[(String, String)], ctx: &Context) -> Result<Reading, Problem> {
+    let mut chosen = Vec::new();
+    let mut sys_attrs = false;
+    for option in list_param(params, "options") {
+        if option == "sysAttrs" {
+            sys_attrs = true;
+        } else if let Some(r) = representation_of(&option) {
+            chosen.push(r);
+        }
+    }
+    if let Some(format) = param(params, "format") {
+        chosen.push(representation_of(format).ok_or_else(|| {
+            Problem::bad_request_data(format!(
+                "format must be normalized, concise, temporalValues or aggregatedValues, not \
+                 {format}"
+            ))
+        })?);
+    }
+    chosen.dedup();
+    let representation = match chosen.as_slice() {
+        [] => Representation::Normalized,
+        [one] => *one,
+        _ => {
+            return Err(Problem::bad_request_data(
+                "options and format ask for more than one temporal representation",
+            ))
+        }
+    };
+    let timerel = TimeRel::parse(
+        param(params, "timerel"),
+        param(params, "timeAt").or_else(|| param(params, "time")),
+        param(params, "endTimeAt").or_else(|| param(params, "endTime")),
+    )?;
+    temporal::check_time_property(param(params, "timeproperty"))?;
+    let last_n = match param(params, "lastN") {
+        None => None,
+        Some(v) => Some(v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            Problem::bad_request_data(format!("lastN must be a positive integer, not {v}"))
+        })?),
+    };
+    let aggregation = if representation == Representation::Aggregated {
+        Some(Aggregation {
+            methods: temporal::parse_aggr_methods(param(params, "aggrMethods").unwrap_or(""))?,
+            period_ms: temporal::parse_duration(
+                param(params, "aggrPeriodDuration").unwrap_or("PT0S"),
+            )?,
+        })
+    } else {
+        None
+    };
+    let mut attrs: Vec<String> = list_param(params, "attrs")
+        .iter()
+        .map(|a| ctx.expand(a))
+        .collect();
+    attrs.dedup();
+    Ok(Reading {
+        request: TemporalRequest {
+            attrs,
+            timerel,
+            last_n,
+            aggregation,
+        },
+        representation,
+        sys_attrs,
+    })
+}
+
+fn check_id(id: &str) -> Result<(), Problem> {
+    if document::is_uri(id) {
+        Ok(())
+    } else {
+        Err(Problem::bad_request_data(format!(
+            "the entity id '{id}' is not a URI"
+        )))
+    }
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+fn compact_vocab(value: &Value, ctx: &Context) -> Value {
+    match value {
+        Value::String(s) => Value::String(ctx.compact(s)),
+        Value::Array(items) => Value::Array(items.iter().map(|v| compact_vocab(v, ctx)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The member of the simplified temporal representation (§4.5.9) and the first element of
+/// each of its pairs.
+fn simplified_point(kind: AttributeKind, value: &Value, ctx: &Context) -> (&'static str, Value) {
+    let wrap = |member: &str, v: Value| {
+        let mut o = Map::new();
+        o.insert(member.into(), v);
+        Value::Object(o)
+    };
+    match kind {
+        AttributeKind::Property | AttributeKind::GeoProperty => ("values", value.clone()),
+        AttributeKind::Relationship => ("objects", value.clone()),
+        AttributeKind::LanguageProperty => ("languageMaps", wrap("languageMap", value.clone())),
+        AttributeKind::JsonProperty => ("jsons", wrap("json", value.clone())),
+        AttributeKind::VocabProperty => ("vocabs", wrap("vocab", compact_vocab(value, ctx))),
+        AttributeKind::ListProperty => ("valueLists", value.clone()),
+        AttributeKind::ListRelationship => ("objectLists", value.clone()),
+    }
+}
+
+fn series_header(series: &TemporalSeries) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("type".into(), Value::String(series.kind.as_str().into()));
+    if let Some(d) = &series.dataset_id {
+        out.insert("datasetId".into(), Value::String(d.clone()));
+    }
+    out
+}
+
+/// One series in the simplified or aggregated representation.
+fn render_series(series: &TemporalSeries, reading: &Reading, ctx: &Context) -> Value {
+    let mut out = series_header(series);
+    match &series.data {
+        SeriesData::Instances(instances) => {
+            let member = simplified_point(series.kind, &Value::Null, ctx).0;
+            let points: Vec<Value> = instances
+                .iter()
+                .map(|i| {
+                    let time = i
+                        .attribute
+                        .observed_at
+                        .clone()
+                        .unwrap_or_else(|| document::format_time(i.observed_at));
+                    let (_, point) = simplified_point(i.attribute.kind, &i.attribute.value, ctx);
+                    Value::Array(vec![point, Value::String(time)])
+                })
+                .collect();
+            out.insert(member.into(), Value::Array(points));
+        }
+        SeriesData::Aggregated(periods) => {
+            let methods = reading
+                .request
+                .aggregation
+                .as_ref()
+                .map(|a| a.methods.clone())
+                .unwrap_or_default();
+            // Formatted once: a year of hourly periods is 8,760 of them per method.
+            let bounds: Vec<(Value, Value)> = periods
+                .iter()
+                .map(|p| {
+                    (
+                        Value::String(document::format_time(p.start)),
+                        Value::String(document::format_time(p.end)),
+                    )
+                })
+                .collect();
+            for method in methods {
+                let points: Vec<Value> = periods
+                    .iter()
+                    .zip(&bounds)
+                    .filter_map(|(p, (start, end))| {
+                        let (_, v) = p.values.iter().find(|(m, _)| *m == method)?;
+                        Some(Value::Array(vec![v.clone(), start.clone(), end.clone()]))
+                    })
+                    .collect();
+                out.insert(method.name().into(), Value::Array(points));
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// The instances of one attribute in the normalized (or concise) temporal representation.
+fn render_instances(series: &[&TemporalSeries], reading: &Reading, ctx: &Context) -> Value {
+    let options = RenderOptions {
+        format: if reading.representation == Representation::Concise {
+            Format::Concise
+        } else {
+            Format::Normalized
+        },
+        sys_attrs: reading.sys_attrs,
+        ..RenderOptions::default()
+    };
+    let mut out = Vec::new();
+    for s in series {
+        let SeriesData::Instances(instances) = &s.data else {
+            continue;
+        };
+        for i in instances {
+            let rendered =
+                document::render_attribute(std::slice::from_ref(&i.attribute), ctx, &options);
+            let mut object = match rendered {
+                Value::Object(o) => o,
+                bare => {
+                    let mut o = Map::new();
+                    o.insert("value".into(), bare);
+                    o
+                }
+            };
+            object.insert("instanceId".into(), Value::String(i.instance_id.clone()));
+            object
+                .entry("observedAt")
+                .or_insert_with(|| Value::String(document::format_time(i.observed_at)));
+            out.push(Value::Object(object));
+        }
+    }
+    Value::Array(out)
+}
+
+fn render(entity: &TemporalEntity, reading: &Reading, ctx: &Context) -> Value {
+    let mut out = Map::new();
+    out.insert("id".into(), Value::String(entity.id.clone()));
+    out.insert("type".into(), document::render_types(&entity.types, ctx));
+    if !entity.scopes.is_empty() {
+        out.insert(
+            "scope".into(),
+            Value::Array(entity.scopes.iter().cloned().map(Value::String).collect()),
+        );
+    }
+    let mut i = 0;
+    while i < entity.series.len() {
+        let attr = &entity.series[i].attr;
+        let group: Vec<&TemporalSeries> = entity.series[i..]
+            .iter()
+            .take_while(|s| &s.attr == attr)
+            .collect();
+        i += group.len();
+        let value = match reading.representation {
+            Representation::Normalized | Representation::Concise => {
+                render_instances(&group, reading, ctx)
+            }
+            Representation::Simplified | Representation::Aggregated => match group.as_slice() {
+                [one] => render_series(one, reading, ctx),
+                many => Value::Array(
+                    many.iter()
+                        .map(|s| render_series(s, reading, ctx))
+                        .collect(),
+                ),
+            },
+        };
+        out.insert(ctx.compact(attr), value);
+    }
+    Value::Object(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+pub async fn retrieve(
+    State(broker): State<Broker>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Answer {
+    let accept = negotiate::accept(&headers, false)?;
+    let params = negotiate::params(raw.as_deref())?;
+    check_id(&id)?;
+    let rc = negotiate::context_of(&broker, &headers).await?;
+    let reading = reading(&params, &rc.ctx)?;
+    let entity = broker.temporal_entity(&id, &reading.request).await?;
+    if let Some(t) = param(&params, "type") {
+        if !entity.types.contains(&rc.ctx.expand(t)) {
+            return Err(Problem::not_found_detail(format!(
+                "entity {id} is not of type {t}"
+            )));
+        }
+    }
+    let body = render(&entity, &reading, &rc.ctx);
+    Ok(negotiate::respond(StatusCode::OK, body, accept, &rc))
+}
+
+/// The entity selection of a temporal query (§6.18.3.2); `attrs` goes to the temporal
+/// request, not here.
+fn selection(
+    params: &[(String, String)],
+    ctx: &Context,
+    broker: &Broker,
+) -> Result<EntityQuery, Problem> {
+    let ids = list_param(params, "id");
+    for id in &ids {
+        check_id(id)?;
+    }
+    let id_pattern = param(params, "idPattern").map(str::to_string);
+    let types = match param(params, "type") {
+        Some(selection) => Some(
+            typesel::parse(selection)
+                .map_err(|e| Problem::bad_request_data(format!("type: {e}")))?
+                .into_iter()
+                .map(|group| group.iter().map(|t| ctx.expand(t)).collect())
+                .collect(),
+        ),
+        None => None,
+    };
+    let q = match param(params, "q") {
+        Some(text) => {
+            Some(q::parse(text).map_err(|e| Problem::bad_request_data(format!("q: {e}")))?)
+        }
+        None => None,
+    };
+    let geo = match (
+        param(params, "georel"),
+        param(params, "geometry"),
+        param(params, "coordinates"),
+    ) {
+        (None, None, None) => None,
+        (Some(georel), Some(geometry), Some(coordinates)) => {
+            let query = geo::parse(georel, geometry, coordinates)
+                .map_err(|e| Problem::bad_request_data(format!("geo-query: {e}")))?;
+            let property = param(params, "geoproperty")
+                .map(|g| ctx.expand(g))
+                .unwrap_or_else(|| LOCATION.to_string());
+            Some((query, property))
+        }
+        _ => {
+            return Err(Problem::bad_request_data(
+                "a geo-query needs georel, geometry and coordinates together",
+            ))
+        }
+    };
+    let number = |name: &str, default: u32| -> Result<u32, Problem> {
+        match param(params, name) {
+            None => Ok(default),
+            Some(v) => v.parse::<u32>().map_err(|_| {
+                Problem::bad_request_data(format!("{name} must be a non-negative integer, not {v}"))
+            }),
+        }
+    };
+    let limit = number("limit", broker.config.default_limit)?;
+    if limit > broker.config.max_limit {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "TooManyResults",
+            "Too many results",
+            format!("limit may be at most {}", broker.config.max_limit),
+        ));
+    }
+    let count = match param(params, "count") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(Problem::bad_request_data(format!(
+                "count must be true or false, not {other}"
+            )))
+        }
+    };
+    if limit == 0 && !count {
+        return Err(Problem::bad_request_data(
+            "limit=0 is only allowed with count=true",
+        ));
+    }
+    // §5.7.4.4: ids alone do not restrict enough.
+    let restricted = types.is_some()
+        || !list_param(params, "attrs").is_empty()
+        || q.is_some()
+        || geo.is_some()
+        || param(params, "local") == Some("true");
+    if !restricted {
+        return Err(Problem::bad_request_data(
+            "a temporal query needs at least one of type, attrs, q or a geo-query",
+        ));
+    }
+    Ok(EntityQuery {
+        ids,
+        id_pattern,
+        types,
+        attrs: Vec::new(),
+        q,
+        geo,
+        limit,
+        offset: number("offset", 0)?,
+        count,
+    })
+}
+
+pub async fn query(
+    State(broker): State<Broker>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Answer {
+    let accept = negotiate::accept(&headers, false)?;
+    let params = negotiate::params(raw.as_deref())?;
+    let rc = negotiate::context_of(&broker, &headers).await?;
+    let reading = reading(&params, &rc.ctx)?;
+    if reading.request.timerel.is_none() {
+        return Err(Problem::bad_request_data(
+            "Query Temporal Evolution needs a temporal query: timerel with timeAt (and \
+             endTimeAt for between)",
+        ));
+    }
+    let query = selection(&params, &rc.ctx, &broker)?;
+    let ctx = rc.ctx.clone();
+    let expand = move |term: &str| ctx.expand(term);
+    let page = broker
+        .query_temporal(&query, &reading.request, &expand)
+        .await?;
+    let body = Value::Array(
+        page.entities
+            .iter()
+            .map(|e| render(e, &reading, &rc.ctx))
+            .collect(),
+    );
+    let mut response = negotiate::respond(StatusCode::OK, body, accept, &rc);
+    if let Some(total) = page.total {
+        response
+            .headers_mut()
+            .insert("NGSILD-Results-Count", HeaderValue::from(total));
+    }
+    Ok(response)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+
+/// Create or Update Temporal Representation of an Entity (§6.18.3.1): 201 when the entity was
+/// created, 204 when instances were added to an existing one.
+pub async fn create(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) -> Answer {
+    let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
+    let created = broker.create_temporal(&rc.ctx, &body).await?;
+    if !created {
+        return Ok(no_content());
+    }
+    let mut response = StatusCode::CREATED.into_response();
+    let id = body.get("id").and_then(Value::as_str).unwrap_or_default();
+    if let Ok(v) = HeaderValue::from_str(&format!("/ngsi-ld/v1/temporal/entities/{id}")) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(response)
+}
+
+pub async fn delete(State(broker): State<Broker>, Path(id): Path<String>) -> Answer {
+    check_id(&id)?;
+    broker.delete_temporal(&id).await?;
+    Ok(no_content())
+}
+
+/// Add Attributes to Temporal Representation of an Entity (§6.20.3.1).
+pub async fn append(
+    State(broker): State<Broker>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    check_id(&id)?;
+    let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
+    broker
+        .append_temporal_attributes(&id, &rc.ctx, &body)
+        .await?;
+    Ok(no_content())
+}
+
+/// Delete Attribute from Temporal Representation of an Entity (§6.21.3.1): every instance of
+/// the attribute; deleting one datasetId only is not supported.
+pub async fn delete_attribute(
+    State(broker): State<Broker>,
+    Path((id, attr)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Answer {
+    check_id(&id)?;
+    let params = negotiate::params(raw.as_deref())?;
+    if param(&params, "datasetId").is_some() {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "OperationNotSupported",
+            "Operation not supported",
+            "deleting the history of one datasetId is not supported; without datasetId every \
+             instance of the attribute is deleted",
+        ));
+    }
+    let rc: RequestContext = negotiate::context_of(&broker, &headers).await?;
+    broker
+        .delete_temporal_attribute(&id, &rc.ctx.expand(&attr))
+        .await?;
+    Ok(no_content())
+}

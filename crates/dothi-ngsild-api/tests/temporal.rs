@@ -1,0 +1,841 @@
+//! The temporal API (/temporal/entities) through HTTP, on SQLite and PostgreSQL: the
+//! normalized, simplified and aggregated temporal representations, temporal queries, temporal
+//! writes, deletes, retention and refusals.
+
+mod common;
+
+use std::collections::HashSet;
+
+use axum::http::StatusCode;
+use common::{problem, App, BACKENDS};
+use serde_json::{json, Value};
+
+const KIM_LONG: &str = "urn:ngsi-ld:RiverGauge:KimLong";
+const PHU_OC: &str = "urn:ngsi-ld:RiverGauge:PhuOc";
+const T: &str = "/ngsi-ld/v1/temporal/entities";
+
+fn at(hhmm: &str) -> String {
+    format!("2026-11-24T{hhmm}:00Z")
+}
+
+/// A period bound as the broker writes times it computes (UTC, milliseconds).
+fn ms(hhmm: &str) -> String {
+    format!("2026-11-24T{hhmm}:00.000Z")
+}
+
+/// Kim Long: the Hương river level every half hour from midnight to 02:30 (UTC), a status
+/// every hour and a relationship to its device. Phú Ốc: two readings the previous evening.
+async fn seed(app: &App) {
+    let levels = [
+        ("00:00", 2.0),
+        ("00:30", 2.5),
+        ("01:00", 3.0),
+        ("01:30", 3.5),
+        ("02:00", 4.0),
+        ("02:30", 3.0),
+    ];
+    let kim_long = json!({
+        "id": KIM_LONG,
+        "type": "RiverGauge",
+        "waterLevel": levels.iter().map(|(t, v)| json!({
+            "type": "Property", "value": v, "unitCode": "MTR", "observedAt": at(t)
+        })).collect::<Vec<_>>(),
+        "status": [
+            {"type": "Property", "value": "normal", "observedAt": at("00:00")},
+            {"type": "Property", "value": "normal", "observedAt": at("01:00")},
+            {"type": "Property", "value": "warning", "observedAt": at("02:00")}
+        ],
+        "refDevice": {"type": "Relationship", "object": "urn:ngsi-ld:Device:kl-01",
+                      "observedAt": at("00:00")}
+    });
+    let created = app.json("POST", T, &kim_long).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(
+        created.header("location"),
+        Some("/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:RiverGauge:KimLong")
+    );
+    let phu_oc = json!({
+        "id": PHU_OC,
+        "type": "RiverGauge",
+        "waterLevel": [
+            {"type": "Property", "value": 1.5, "observedAt": "2026-11-23T22:00:00Z"},
+            {"type": "Property", "value": 1.25, "observedAt": "2026-11-23T23:00:00Z"}
+        ]
+    });
+    let created = app.json("POST", T, &phu_oc).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+}
+
+/// Checks that every `instanceId` is a distinct URN and removes them, so that the rest of
+/// the answer can be compared whole (the numbers depend on the backend's sequence).
+fn without_instance_ids(mut body: Value) -> Value {
+    let mut seen = HashSet::new();
+    fn walk(v: &mut Value, seen: &mut HashSet<String>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(Value::String(id)) = o.remove("instanceId") {
+                    assert!(id.starts_with("urn:ngsi-ld:instance:"), "{id}");
+                    assert!(seen.insert(id.clone()), "{id} twice");
+                }
+                o.values_mut().for_each(|v| walk(v, seen));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, seen)),
+            _ => {}
+        }
+    }
+    walk(&mut body, &mut seen);
+    body
+}
+
+fn level(v: f64, t: &str) -> Value {
+    json!({"type": "Property", "value": v, "unitCode": "MTR", "observedAt": at(t)})
+}
+
+#[tokio::test]
+async fn retrieve_gives_the_normalized_temporal_representation_with_instance_ids() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        seed(&app).await;
+        let all = app
+            .get(&format!("{T}/{KIM_LONG}?attrs=waterLevel,refDevice"))
+            .await;
+        assert_eq!(all.status, StatusCode::OK, "{:?}", all.body);
+        assert_eq!(
+            without_instance_ids(all.body),
+            json!({
+                "id": KIM_LONG, "type": "RiverGauge",
+                "refDevice": [{"type": "Relationship", "object": "urn:ngsi-ld:Device:kl-01",
+                               "observedAt": at("00:00")}],
+                "waterLevel": [
+                    level(2.0, "00:00"), level(2.5, "00:30"), level(3.0, "01:00"),
+                    level(3.5, "01:30"), level(4.0, "02:00"), level(3.0, "02:30")
+                ]
+            })
+        );
+
+        let last = app
+            .get(&format!("{T}/{KIM_LONG}?attrs=waterLevel&lastN=2"))
+            .await;
+        assert_eq!(
+            without_instance_ids(last.body),
+            json!({"id": KIM_LONG, "type": "RiverGauge",
+                   "waterLevel": [level(4.0, "02:00"), level(3.0, "02:30")]})
+        );
+
+        let ld = app
+            .get_with(
+                &format!(
+                    "{T}/{KIM_LONG}?attrs=status&timerel=after&timeAt={}",
+                    at("01:00")
+                ),
+                &[("accept", "application/ld+json")],
+            )
+            .await;
+        assert_eq!(ld.header("content-type"), Some("application/ld+json"));
+        assert_eq!(
+            without_instance_ids(ld.body),
+            json!({
+                "id": KIM_LONG, "type": "RiverGauge",
+                "status": [
+                    {"type": "Property", "value": "normal", "observedAt": at("01:00")},
+                    {"type": "Property", "value": "warning", "observedAt": at("02:00")}
+                ],
+                "@context": "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
+            })
+        );
+    }
+}
+
+#[tokio::test]
+async fn temporal_values_give_value_time_pairs_within_before_after_and_between() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        seed(&app).await;
+        let values = |query: String| {
+            let app = &app;
+            async move {
+                let answer = app
+                    .get(&format!(
+                        "{T}/{KIM_LONG}?attrs=waterLevel&options=temporalValues&{query}"
+                    ))
+                    .await;
+                assert_eq!(answer.status, StatusCode::OK, "{query}: {:?}", answer.body);
+                answer.body
+            }
+        };
+        let pairs = |points: &[(f64, &str)]| {
+            json!({"id": KIM_LONG, "type": "RiverGauge", "waterLevel": {
+                "type": "Property",
+                "values": points.iter().map(|(v, t)| json!([v, at(t)])).collect::<Vec<_>>()
+            }})
+        };
+        assert_eq!(
+            values(format!(
+                "timerel=between&timeAt={}&endTimeAt={}",
+                at("01:00"),
+                at("02:30")
+            ))
+            .await,
+            pairs(&[(3.0, "01:00"), (3.5, "01:30"), (4.0, "02:00")])
+        );
+        assert_eq!(
+            values(format!("timerel=before&timeAt={}", at("01:00"))).await,
+            pairs(&[(2.0, "00:00"), (2.5, "00:30")])
+        );
+        assert_eq!(
+            values(format!("timerel=after&timeAt={}", at("02:00"))).await,
+            pairs(&[(4.0, "02:00"), (3.0, "02:30")])
+        );
+        // The interval is read in the client's offset: 08:00 in Huế is 01:00 UTC.
+        assert_eq!(
+            values("timerel=before&timeAt=2026-11-24T08:00:00%2B07:00&lastN=1".into()).await,
+            pairs(&[(2.5, "00:30")])
+        );
+
+        let relationship = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?attrs=refDevice&options=temporalValues"
+            ))
+            .await;
+        assert_eq!(
+            relationship.body,
+            json!({"id": KIM_LONG, "type": "RiverGauge", "refDevice": {
+                "type": "Relationship",
+                "objects": [["urn:ngsi-ld:Device:kl-01", at("00:00")]]
+            }})
+        );
+    }
+}
+
+#[tokio::test]
+async fn hourly_aggregation_gives_exact_counts_sums_averages_and_extremes() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        seed(&app).await;
+        let answer = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?attrs=waterLevel&options=aggregatedValues\
+                 &aggrMethods=totalCount,sum,avg,min,max,stddev,sumsq&aggrPeriodDuration=PT1H\
+                 &timerel=between&timeAt={}&endTimeAt={}",
+                at("00:00"),
+                at("03:00")
+            ))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+        let periods = |values: [f64; 3]| {
+            json!([
+                [values[0], ms("00:00"), ms("01:00")],
+                [values[1], ms("01:00"), ms("02:00")],
+                [values[2], ms("02:00"), ms("03:00")]
+            ])
+        };
+        assert_eq!(
+            answer.body,
+            json!({"id": KIM_LONG, "type": "RiverGauge", "waterLevel": {
+                "type": "Property",
+                "totalCount": [[2, ms("00:00"), ms("01:00")], [2, ms("01:00"), ms("02:00")],
+                               [2, ms("02:00"), ms("03:00")]],
+                "sum": periods([4.5, 6.5, 7.0]),
+                "avg": periods([2.25, 3.25, 3.5]),
+                "min": periods([2.0, 3.0, 3.0]),
+                "max": periods([2.5, 3.5, 4.0]),
+                "stddev": periods([0.25, 0.25, 0.5]),
+                "sumsq": periods([10.25, 21.25, 25.0])
+            }})
+        );
+
+        // No duration: one period over the whole interval of the query.
+        let whole = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?attrs=waterLevel,status&format=aggregatedValues\
+                 &aggrMethods=totalCount,distinctCount,avg,max\
+                 &timerel=between&timeAt={}&endTimeAt={}",
+                at("00:00"),
+                at("06:00")
+            ))
+            .await;
+        assert_eq!(
+            whole.body,
+            json!({"id": KIM_LONG, "type": "RiverGauge",
+                "status": {"type": "Property",
+                    "totalCount": [[3, ms("00:00"), ms("06:00")]],
+                    "distinctCount": [[2, ms("00:00"), ms("06:00")]],
+                    "avg": [], "max": []},
+                "waterLevel": {"type": "Property",
+                    "totalCount": [[6, ms("00:00"), ms("06:00")]],
+                    "distinctCount": [[5, ms("00:00"), ms("06:00")]],
+                    "avg": [[3.0, ms("00:00"), ms("06:00")]],
+                    "max": [[4.0, ms("00:00"), ms("06:00")]]}
+            })
+        );
+
+        // Open intervals: periods on timeAt after it; on UTC hours before it, the last one
+        // ending at timeAt.
+        let after = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?attrs=waterLevel&options=aggregatedValues&aggrMethods=max\
+                 &aggrPeriodDuration=PT90M&timerel=after&timeAt={}",
+                at("00:15")
+            ))
+            .await;
+        assert_eq!(
+            after.body["waterLevel"],
+            json!({"type": "Property", "max": [
+                [3.5, ms("00:15"), ms("01:45")], [4.0, ms("01:45"), ms("03:15")]
+            ]})
+        );
+        let before = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?attrs=waterLevel&options=aggregatedValues&aggrMethods=min\
+                 &aggrPeriodDuration=PT1H&timerel=before&timeAt={}",
+                at("01:30")
+            ))
+            .await;
+        assert_eq!(
+            before.body["waterLevel"],
+            json!({"type": "Property", "min": [
+                [2.0, ms("00:00"), ms("01:00")], [3.0, ms("01:00"), ms("01:30")]
+            ]})
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_dataset_is_its_own_series_and_an_open_whole_range_ends_at_the_last_instance() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let gauge = json!({"id": KIM_LONG, "type": "RiverGauge", "waterLevel": [
+            {"type": "Property", "value": 2.0, "observedAt": at("00:00")},
+            {"type": "Property", "value": 2.0, "observedAt": at("01:00")},
+            {"type": "Property", "value": 9.5, "observedAt": at("00:30"),
+             "datasetId": "urn:ngsi-ld:Dataset:radar"}
+        ]});
+        assert_eq!(
+            app.json("POST", T, &gauge).await.status,
+            StatusCode::CREATED
+        );
+        let simplified = app
+            .get(&format!("{T}/{KIM_LONG}?options=temporalValues"))
+            .await;
+        assert_eq!(
+            simplified.body,
+            json!({"id": KIM_LONG, "type": "RiverGauge", "waterLevel": [
+                {"type": "Property", "values": [[2.0, at("00:00")], [2.0, at("01:00")]]},
+                {"type": "Property", "datasetId": "urn:ngsi-ld:Dataset:radar",
+                 "values": [[9.5, at("00:30")]]}
+            ]})
+        );
+        let whole = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?options=aggregatedValues&aggrMethods=totalCount,distinctCount\
+                 &aggrPeriodDuration=P0D"
+            ))
+            .await;
+        assert_eq!(
+            whole.body,
+            json!({"id": KIM_LONG, "type": "RiverGauge", "waterLevel": [
+                {"type": "Property",
+                 "totalCount": [[2, ms("00:00"), ms("01:00")]],
+                 "distinctCount": [[1, ms("00:00"), ms("01:00")]]},
+                {"type": "Property", "datasetId": "urn:ngsi-ld:Dataset:radar",
+                 "totalCount": [[1, ms("00:00"), ms("01:00")]],
+                 "distinctCount": [[1, ms("00:00"), ms("01:00")]]}
+            ]})
+        );
+    }
+}
+
+#[tokio::test]
+async fn query_selects_on_the_current_entities_and_keeps_those_with_history_in_the_interval() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        seed(&app).await;
+        let ids = |answer: &common::Answer| -> Vec<String> {
+            answer
+                .body
+                .as_array()
+                .unwrap_or_else(|| panic!("an array: {:?}", answer.body))
+                .iter()
+                .map(|e| e["id"].as_str().expect("id").to_string())
+                .collect()
+        };
+        let evening = app
+            .get(&format!(
+                "{T}?type=RiverGauge&attrs=waterLevel&options=temporalValues\
+                 &timerel=between&timeAt=2026-11-23T22:30:00Z&endTimeAt={}",
+                at("00:30")
+            ))
+            .await;
+        assert_eq!(evening.status, StatusCode::OK, "{:?}", evening.body);
+        assert_eq!(
+            evening.body,
+            json!([
+                {"id": KIM_LONG, "type": "RiverGauge", "waterLevel": {"type": "Property",
+                    "values": [[2.0, at("00:00")]]}},
+                {"id": PHU_OC, "type": "RiverGauge", "waterLevel": {"type": "Property",
+                    "values": [[1.25, "2026-11-23T23:00:00Z"]]}}
+            ])
+        );
+
+        let later = format!("timerel=after&timeAt={}", at("00:00"));
+        let only_kim_long = app
+            .get(&format!("{T}?type=RiverGauge&count=true&{later}"))
+            .await;
+        assert_eq!(ids(&only_kim_long), [KIM_LONG]);
+        assert_eq!(only_kim_long.header("NGSILD-Results-Count"), Some("1"));
+
+        // q is evaluated on the current entity: Kim Long now reads 3.0, Phú Ốc 1.25.
+        let low = app
+            .get(&format!(
+                "{T}?type=RiverGauge&q=waterLevel<2&attrs=waterLevel\
+                 &timerel=before&timeAt={}",
+                at("03:00")
+            ))
+            .await;
+        assert_eq!(ids(&low), [PHU_OC]);
+
+        let everything = format!("{T}?type=RiverGauge&timerel=before&timeAt={}", at("03:00"));
+        let first = app
+            .get(&format!("{everything}&limit=1&count=true&attrs=waterLevel"))
+            .await;
+        assert_eq!(ids(&first), [KIM_LONG]);
+        assert_eq!(first.header("NGSILD-Results-Count"), Some("2"));
+        let second = app
+            .get(&format!("{everything}&limit=1&offset=1&attrs=waterLevel"))
+            .await;
+        assert_eq!(ids(&second), [PHU_OC]);
+        let by_pattern = app
+            .get(&format!("{everything}&idPattern=PhuOc$&attrs=waterLevel"))
+            .await;
+        assert_eq!(ids(&by_pattern), [PHU_OC]);
+    }
+}
+
+#[tokio::test]
+async fn changes_through_the_entity_api_appear_in_the_temporal_evolution() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let gauge = json!({"id": "urn:ngsi-ld:RiverGauge:TrangTien", "type": "RiverGauge",
+            "waterLevel": {"type": "Property", "value": 1.0, "observedAt": at("10:00")}});
+        let created = app.json("POST", "/ngsi-ld/v1/entities", &gauge).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        let patch = json!({"type": "Property", "value": 1.75, "observedAt": at("11:00")});
+        let patched = app
+            .json(
+                "PATCH",
+                "/ngsi-ld/v1/entities/urn:ngsi-ld:RiverGauge:TrangTien/attrs/waterLevel",
+                &patch,
+            )
+            .await;
+        assert_eq!(patched.status, StatusCode::NO_CONTENT, "{:?}", patched.body);
+        let history = app
+            .get(&format!(
+                "{T}/urn:ngsi-ld:RiverGauge:TrangTien?options=temporalValues"
+            ))
+            .await;
+        assert_eq!(
+            history.body,
+            json!({"id": "urn:ngsi-ld:RiverGauge:TrangTien", "type": "RiverGauge",
+                "waterLevel": {"type": "Property",
+                    "values": [[1.0, at("10:00")], [1.75, at("11:00")]]}})
+        );
+    }
+}
+
+#[tokio::test]
+async fn temporal_writes_append_instances_without_changing_an_existing_entity() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        seed(&app).await;
+        let more = json!({"id": PHU_OC, "type": "RiverGauge", "waterLevel": [
+            {"type": "Property", "value": 1.0, "observedAt": "2026-11-23T21:00:00Z"}
+        ]});
+        let updated = app.json("POST", T, &more).await;
+        assert_eq!(updated.status, StatusCode::NO_CONTENT, "{:?}", updated.body);
+        let attrs = json!({"rainfall": [
+            {"type": "Property", "value": 12, "unitCode": "MMT", "observedAt": at("00:00")},
+            {"type": "Property", "value": 30, "unitCode": "MMT", "observedAt": at("01:00")}
+        ]});
+        let appended = app
+            .json("POST", &format!("{T}/{PHU_OC}/attrs"), &attrs)
+            .await;
+        assert_eq!(
+            appended.status,
+            StatusCode::NO_CONTENT,
+            "{:?}",
+            appended.body
+        );
+        let history = app
+            .get(&format!("{T}/{PHU_OC}?options=temporalValues"))
+            .await;
+        assert_eq!(
+            history.body,
+            json!({"id": PHU_OC, "type": "RiverGauge",
+            "rainfall": {"type": "Property",
+                "values": [[12, at("00:00")], [30, at("01:00")]]},
+            "waterLevel": {"type": "Property", "values": [
+                [1.0, "2026-11-23T21:00:00Z"], [1.5, "2026-11-23T22:00:00Z"],
+                [1.25, "2026-11-23T23:00:00Z"]
+            ]}})
+        );
+        // The current entity is the latest instance given at creation, untouched since.
+        let current = app
+            .get(&format!("/ngsi-ld/v1/entities/{PHU_OC}?options=keyValues"))
+            .await;
+        assert_eq!(
+            current.body,
+            json!({"id": PHU_OC, "type": "RiverGauge", "waterLevel": 1.25})
+        );
+
+        let unknown = app
+            .json(
+                "POST",
+                &format!("{T}/urn:ngsi-ld:RiverGauge:Nowhere/attrs"),
+                &attrs,
+            )
+            .await;
+        assert_eq!(
+            unknown.body,
+            problem(
+                "ResourceNotFound",
+                "Resource not found",
+                404,
+                "no entity has the id urn:ngsi-ld:RiverGauge:Nowhere"
+            )
+        );
+    }
+}
+
+#[tokio::test]
+async fn deletes_remove_an_attributes_history_then_the_entity_and_its_history() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        seed(&app).await;
+        let path = format!("{T}/{KIM_LONG}");
+        let deleted = app
+            .send("DELETE", &format!("{path}/attrs/status"), &[], None)
+            .await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{:?}", deleted.body);
+        let left = app.get(&format!("{path}?options=temporalValues")).await;
+        let mut names: Vec<&String> = left.body.as_object().expect("object").keys().collect();
+        names.sort();
+        assert_eq!(names, ["id", "refDevice", "type", "waterLevel"]);
+        let again = app
+            .send("DELETE", &format!("{path}/attrs/status"), &[], None)
+            .await;
+        assert_eq!(
+            again.body,
+            problem(
+                "ResourceNotFound",
+                "Resource not found",
+                404,
+                &format!(
+                    "entity {KIM_LONG} has no history of the attribute \
+                     https://uri.etsi.org/ngsi-ld/status"
+                )
+            )
+        );
+
+        let gone = app.send("DELETE", &path, &[], None).await;
+        assert_eq!(gone.status, StatusCode::NO_CONTENT, "{:?}", gone.body);
+        let not_found = problem(
+            "ResourceNotFound",
+            "Resource not found",
+            404,
+            &format!("no entity has the id {KIM_LONG}"),
+        );
+        assert_eq!(app.get(&path).await.body, not_found);
+        assert_eq!(
+            app.get(&format!("/ngsi-ld/v1/entities/{KIM_LONG}"))
+                .await
+                .body,
+            not_found
+        );
+        assert_eq!(app.send("DELETE", &path, &[], None).await.body, not_found);
+        // Re-created, it starts with no history.
+        let fresh = json!({"id": KIM_LONG, "type": "RiverGauge"});
+        assert_eq!(
+            app.json("POST", T, &fresh).await.status,
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            app.get(&path).await.body,
+            json!({"id": KIM_LONG, "type": "RiverGauge"})
+        );
+    }
+}
+
+#[tokio::test]
+async fn retention_purges_instances_older_than_the_period() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let recent = chrono::Utc::now() - chrono::Duration::hours(1);
+        let recent = recent.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let gauge = json!({"id": KIM_LONG, "type": "RiverGauge", "waterLevel": [
+            {"type": "Property", "value": 1.0, "observedAt": "2020-10-10T00:00:00Z"},
+            {"type": "Property", "value": 2.0, "observedAt": recent}
+        ]});
+        assert_eq!(
+            app.json("POST", T, &gauge).await.status,
+            StatusCode::CREATED
+        );
+        assert_eq!(app.broker.purge_history(0).await, Ok(0));
+        assert_eq!(app.broker.purge_history(30).await, Ok(1));
+        let left = app
+            .get(&format!("{T}/{KIM_LONG}?options=temporalValues"))
+            .await;
+        assert_eq!(
+            left.body,
+            json!({"id": KIM_LONG, "type": "RiverGauge",
+                "waterLevel": {"type": "Property", "values": [[2.0, recent]]}})
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_temporal_requests_are_refused_with_problem_details() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        seed(&app).await;
+        let bad = |detail: &str| problem("BadRequestData", "Bad request data", 400, detail);
+        let cases = [
+            (
+                format!("{T}/{KIM_LONG}?timerel=between&timeAt={}", at("01:00")),
+                bad("timerel=between needs endTimeAt"),
+            ),
+            (
+                format!(
+                    "{T}/{KIM_LONG}?timerel=between&timeAt={}&endTimeAt={}",
+                    at("01:00"),
+                    at("00:00")
+                ),
+                bad("timerel=between needs endTimeAt after timeAt"),
+            ),
+            (
+                format!("{T}/{KIM_LONG}?timerel=before"),
+                bad("timerel=before needs timeAt"),
+            ),
+            (
+                format!("{T}/{KIM_LONG}?timerel=whenever&timeAt={}", at("01:00")),
+                bad("timerel must be before, after or between, not whenever"),
+            ),
+            (
+                format!("{T}/{KIM_LONG}?timerel=after&timeAt=yesterday"),
+                bad("timeAt must be an ISO 8601 date-time with an offset, e.g. \
+                     2026-11-25T10:00:00+07:00; not yesterday"),
+            ),
+            (
+                format!("{T}/{KIM_LONG}?lastN=0"),
+                bad("lastN must be a positive integer, not 0"),
+            ),
+            (
+                format!(
+                    "{T}/{KIM_LONG}?options=aggregatedValues&aggrMethods=avg\
+                     &aggrPeriodDuration=P1M"
+                ),
+                bad(
+                    "aggrPeriodDuration 'P1M' uses years or months, whose length varies; \
+                     periods in months or years are not supported; use an ISO 8601 duration \
+                     such as PT1H, P1D or P1W",
+                ),
+            ),
+            (
+                format!(
+                    "{T}/{KIM_LONG}?options=aggregatedValues&aggrMethods=avg\
+                     &aggrPeriodDuration=1H"
+                ),
+                bad(
+                    "aggrPeriodDuration '1H' does not start with P; use an ISO 8601 duration \
+                     such as PT1H, P1D or P1W",
+                ),
+            ),
+            (
+                format!("{T}/{KIM_LONG}?options=aggregatedValues"),
+                bad("aggregatedValues needs aggrMethods, e.g. aggrMethods=avg,min,max"),
+            ),
+            (
+                format!("{T}?type=RiverGauge"),
+                bad(
+                    "Query Temporal Evolution needs a temporal query: timerel with timeAt \
+                     (and endTimeAt for between)",
+                ),
+            ),
+            (
+                format!("{T}?id={KIM_LONG}&timerel=after&timeAt={}", at("00:00")),
+                bad("a temporal query needs at least one of type, attrs, q or a geo-query"),
+            ),
+            (
+                format!("{T}/{KIM_LONG}?timeproperty=modifiedAt"),
+                problem(
+                    "OperationNotSupported",
+                    "Operation not supported",
+                    422,
+                    "timeproperty=modifiedAt is not supported: the history is indexed on \
+                     observedAt only",
+                ),
+            ),
+            (
+                format!("{T}/{KIM_LONG}?attrs=refDevice&options=aggregatedValues&aggrMethods=avg"),
+                problem(
+                    "InvalidRequest",
+                    "Invalid request",
+                    400,
+                    "aggregation method avg does not apply to the relationship \
+                     https://uri.etsi.org/ngsi-ld/default-context/refDevice (only \
+                     totalCount and distinctCount do)",
+                ),
+            ),
+        ];
+        for (path, expected) in cases {
+            let answer = app.get(&path).await;
+            assert_eq!(answer.body, expected, "{path}");
+            assert_eq!(
+                answer.status.as_u16(),
+                expected["status"].as_u64().unwrap() as u16,
+                "{path}"
+            );
+        }
+
+        let no_type = app
+            .json("POST", T, &json!({"id": "urn:ngsi-ld:RiverGauge:X"}))
+            .await;
+        assert_eq!(no_type.body, bad("the entity has no 'type'"));
+        let dataset = app
+            .send(
+                "DELETE",
+                &format!("{T}/{KIM_LONG}/attrs/waterLevel?datasetId=urn:ngsi-ld:d:1"),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(dataset.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}
+
+// --- Throughput (release build, SQLite unless DOTHI_PERF_PG is set):
+// cargo test --release -p dothi-ngsild-api --test temporal -- --ignored --nocapture ---
+
+/// An aggregated retrieve over a million instances, end to end through HTTP: one reading a
+/// minute at Kim Long for 694 days, hourly and daily periods.
+#[tokio::test]
+#[ignore]
+async fn perf_aggregated_retrieve_over_a_million_instances() {
+    use dothi_store::ngsild::HistoryEntry;
+    let backends: Vec<dothi_store::Backend> = match std::env::var("DOTHI_PERF_PG") {
+        Ok(_) => BACKENDS.to_vec(),
+        Err(_) => vec![dothi_store::Backend::Sqlite],
+    };
+    for backend in backends {
+        let app = App::new(backend).await;
+        let gauge = json!({"id": KIM_LONG, "type": "RiverGauge",
+            "waterLevel": {"type": "Property", "value": 0.0, "observedAt": "2020-01-01T00:00:00Z"}});
+        assert_eq!(
+            app.json("POST", T, &gauge).await.status,
+            StatusCode::CREATED
+        );
+        let iri = "https://uri.etsi.org/ngsi-ld/default-context/waterLevel";
+        let base = 1_700_000_000_000i64;
+        let loading = std::time::Instant::now();
+        for chunk in 0..100i64 {
+            let entries: Vec<HistoryEntry> = (0..10_000i64)
+                .map(|i| {
+                    let n = chunk * 10_000 + i;
+                    let v = (n % 1000) as f64 / 100.0;
+                    HistoryEntry {
+                        entity_id: KIM_LONG.into(),
+                        attr: iri.into(),
+                        dataset_id: None,
+                        observed_at: base + n * 60_000,
+                        num: Some(v),
+                        instance: format!(
+                            r#"{{"kind":"Property","value":{v},"created_at":0,"modified_at":0}}"#
+                        ),
+                    }
+                })
+                .collect();
+            app.broker
+                .store
+                .ngsild_append_history(&entries)
+                .await
+                .unwrap();
+        }
+        println!(
+            "{backend:?}: 1,000,001 instances loaded in {:?}",
+            loading.elapsed()
+        );
+        // The layers apart: storage alone, then the broker (storage and periods).
+        let filter = dothi_store::ngsild::AggregateFilter {
+            entity_ids: vec![KIM_LONG.into()],
+            attrs: vec![iri.into()],
+            from: None,
+            to: None,
+            origin: 0,
+            period_ms: 3_600_000,
+            want: dothi_store::ngsild::Aggregates {
+                sum: true,
+                min: true,
+                max: true,
+                sumsq: false,
+            },
+        };
+        app.broker.store.ngsild_aggregate(&filter).await.unwrap();
+        let start = std::time::Instant::now();
+        let buckets = app.broker.store.ngsild_aggregate(&filter).await.unwrap();
+        println!(
+            "{backend:?}: storage alone, hourly sum+min+max: {} buckets in {:?}",
+            buckets.len(),
+            start.elapsed()
+        );
+        let request = dothi_broker::temporal::TemporalRequest {
+            attrs: vec![iri.into()],
+            aggregation: Some(dothi_broker::temporal::Aggregation {
+                methods: dothi_broker::temporal::parse_aggr_methods("avg,min,max").unwrap(),
+                period_ms: 3_600_000,
+            }),
+            ..Default::default()
+        };
+        let start = std::time::Instant::now();
+        app.broker
+            .temporal_entity(KIM_LONG, &request)
+            .await
+            .unwrap();
+        println!(
+            "{backend:?}: broker, hourly avg,min,max: {:?}",
+            start.elapsed()
+        );
+        for (label, query) in [
+            (
+                "avg,min,max hourly",
+                "aggrMethods=avg,min,max&aggrPeriodDuration=PT1H",
+            ),
+            (
+                "avg,min,max daily",
+                "aggrMethods=avg,min,max&aggrPeriodDuration=P1D",
+            ),
+            (
+                "all but distinctCount, hourly",
+                "aggrMethods=totalCount,sum,avg,min,max,stddev,sumsq&aggrPeriodDuration=PT1H",
+            ),
+            ("avg over the whole range", "aggrMethods=avg"),
+        ] {
+            let path = format!("{T}/{KIM_LONG}?attrs=waterLevel&options=aggregatedValues&{query}");
+            let warm = app.get(&path).await;
+            assert_eq!(warm.status, StatusCode::OK, "{:?}", warm.body);
+            let mut times = Vec::new();
+            for _ in 0..5 {
+                let start = std::time::Instant::now();
+                let answer = app.get(&path).await;
+                times.push(start.elapsed());
+                assert_eq!(answer.status, StatusCode::OK);
+            }
+            times.sort();
+            let periods = warm.body["waterLevel"]["avg"]
+                .as_array()
+                .map_or(0, Vec::len);
+            println!(
+                "{backend:?}: {label}: {periods} periods, median {:?} (min {:?}, max {:?})",
+                times[2], times[0], times[4]
+            );
+        }
+    }
+}
