@@ -104,10 +104,25 @@ impl Broker {
         body: &Value,
     ) -> Result<AttrOutcome> {
         let now = now_ms();
-        let fragment = document::parse_fragment(body, ctx, now, false)?;
+        let fragment = document::parse_fragment(body, ctx, now, true)?;
         check_fragment_id(id, body)?;
         self.update_one(id, move |entity| {
-            Ok(entity.update_existing(fragment.attributes, now))
+            // An attribute set to the NGSI-LD Null is deleted (§4.5.8).
+            let mut deleted = AttrOutcome::default();
+            for (iri, dataset) in fragment.nulls {
+                if entity.delete_attribute(&iri, dataset.as_deref(), false) {
+                    entity.modified_at = now;
+                    deleted.updated.push(iri);
+                } else {
+                    deleted
+                        .not_updated
+                        .push((iri, "the entity has no such attribute".into()));
+                }
+            }
+            let mut outcome = entity.update_existing(fragment.attributes, now);
+            outcome.updated.extend(deleted.updated);
+            outcome.not_updated.extend(deleted.not_updated);
+            Ok(outcome)
         })
         .await
     }
@@ -144,7 +159,15 @@ impl Broker {
     ) -> Result<()> {
         let now = now_ms();
         let iri = ctx.expand(attr);
-        let instances = document::parse_attribute(attr, &iri, &without_context(body), ctx, now)?;
+        let body = without_context(body);
+        if !replace && document::is_null_marker(&body) {
+            // Partial update to the NGSI-LD Null deletes the attribute (§4.5.8).
+            let dataset = document::dataset_of(&body);
+            return self
+                .delete_attribute(id, attr, ctx, dataset.as_deref(), false)
+                .await;
+        }
+        let instances = document::parse_attribute(attr, &iri, &body, ctx, now)?;
         let outcome = self
             .update_one(id, |entity| {
                 let done = if replace {

@@ -115,6 +115,13 @@ pub async fn retrieve(
             )));
         }
     }
+    if let Some(wanted) = &options.attrs {
+        if !wanted.iter().any(|a| entity.attributes.contains_key(a)) {
+            return Err(Problem::not_found_detail(format!(
+                "entity {id} has none of the attributes asked for"
+            )));
+        }
+    }
     let body = match accept {
         Accept::GeoJson => {
             let geometry = geometry_property(&params, &rc.ctx);

@@ -178,6 +178,19 @@ async fn refusals_are_problem_details_with_the_etsi_types() {
             )
         );
 
+        let no_such_attribute = app
+            .get(&format!("{}?attrs=turbidity", path(KIM_LONG)))
+            .await;
+        assert_eq!(
+            no_such_attribute.body,
+            problem(
+                "ResourceNotFound",
+                "Resource not found",
+                404,
+                &format!("entity {KIM_LONG} has none of the attributes asked for")
+            )
+        );
+
         let not_uri = app.get(&path("KimLong")).await;
         assert_eq!(
             not_uri.body,
@@ -616,6 +629,69 @@ async fn batch_operations_answer_207_with_each_failure() {
                 400,
                 "a batch operation takes a JSON array"
             )
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_ngsi_ld_null_deletes_an_attribute_or_one_instance() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        app.json(
+            "POST",
+            "/ngsi-ld/v1/entities",
+            &gauge(KIM_LONG, 3.2, [107.5419, 16.4659]),
+        )
+        .await;
+        let attrs = format!("{}/attrs", path(KIM_LONG));
+        let radar = json!({"waterLevel": {"type": "Property", "value": 3.3, "datasetId": "urn:ngsi-ld:Dataset:radar"}});
+        assert_eq!(
+            app.json("POST", &attrs, &radar).await.status,
+            StatusCode::NO_CONTENT
+        );
+
+        // One instance, by its datasetId: the other stays, as a single object again.
+        let one = app
+            .json(
+                "PATCH",
+                &attrs,
+                &json!({"waterLevel": {"type": "Property", "value": "urn:ngsi-ld:null",
+                                       "datasetId": "urn:ngsi-ld:Dataset:radar"},
+                        "location": {"type": "GeoProperty", "value": "urn:ngsi-ld:null"}}),
+            )
+            .await;
+        assert_eq!(one.status, StatusCode::NO_CONTENT, "{:?}", one.body);
+        // A whole attribute through the attribute's own resource.
+        let name = app
+            .json(
+                "PATCH",
+                &format!("{attrs}/name"),
+                &json!({"type": "LanguageProperty", "languageMap": {"@none": "urn:ngsi-ld:null"}}),
+            )
+            .await;
+        assert_eq!(name.status, StatusCode::NO_CONTENT, "{:?}", name.body);
+        assert_eq!(
+            app.get(&format!(
+                "{}?attrs=waterLevel,location,name",
+                path(KIM_LONG)
+            ))
+            .await
+            .body,
+            json!({"id": KIM_LONG, "type": "RiverGauge",
+                   "waterLevel": {"type": "Property", "value": 3.2, "unitCode": "MTR",
+                                  "observedAt": "2026-11-25T08:00:00Z"}})
+        );
+        let absent = app
+            .json(
+                "PATCH",
+                &attrs,
+                &json!({"turbidity": {"type": "Property", "value": "urn:ngsi-ld:null"}}),
+            )
+            .await;
+        assert_eq!(
+            absent.body,
+            json!({"updated": [], "notUpdated": [{"attributeName": "turbidity",
+                                                  "reason": "the entity has no such attribute"}]})
         );
     }
 }

@@ -241,17 +241,27 @@ fn parse_attributes(
     Ok(fragment)
 }
 
-fn is_null_marker(value: &Value) -> bool {
+/// True for an attribute set to the NGSI-LD Null (§4.5.8): `"urn:ngsi-ld:null"` itself, or an
+/// instance whose payload is it (a language map's `@none`, too). It deletes the attribute (or
+/// the instance of its `datasetId`) in merge-patch and update operations.
+pub fn is_null_marker(value: &Value) -> bool {
     match value {
         Value::String(s) => s == NGSI_LD_NULL,
-        Value::Object(o) => ["value", "object", "languageMap", "vocab", "json"]
-            .iter()
-            .any(|k| o.get(*k).and_then(Value::as_str) == Some(NGSI_LD_NULL)),
+        Value::Object(o) => {
+            ["value", "object", "languageMap", "vocab", "json"]
+                .iter()
+                .any(|k| o.get(*k).and_then(Value::as_str) == Some(NGSI_LD_NULL))
+                || o.get("languageMap")
+                    .and_then(|m| m.get("@none"))
+                    .and_then(Value::as_str)
+                    == Some(NGSI_LD_NULL)
+        }
         _ => false,
     }
 }
 
-fn dataset_of(value: &Value) -> Option<String> {
+/// The `datasetId` an instance names, if any.
+pub fn dataset_of(value: &Value) -> Option<String> {
     value
         .get("datasetId")
         .and_then(Value::as_str)
