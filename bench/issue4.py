@@ -9,7 +9,7 @@ turns into docs/BENCHMARKS.md rows.
     python3 bench/issue4.py query   URL REQUESTS
     python3 bench/issue4.py history URL INSTANCES
     python3 bench/issue4.py temporal URL REQUESTS
-    python3 bench/issue4.py mqtt    URL MQTT_HOST MQTT_PORT DEVICE_KEY MESSAGES
+    python3 bench/issue4.py mqtt    URL MQTT_HOST MQTT_PORT ADMIN_TOKEN MESSAGES
 """
 
 import http.client
@@ -171,6 +171,84 @@ def temporal(url, requests):
     print(json.dumps({"phase": "temporal", "results": timed_gets(url, paths, requests)}))
 
 
+def mqtt_packet(kind, body):
+    """An MQTT 3.1.1 packet: fixed header, remaining length (varint), body."""
+    length, encoded = len(body), bytearray()
+    while True:
+        byte, length = length % 128, length // 128
+        encoded.append(byte | (0x80 if length else 0))
+        if not length:
+            break
+    return bytes([kind]) + bytes(encoded) + body
+
+
+def mqtt_string(text):
+    data = text.encode()
+    return len(data).to_bytes(2, "big") + data
+
+
+def mqtt_latency(url, host, port, token, messages):
+    """A device publishes a water level over MQTT; a subscription notifies a local HTTP
+    receiver. Latency = notification received - message published, per message."""
+    import http.server
+    import socket
+    received = {}
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            now = time.perf_counter()
+            for e in body.get("data", []):
+                level = e.get("waterLevel")
+                if isinstance(level, (int, float)):
+                    received.setdefault(int(level), now)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    auth = {"Authorization": f"Bearer {token}"}
+    conn = connection(url)
+    device, key = f"bench-gauge-{int(time.time())}", "bench-device-key-0123456789"
+    entity = f"urn:ngsi-ld:RiverGauge:{device}"
+    post(conn, "/api/v1/iot/devices", {
+        "id": device, "entity_id": entity, "entity_type": "RiverGauge", "api_key": key,
+        "attributes": [{"measure": "level", "name": "waterLevel", "unit_code": "MTR", "type": "number"}]},
+        auth)
+    sock = socket.create_connection((host, port))
+    sock.sendall(mqtt_packet(0x10, mqtt_string("MQTT") + bytes([4, 2, 0, 60]) + mqtt_string(device)))
+    sock.recv(4)  # CONNACK
+    topic = f"dothi/v1/{key}/{device}/attrs"
+
+    def publish(value):
+        sock.sendall(mqtt_packet(0x30, mqtt_string(topic) + json.dumps({"level": value}).encode()))
+
+    publish(0)  # creates the entity
+    time.sleep(1.0)
+    post(conn, "/ngsi-ld/v1/subscriptions", {
+        "type": "Subscription", "entities": [{"id": entity, "type": "RiverGauge"}],
+        "watchedAttributes": ["waterLevel"],
+        "notification": {"format": "keyValues", "attributes": ["waterLevel"], "endpoint": {
+            "uri": f"http://127.0.0.1:{server.server_address[1]}/notify",
+            "accept": "application/json"}}}, auth)
+    time.sleep(0.5)
+    sent = {}
+    for seq in range(1, messages + 1):
+        sent[seq] = time.perf_counter()
+        publish(seq)
+        time.sleep(0.02)  # 50 messages a second from this device
+    time.sleep(3.0)
+    latencies = [(received[s] - t) * 1000 for s, t in sent.items() if s in received]
+    print(json.dumps({"phase": "mqtt", "messages": messages, "notified": len(latencies),
+                      "p50": round(statistics.median(latencies), 1),
+                      "p99": round(percentile(latencies, 99), 1),
+                      "max": round(max(latencies), 1)}))
+    server.shutdown()
+
+
 def main():
     phase, url = sys.argv[1], sys.argv[2]
     headers = {}
@@ -185,6 +263,8 @@ def main():
         history(url, int(sys.argv[3]), headers)
     elif phase == "temporal":
         temporal(url, int(sys.argv[3]))
+    elif phase == "mqtt":
+        mqtt_latency(url, sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6]))
     else:
         raise SystemExit(f"unknown phase {phase}")
 
