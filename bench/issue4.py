@@ -161,7 +161,7 @@ def history(url, instances, headers):
 
 def temporal(url, requests):
     end = iso(HISTORY_START + 60 * 1_000_001)
-    base = f"/ngsi-ld/v1/temporal/entities/{GAUGE}?timerel=between&timeAt={iso(HISTORY_START)}&endTimeAt={end}"
+    base = f"/ngsi-ld/v1/temporal/entities/{GAUGE}?options=aggregatedValues&timerel=between&timeAt={iso(HISTORY_START)}&endTimeAt={end}"
     paths = [
         base + "&aggrMethods=avg,min,max&aggrPeriodDuration=P1D",
         base + "&aggrMethods=avg,min,max&aggrPeriodDuration=PT1H",

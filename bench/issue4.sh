@@ -65,7 +65,7 @@ rows() {
 import json, sys, urllib.parse
 d = json.loads(sys.argv[1])
 for path, r in d["results"].items():
-    shown = urllib.parse.unquote(path.split("?", 1)[1])
+    shown = urllib.parse.unquote(path.split("?", 1)[1]).replace("|", "\\|")
     print(f"| `{shown}` | {r['p50']} ms | **{r['p95']} ms** | {r['max']} ms | {r['n']} |")
 PY
 }
