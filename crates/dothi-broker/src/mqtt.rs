@@ -24,7 +24,7 @@ use dothi_ngsild::context::Context;
 use dothi_ngsild::document::{self, format_time, parse_time};
 use dothi_ngsild::entity::{Attribute, Entity};
 use dothi_store::iot::{key_digest, Connection, DeviceCredentials, MeasureType, Outcome};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeFilter};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeFilter};
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -148,7 +148,11 @@ pub fn spawn(broker: Broker, config: IngestConfig) -> std::result::Result<Ingest
         .set_keep_alive(Duration::from_secs(30))
         .set_clean_session(config.clean_session)
         .set_max_packet_size(MAX_PACKET, MAX_PACKET)
-        .set_inflight(1000);
+        .set_inflight(1000)
+        // A message is acknowledged to the MQTT broker only once its write has committed (or it
+        // has been refused for good): a crash in between leaves it unacknowledged, and the MQTT
+        // broker delivers it again on reconnection (persistent session).
+        .set_manual_acks(true);
     let credentials = match (&config.username, url_credentials) {
         (Some(user), _) => Some((user.clone(), config.password.clone().unwrap_or_default())),
         (None, from_url) => from_url,
@@ -156,8 +160,12 @@ pub fn spawn(broker: Broker, config: IngestConfig) -> std::result::Result<Ingest
     if let Some((user, password)) = credentials {
         options.set_credentials(user, password);
     }
-    let (client, mut eventloop) = AsyncClient::new(options, 64);
-    let (tx, rx) = mpsc::channel::<Message>(QUEUE);
+    // Room for one acknowledgement per message that can be waiting (queued or in the batch being
+    // written), so the writer never waits on the request channel of the event loop, whose reader
+    // may itself wait for room in the queue.
+    let (client, mut eventloop) = AsyncClient::new(options, QUEUE + MAX_BATCH + 64);
+    let acks = client.clone();
+    let (tx, rx) = mpsc::channel::<(Message, Publish)>(QUEUE);
     let stats_store = broker.store.clone();
     let address = format!("mqtt://{host}:{port}");
     stats_store
@@ -201,11 +209,11 @@ pub fn spawn(broker: Broker, config: IngestConfig) -> std::result::Result<Ingest
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
                     let message = Message {
-                        topic: publish.topic,
+                        topic: publish.topic.clone(),
                         payload: publish.payload.to_vec(),
                         received_at: now_ms(),
                     };
-                    if tx.send(message).await.is_err() {
+                    if tx.send((message, publish)).await.is_err() {
                         return;
                     }
                 }
@@ -237,7 +245,7 @@ pub fn spawn(broker: Broker, config: IngestConfig) -> std::result::Result<Ingest
         .name("dothi-mqtt".into())
         .spawn(move || runtime.block_on(reader))
         .map_err(|e| format!("cannot start the MQTT reader: {e}"))?;
-    let writer = tokio::spawn(write_loop(broker, rx, prefix));
+    let writer = tokio::spawn(write_loop(broker, rx, prefix, acks));
     Ok(Ingestion {
         writer,
         _stop: stop,
@@ -252,7 +260,12 @@ pub struct Message {
     pub received_at: i64,
 }
 
-async fn write_loop(broker: Broker, mut rx: mpsc::Receiver<Message>, prefix: String) {
+async fn write_loop(
+    broker: Broker,
+    mut rx: mpsc::Receiver<(Message, Publish)>,
+    prefix: String,
+    acks: AsyncClient,
+) {
     let mut cache = DeviceCache::default();
     let mut log = LogThrottle::default();
     while let Some(first) = rx.recv().await {
@@ -263,8 +276,15 @@ async fn write_loop(broker: Broker, mut rx: mpsc::Receiver<Message>, prefix: Str
                 Err(_) => break,
             }
         }
+        let (messages, publishes): (Vec<Message>, Vec<Publish>) = batch.into_iter().unzip();
         cache.refresh(&broker).await;
-        process(&broker, &cache, &prefix, batch, &mut log).await;
+        process(&broker, &cache, &prefix, messages, &mut log).await;
+        // Written (or refused for good): only now may the MQTT broker forget them.
+        for publish in &publishes {
+            if let Err(e) = acks.ack(publish).await {
+                tracing::warn!(error = %e, "MQTT acknowledgement not sent; the message will be redelivered");
+            }
+        }
     }
 }
 
@@ -323,25 +343,26 @@ pub async fn process(
     }
 }
 
-/// Writes a batch, retrying a failed transaction twice (a database restart, a failover); the
-/// MQTT session is not read meanwhile, so the MQTT broker buffers.
+/// Writes a batch. A failed transaction (the database restarting, a failover, a lock) is
+/// retried until it commits, with backoff up to 30 s: the messages are not acknowledged
+/// meanwhile and the session is not read past the queue, so the MQTT broker keeps them and
+/// nothing received is dropped. Only a single measurement's own refusal is final.
 async fn write_with_retry(broker: &Broker, measurements: Vec<Measurement>) -> Vec<Result<()>> {
     let n = measurements.len();
-    let mut delay = Duration::from_millis(500);
-    for attempt in 1..=3 {
+    let mut delay = MIN_BACKOFF;
+    loop {
         match broker.ingest(measurements.clone()).await {
             Ok(results) => return results,
-            Err(e) if attempt < 3 => {
-                tracing::warn!(error = %e, messages = n, "MQTT ingestion could not write; retrying");
+            Err(e) => {
+                tracing::warn!(
+                    error = %e, messages = n,
+                    "MQTT ingestion could not write; retrying in {delay:?}"
+                );
                 tokio::time::sleep(delay).await;
-                delay *= 2;
+                delay = (delay * 2).min(MAX_BACKOFF);
             }
-            Err(e) => return (0..n).map(|_| Err(e.clone())).collect(),
         }
     }
-    (0..n)
-        .map(|_| Err(BrokerError::InternalError("not attempted".into())))
-        .collect()
 }
 
 /// Why a message was not stored.

@@ -436,3 +436,123 @@ async fn an_unreachable_mqtt_broker_does_not_stop_ingestion_from_starting() {
     };
     assert!(e.contains("mqtt://"), "{e}");
 }
+
+/// Holds every write of the store back: an exclusive SQLite transaction, or an exclusive lock on
+/// the entity table in PostgreSQL. Dropping the connection releases it.
+async fn lock_writes(db: &TestDb) -> sqlx::AnyConnection {
+    use sqlx::{Connection, Executor};
+    sqlx::any::install_default_drivers();
+    let mut c = sqlx::AnyConnection::connect(&db.url)
+        .await
+        .expect("connect");
+    match db.backend {
+        dothi_store::Backend::Sqlite => c.execute("BEGIN EXCLUSIVE").await,
+        dothi_store::Backend::Postgres => {
+            c.execute("BEGIN; LOCK TABLE ngsild_entities IN ACCESS EXCLUSIVE MODE")
+                .await
+        }
+    }
+    .expect("lock");
+    c
+}
+
+/// Durability: a message is acknowledged to the MQTT broker only after its write committed. The
+/// store is locked, three readings arrive, dothi "crashes" (its ingestion is dropped before the
+/// write could commit) and comes back with the same persistent session: Mosquitto delivers the
+/// unacknowledged readings again and all three are stored.
+#[tokio::test]
+async fn readings_received_but_not_yet_written_survive_a_crash() {
+    for backend in BACKENDS {
+        let db = TestDb::new(backend).await;
+        let broker = Broker::new(db.store().await, BrokerConfig::default());
+        let id = unique();
+        let mut config = IngestConfig::new(MQTT);
+        config.topic_prefix = format!("dothi-test/{id}");
+        config.client_id = format!("dothi-test-durable-{id}");
+        config.clean_session = false;
+        let connected = |broker: &Broker| {
+            broker.store.iot_stats().snapshot().connection == Connection::Connected
+        };
+        let started = Instant::now();
+        let ingestion = mqtt::spawn(broker.clone(), config.clone()).expect("valid configuration");
+        while !connected(&broker) {
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "no MQTT subscription"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let entity_id = format!("urn:ngsi-ld:FloodMonitoring:durable-{id}");
+        broker
+            .store
+            .iot_create_device(
+                &Actor::system(),
+                "kim-long",
+                &gauge_spec(&entity_id),
+                Some(KEY),
+            )
+            .await
+            .expect("create device");
+
+        let lock = lock_writes(&db).await;
+        let mut options = MqttOptions::new(format!("dothi-test-pub-{id}"), "127.0.0.1", 1883);
+        options.set_inflight(100);
+        let (publisher, mut eventloop) = AsyncClient::new(options, 100);
+        let driver = tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+        for level in [3.1, 3.2, 3.3] {
+            publisher
+                .publish(
+                    format!("{}/{KEY}/kim-long/attrs", config.topic_prefix),
+                    QoS::AtLeastOnce,
+                    false,
+                    json!({ "waterLevel": level }).to_string(),
+                )
+                .await
+                .expect("publish");
+        }
+        // dothi has them (they are in its queue or its blocked transaction) but cannot write.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        drop(ingestion);
+        drop(lock);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            broker.entity(&entity_id).await.is_err(),
+            "nothing was written before the crash"
+        );
+
+        let restarted = Broker::new(db.store().await, BrokerConfig::default());
+        let _ingestion = mqtt::spawn(restarted.clone(), config.clone()).expect("restarts");
+        let started = Instant::now();
+        let attr = format!("{VOCAB}currentLevel");
+        loop {
+            let history: Vec<f64> = restarted
+                .store
+                .ngsild_history(&HistoryFilter {
+                    entity_ids: vec![entity_id.clone()],
+                    attrs: vec![attr.clone()],
+                    ..Default::default()
+                })
+                .await
+                .expect("history")
+                .into_iter()
+                .filter_map(|r| r.num)
+                .collect();
+            if history == vec![3.1, 3.2, 3.3] {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{backend:?}: after the restart the history is {history:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        driver.abort();
+        // Leave no persistent session behind at Mosquitto.
+        drop(_ingestion);
+        let mut clean = config.clone();
+        clean.clean_session = true;
+        let cleaner = mqtt::spawn(restarted.clone(), clean).expect("clean session");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(cleaner);
+    }
+}
