@@ -5,12 +5,19 @@
 //!
 //! Nothing is downloaded unless `fetch_remote_contexts` is on: an unknown URL is refused with
 //! 503 LdContextNotAvailable, so a broker on a closed network behaves predictably.
+//!
+//! Hosted contexts are stored (`dothi_store::ngsild_contexts`) before they are acknowledged, so
+//! they survive a restart and every instance serves them: the store is the reference, memory a
+//! cache filled on first use. Cached and preloaded contexts live in memory only (they come back
+//! from their URL or from the configuration).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use dothi_ngsild::context::{self, Context, ContextDocuments, ContextError};
+use dothi_store::ngsild_contexts::StoredContext;
+use dothi_store::Store;
 use serde_json::Value;
 
 use crate::{now_ms, BrokerError, Result};
@@ -49,6 +56,7 @@ pub struct Contexts {
     entries: Arc<RwLock<BTreeMap<String, ContextEntry>>>,
     fetch: bool,
     client: reqwest::Client,
+    store: Store,
 }
 
 fn context_error(e: ContextError) -> BrokerError {
@@ -64,8 +72,9 @@ fn context_error(e: ContextError) -> BrokerError {
 }
 
 impl Contexts {
-    pub fn new(fetch: bool) -> Self {
+    pub fn new(fetch: bool, store: Store) -> Self {
         Contexts {
+            store,
             documents: Arc::new(RwLock::new(ContextDocuments::with_core())),
             entries: Arc::new(RwLock::new(BTreeMap::new())),
             fetch,
@@ -95,9 +104,23 @@ impl Contexts {
         }
         // Nested documents may reveal further URLs; a few rounds reach any sane depth.
         for _ in 0..8 {
-            let missing = context::missing_urls(local, &self.documents());
+            let mut missing = context::missing_urls(local, &self.documents());
             if missing.is_empty() {
                 return context::resolve(local, &self.documents()).map_err(context_error);
+            }
+            // Hosted before a restart, or through another instance.
+            let mut found = false;
+            for url in &missing {
+                if let Some(stored) = self.store.ngsild_context(url).await? {
+                    self.cache_hosted(stored)?;
+                    found = true;
+                }
+            }
+            if found {
+                missing = context::missing_urls(local, &self.documents());
+                if missing.is_empty() {
+                    continue;
+                }
             }
             if !self.fetch {
                 return Err(context_error(ContextError::NotAvailable {
@@ -143,6 +166,17 @@ impl Contexts {
         document: Value,
         kind: ContextKind,
     ) -> Result<ContextEntry> {
+        self.insert_at(id, url, document, kind, now_ms())
+    }
+
+    fn insert_at(
+        &self,
+        id: String,
+        url: &str,
+        document: Value,
+        kind: ContextKind,
+        created_at: i64,
+    ) -> Result<ContextEntry> {
         let document = Arc::new(document);
         self.documents
             .write()
@@ -153,7 +187,7 @@ impl Contexts {
             id: id.clone(),
             url: url.to_string(),
             kind,
-            created_at: now_ms(),
+            created_at,
             document,
         };
         self.entries
@@ -169,9 +203,23 @@ impl Contexts {
             .map(|_| ())
     }
 
+    /// A stored hosted context, put in the cache.
+    fn cache_hosted(&self, stored: StoredContext) -> Result<ContextEntry> {
+        let document: Value = serde_json::from_str(&stored.document).map_err(|e| {
+            BrokerError::InternalError(format!("stored context {} is not JSON: {e}", stored.id))
+        })?;
+        self.insert_at(
+            stored.id,
+            &stored.url,
+            document,
+            ContextKind::Hosted,
+            stored.created_at,
+        )
+    }
+
     /// Add @context (§5.13.2): the broker hosts `document` at
-    /// `{base}/ngsi-ld/v1/jsonldContexts/{id}`.
-    pub fn host(&self, base_url: &str, document: Value) -> Result<ContextEntry> {
+    /// `{base}/ngsi-ld/v1/jsonldContexts/{id}`. Stored before it is answered.
+    pub async fn host(&self, base_url: &str, document: Value) -> Result<ContextEntry> {
         if document.get("@context").is_none() {
             return Err(BrokerError::BadRequestData(
                 "a context document is a JSON object with an @context member".into(),
@@ -182,34 +230,64 @@ impl Contexts {
             "{}/ngsi-ld/v1/jsonldContexts/{id}",
             base_url.trim_end_matches('/')
         );
-        self.insert(id, &url, document, ContextKind::Hosted)
+        // Checked (it must be a usable context) before anything is stored.
+        ContextDocuments::with_core()
+            .insert(&url, document.clone())
+            .map_err(context_error)?;
+        let stored = StoredContext {
+            id,
+            url,
+            document: document.to_string(),
+            created_at: now_ms(),
+        };
+        self.store.ngsild_context_add(&stored).await?;
+        self.cache_hosted(stored)
     }
 
-    /// List @contexts (§5.13.3).
-    pub fn list(&self, kind: Option<ContextKind>) -> Vec<ContextEntry> {
-        self.entries
+    /// List @contexts (§5.13.3): the hosted ones from the store, the others from memory.
+    pub async fn list(&self, kind: Option<ContextKind>) -> Result<Vec<ContextEntry>> {
+        let mut out: Vec<ContextEntry> = self
+            .entries
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .values()
-            .filter(|e| kind.is_none_or(|k| e.kind == k))
+            .filter(|e| e.kind != ContextKind::Hosted && kind.is_none_or(|k| e.kind == k))
             .cloned()
-            .collect()
+            .collect();
+        if kind.is_none_or(|k| k == ContextKind::Hosted) {
+            for stored in self.store.ngsild_contexts().await? {
+                out.push(self.cache_hosted(stored)?);
+            }
+        }
+        Ok(out)
     }
 
-    /// Serve @context (§5.13.4): by local id, or by URL for cached ones.
-    pub fn get(&self, id: &str) -> Option<ContextEntry> {
-        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        entries
-            .get(id)
-            .cloned()
-            .or_else(|| entries.values().find(|e| e.url == id).cloned())
-    }
-
-    /// Delete and Reload @context (§5.13.5).
-    pub fn remove(&self, id: &str) -> bool {
-        let Some(entry) = self.get(id) else {
-            return false;
+    /// Serve @context (§5.13.4): by local id, or by URL.
+    pub async fn get(&self, id: &str) -> Result<Option<ContextEntry>> {
+        let cached = {
+            let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+            entries
+                .get(id)
+                .cloned()
+                .or_else(|| entries.values().find(|e| e.url == id).cloned())
         };
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        match self.store.ngsild_context(id).await? {
+            Some(stored) => Ok(Some(self.cache_hosted(stored)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Delete and Reload @context (§5.13.5); false if there was no such context.
+    pub async fn remove(&self, id: &str) -> Result<bool> {
+        let Some(entry) = self.get(id).await? else {
+            return Ok(false);
+        };
+        if entry.kind == ContextKind::Hosted {
+            self.store.ngsild_context_delete(&entry.id).await?;
+        }
         self.entries
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -218,7 +296,7 @@ impl Contexts {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&entry.url);
-        true
+        Ok(true)
     }
 }
 

@@ -146,7 +146,7 @@ pub struct Broker {
 
 impl Broker {
     pub fn new(store: Store, config: BrokerConfig) -> Self {
-        let contexts = Contexts::new(config.fetch_remote_contexts);
+        let contexts = Contexts::new(config.fetch_remote_contexts, store.clone());
         Broker {
             store,
             contexts,

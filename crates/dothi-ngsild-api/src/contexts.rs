@@ -42,7 +42,7 @@ pub async fn list(State(broker): State<Broker>, RawQuery(raw): RawQuery) -> Answ
         }
     };
     let with_details = param(&params, "details") == Some("true");
-    let entries = broker.contexts.list(kind);
+    let entries = broker.contexts.list(kind).await?;
     let body: Vec<Value> = entries
         .iter()
         .map(|e| {
@@ -81,7 +81,10 @@ pub async fn add(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) 
     }
     let document: Value = serde_json::from_slice(&body)
         .map_err(|e| Problem::invalid_request(format!("the body is not valid JSON: {e}")))?;
-    let entry = broker.contexts.host(&broker.config.base_url, document)?;
+    let entry = broker
+        .contexts
+        .host(&broker.config.base_url, document)
+        .await?;
     let mut response = StatusCode::CREATED.into_response();
     if let Ok(v) = HeaderValue::from_str(&entry.url) {
         response.headers_mut().insert(header::LOCATION, v);
@@ -98,6 +101,7 @@ pub async fn serve(
     let entry = broker
         .contexts
         .get(&id)
+        .await?
         .ok_or_else(|| Problem::not_found_detail(format!("no context has the id {id}")))?;
     if param(&params, "details") == Some("true") {
         return Ok(json_response(
@@ -114,7 +118,7 @@ pub async fn serve(
 }
 
 pub async fn remove(State(broker): State<Broker>, Path(id): Path<String>) -> Answer {
-    if broker.contexts.remove(&id) {
+    if broker.contexts.remove(&id).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(Problem::not_found_detail(format!(

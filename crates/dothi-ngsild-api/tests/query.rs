@@ -328,7 +328,7 @@ async fn discovery_lists_types_and_attributes() {
 #[tokio::test]
 async fn registered_contexts_expand_on_write_and_compact_on_read() {
     for backend in BACKENDS {
-        let app = App::new(backend).await;
+        let mut app = App::new(backend).await;
         let document = json!({"@context": {
             "RiverGauge": "https://dothi.hue.gov.vn/ns/RiverGauge",
             "waterLevel": "https://smartdatamodels.org/dataModel.Environment/waterLevel"
@@ -376,6 +376,16 @@ async fn registered_contexts_expand_on_write_and_compact_on_read() {
             json!([{"id": "urn:ngsi-ld:RiverGauge:KimLong", "type": "RiverGauge",
                     "waterLevel": {"type": "Property", "value": 3.6}}])
         );
+
+        // A hosted context is stored: after a restart it is still served and still resolves.
+        app.restart().await;
+        let again = app
+            .get_with(
+                "/ngsi-ld/v1/entities?type=RiverGauge&q=waterLevel>3",
+                &[("link", &link)],
+            )
+            .await;
+        assert_eq!(again.body, compact.body);
 
         assert_eq!(
             app.get("/ngsi-ld/v1/jsonldContexts").await.body,

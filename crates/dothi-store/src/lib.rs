@@ -17,6 +17,7 @@ pub mod iot;
 pub mod kpi;
 pub mod map;
 pub mod ngsild;
+pub mod ngsild_contexts;
 pub mod reference;
 pub mod reports;
 pub mod testing;
