@@ -1636,8 +1636,10 @@ async fn cursors_remember_the_last_value_set() {
     }
 }
 
-// --- Throughput (release build: cargo test --release -p dothi-store --test ngsild -- --ignored
-// --nocapture) ---
+// --- Throughput of storage alone, without HTTP. Not tests: measurements, ignored by default.
+// bench/issue4.sh runs perf_batch_upsert_throughput beside the HTTP figures (docs/BENCHMARKS.md);
+// the others help when tuning queries and aggregation. Release build:
+// cargo test --release -p dothi-store --test ngsild -- --ignored --nocapture ---
 
 fn perf_backends() -> Vec<Backend> {
     match std::env::var("DOTHI_PERF_PG") {
