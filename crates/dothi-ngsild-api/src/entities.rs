@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dothi_broker::entities::UpsertMode;
 use dothi_broker::query::EntityQuery;
-use dothi_broker::{BatchOutcome, Broker, Purge};
+use dothi_broker::{BatchError, BatchOutcome, Broker, BrokerError, Purge};
 use dothi_ngsild::context::Context;
 use dothi_ngsild::document::{self, AttrOutcome, Format, RenderOptions, LOCATION};
 use dothi_ngsild::{geo, q, typesel};
@@ -645,9 +645,58 @@ pub async fn batch_query(
 // ---------------------------------------------------------------------------------------------
 // Batch operations
 
-fn batch_items(body: &Value) -> Result<&Vec<Value>, Problem> {
+/// The items of a batch body and its context. An item whose `@context` does not fit the
+/// Content-Type (one with application/json, none with application/ld+json) fails alone; a
+/// null item fails the whole batch (§5.6.7.4).
+async fn batch_body(
+    broker: &Broker,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Value, Vec<BatchError>, RequestContext), Problem> {
+    let items = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(items)) if items.iter().any(|i| !i.is_string()) => items,
+        _ => {
+            let (value, rc) = negotiate::body_and_context(broker, headers, body).await?;
+            return Ok((value, Vec::new(), rc));
+        }
+    };
+    if items.iter().any(Value::is_null) {
+        return Err(Problem::bad_request_data("a batch item is null"));
+    }
+    let ld = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with(negotiate::JSON_LD));
+    let (good, bad): (Vec<Value>, Vec<Value>) = items
+        .into_iter()
+        .partition(|item| !item.is_object() || item.get("@context").is_some() == ld);
+    let errors = bad
+        .iter()
+        .map(|item| BatchError {
+            entity_id: item
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            error: BrokerError::BadRequestData(if ld {
+                "with Content-Type application/ld+json each entity carries an @context".into()
+            } else {
+                "with Content-Type application/json an entity cannot carry an @context".into()
+            }),
+        })
+        .collect();
+    if good.is_empty() {
+        let rc = negotiate::context_of(broker, headers).await?;
+        return Ok((Value::Array(good), errors, rc));
+    }
+    let good = Bytes::from(Value::Array(good).to_string());
+    let (value, rc) = negotiate::body_and_context(broker, headers, &good).await?;
+    Ok((value, errors, rc))
+}
+
+fn batch_items<'a>(body: &'a Value, rejected: &[BatchError]) -> Result<&'a [Value], Problem> {
     match body.as_array() {
-        Some(items) if !items.is_empty() => Ok(items),
+        Some(items) if !items.is_empty() || !rejected.is_empty() => Ok(items),
         Some(_) => Err(Problem::bad_request_data("the batch is empty")),
         None => Err(Problem::bad_request_data(
             "a batch operation takes a JSON array",
@@ -689,9 +738,14 @@ fn ids_body(ids: &[String]) -> Response {
 }
 
 pub async fn batch_create(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) -> Answer {
-    let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
-    let items = batch_items(&body)?;
-    let outcome = broker.batch_create(&rc.ctx, items).await?;
+    let (body, rejected, rc) = batch_body(&broker, &headers, &body).await?;
+    let items = batch_items(&body, &rejected)?;
+    let mut outcome = if items.is_empty() {
+        BatchOutcome::default()
+    } else {
+        broker.batch_create(&rc.ctx, items).await?
+    };
+    outcome.errors.extend(rejected);
     let created = ids_body(&outcome.success);
     Ok(batch_answer(outcome, created, &rc))
 }
@@ -708,9 +762,14 @@ pub async fn batch_upsert(
     } else {
         UpsertMode::Replace
     };
-    let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
-    let items = batch_items(&body)?;
-    let outcome = broker.batch_upsert(&rc.ctx, items, mode).await?;
+    let (body, rejected, rc) = batch_body(&broker, &headers, &body).await?;
+    let items = batch_items(&body, &rejected)?;
+    let mut outcome = if items.is_empty() {
+        BatchOutcome::default()
+    } else {
+        broker.batch_upsert(&rc.ctx, items, mode).await?
+    };
+    outcome.errors.extend(rejected);
     let success = if outcome.created.is_empty() {
         no_content()
     } else {
@@ -729,22 +788,32 @@ pub async fn batch_update(
     let overwrite = !list_param(&params, "options")
         .iter()
         .any(|o| o == "noOverwrite");
-    let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
-    let items = batch_items(&body)?;
-    let outcome = broker.batch_update(&rc.ctx, items, overwrite).await?;
+    let (body, rejected, rc) = batch_body(&broker, &headers, &body).await?;
+    let items = batch_items(&body, &rejected)?;
+    let mut outcome = if items.is_empty() {
+        BatchOutcome::default()
+    } else {
+        broker.batch_update(&rc.ctx, items, overwrite).await?
+    };
+    outcome.errors.extend(rejected);
     Ok(batch_answer(outcome, no_content(), &rc))
 }
 
 pub async fn batch_merge(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) -> Answer {
-    let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
-    let items = batch_items(&body)?;
-    let outcome = broker.batch_merge(&rc.ctx, items).await?;
+    let (body, rejected, rc) = batch_body(&broker, &headers, &body).await?;
+    let items = batch_items(&body, &rejected)?;
+    let mut outcome = if items.is_empty() {
+        BatchOutcome::default()
+    } else {
+        broker.batch_merge(&rc.ctx, items).await?
+    };
+    outcome.errors.extend(rejected);
     Ok(batch_answer(outcome, no_content(), &rc))
 }
 
 pub async fn batch_delete(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) -> Answer {
     let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
-    let items = batch_items(&body)?;
+    let items = batch_items(&body, &[])?;
     let outcome = broker.batch_delete(items).await?;
     Ok(batch_answer(outcome, no_content(), &rc))
 }
