@@ -214,7 +214,11 @@ pub async fn purge(
         (true, true) => Purge::Entity,
     };
     let q_text = param(&params, "q");
-    if attrs.iter().chain(&keep).chain(&drop).any(|a| a.contains('{'))
+    if attrs
+        .iter()
+        .chain(&keep)
+        .chain(&drop)
+        .any(|a| a.contains('{'))
         || q_text.is_some_and(|q| q.contains('{'))
     {
         return Err(Problem::bad_request_data(
@@ -666,7 +670,11 @@ async fn batch_body(
     let ld = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with(negotiate::JSON_LD));
+        .is_some_and(|v| {
+            v.trim()
+                .to_ascii_lowercase()
+                .starts_with(negotiate::JSON_LD)
+        });
     let (good, bad): (Vec<Value>, Vec<Value>) = items
         .into_iter()
         .partition(|item| !item.is_object() || item.get("@context").is_some() == ld);

