@@ -32,6 +32,32 @@ pub enum UpsertMode {
     Update,
 }
 
+/// What Purge Entities (§5.6.21) does to each matching entity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Purge {
+    /// Delete the whole entity.
+    Entity,
+    /// Delete only these (expanded) attributes (`drop`).
+    Drop(Vec<String>),
+    /// Delete every attribute but these (`keep`).
+    Keep(Vec<String>),
+}
+
+/// `scope`, expanded: how the entity's scope shows in `updated`/`notUpdated`.
+pub const SCOPE: &str = "https://uri.etsi.org/ngsi-ld/scope";
+
+/// Adds the types of a fragment the entity lacks.
+fn add_types(entity: &mut Entity, types: &[String]) -> bool {
+    let mut added = false;
+    for t in types {
+        if !entity.types.contains(t) {
+            entity.types.push(t.clone());
+            added = true;
+        }
+    }
+    added
+}
+
 /// Everything of an entity counts as changed when it is created or replaced.
 fn all_attributes(entity: &Entity) -> Vec<String> {
     entity.attributes.keys().cloned().collect()
@@ -61,6 +87,22 @@ impl Broker {
         single(results).map(|()| id)
     }
 
+    /// The type selector of a write (`?type=`, §4.17): the entity must match the selection (in
+    /// disjunctive normal form, expanded), otherwise it is treated as absent.
+    pub async fn check_type(&self, id: &str, selection: &[Vec<String>]) -> Result<()> {
+        let entity = self.entity(id).await?;
+        if selection
+            .iter()
+            .any(|group| group.iter().all(|t| entity.types.contains(t)))
+        {
+            Ok(())
+        } else {
+            Err(BrokerError::ResourceNotFound(format!(
+                "entity {id} does not match the type selection"
+            )))
+        }
+    }
+
     /// Delete Entity (§5.6.6).
     pub async fn delete_entity(&self, id: &str) -> Result<()> {
         let results = self
@@ -70,6 +112,68 @@ impl Broker {
             })
             .await?;
         single(results)
+    }
+
+    /// Purge Entities (§5.6.21): every entity the query matches is deleted, or loses the
+    /// attributes `purge` names. The query's `limit`/`offset` are ignored.
+    pub async fn purge_entities(
+        &self,
+        query: &crate::EntityQuery,
+        expand: &(dyn Fn(&str) -> String + Sync),
+        purge: &Purge,
+    ) -> Result<()> {
+        let mut query = query.clone();
+        query.limit = self.config.max_limit.max(1);
+        query.offset = 0;
+        query.count = false;
+        let mut ids = Vec::new();
+        loop {
+            let page = self.query_entities(&query, expand).await?;
+            let n = page.entities.len();
+            ids.extend(page.entities.into_iter().map(|e| e.id));
+            if n < query.limit as usize {
+                break;
+            }
+            query.offset += query.limit;
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        self.modify(&ids, |_, current| {
+            let Some(mut entity) = current else {
+                return Ok(Mutation::Keep);
+            };
+            let removed: Vec<String> = match purge {
+                Purge::Entity => return Ok(Mutation::Delete),
+                Purge::Drop(attrs) => entity
+                    .attributes
+                    .keys()
+                    .filter(|a| attrs.contains(a))
+                    .cloned()
+                    .collect(),
+                Purge::Keep(attrs) => entity
+                    .attributes
+                    .keys()
+                    .filter(|a| !attrs.contains(a))
+                    .cloned()
+                    .collect(),
+            };
+            if removed.is_empty() {
+                return Ok(Mutation::Keep);
+            }
+            for attr in &removed {
+                entity.attributes.remove(attr);
+            }
+            entity.modified_at = now;
+            Ok(Mutation::Put {
+                entity,
+                changed: removed,
+                created: false,
+            })
+        })
+        .await?;
+        Ok(())
     }
 
     /// Append Entity Attributes (§5.6.3); `overwrite` is false for `options=noOverwrite`.
@@ -84,14 +188,25 @@ impl Broker {
         let fragment = document::parse_fragment(body, ctx, now, false)?;
         check_fragment_id(id, body)?;
         self.update_one(id, move |entity| {
+            let mut outcome = entity.append(fragment.attributes, overwrite, now);
             if let Some(types) = &fragment.types {
-                for t in types {
-                    if !entity.types.contains(t) {
-                        entity.types.push(t.clone());
+                add_types(entity, types);
+            }
+            // A scope replaces the entity's scopes, or is added to them with noOverwrite.
+            if let Some(scopes) = fragment.scopes {
+                if overwrite {
+                    entity.scopes = scopes;
+                } else {
+                    for scope in scopes {
+                        if !entity.scopes.contains(&scope) {
+                            entity.scopes.push(scope);
+                        }
                     }
                 }
+                entity.modified_at = now;
+                outcome.updated.push(SCOPE.to_string());
             }
-            Ok(entity.append(fragment.attributes, overwrite, now))
+            Ok(outcome)
         })
         .await
     }
@@ -122,6 +237,23 @@ impl Broker {
             let mut outcome = entity.update_existing(fragment.attributes, now);
             outcome.updated.extend(deleted.updated);
             outcome.not_updated.extend(deleted.not_updated);
+            // Types given are added (§5.6.2); a scope replaces an existing one only.
+            if let Some(types) = &fragment.types {
+                if add_types(entity, types) {
+                    entity.modified_at = now;
+                }
+            }
+            if let Some(scopes) = fragment.scopes {
+                if entity.scopes.is_empty() {
+                    outcome
+                        .not_updated
+                        .push((SCOPE.to_string(), "the entity has no scope".into()));
+                } else {
+                    entity.scopes = scopes;
+                    entity.modified_at = now;
+                    outcome.updated.push(SCOPE.to_string());
+                }
+            }
             Ok(outcome)
         })
         .await
@@ -158,6 +290,12 @@ impl Broker {
         replace: bool,
     ) -> Result<()> {
         let now = now_ms();
+        document::check_name(attr)?;
+        if attr == "scope" || attr == SCOPE {
+            return Err(BrokerError::BadRequestData(
+                "scope is not an attribute: change it with Append, Update or Merge Entity".into(),
+            ));
+        }
         let iri = ctx.expand(attr);
         let body = without_context(body);
         if !replace && document::is_null_marker(&body) {
@@ -204,9 +342,14 @@ impl Broker {
     ) -> Result<()> {
         let iri = ctx.expand(attr);
         let now = now_ms();
+        let is_scope = attr == "scope" || attr == SCOPE;
         let outcome = self
             .update_one(id, |entity| {
-                let done = entity.delete_attribute(&iri, dataset_id, delete_all);
+                let done = if is_scope {
+                    !std::mem::take(&mut entity.scopes).is_empty()
+                } else {
+                    entity.delete_attribute(&iri, dataset_id, delete_all)
+                };
                 if done {
                     entity.modified_at = now;
                 }
@@ -277,12 +420,14 @@ impl Broker {
         let mut outcome = None;
         let results = self
             .modify(&[id.to_string()], |id, current| {
-                let mut entity = current.ok_or_else(|| not_found(id))?;
+                let original = current.ok_or_else(|| not_found(id))?;
+                let mut entity = original.clone();
                 let change = change.take().ok_or_else(|| internal_twice(id))?;
                 let result = change(&mut entity)?;
                 let changed = result.updated.clone();
                 outcome = Some(result);
-                if changed.is_empty() {
+                // Types and scopes are no attributes: a change of them alone is stored too.
+                if changed.is_empty() && entity == original {
                     return Ok(Mutation::Keep);
                 }
                 Ok(Mutation::Put {
@@ -401,9 +546,14 @@ impl Broker {
         let now = now_ms();
         let mut outcome = BatchOutcome::default();
         let entities = Self::parse_batch(items, ctx, now, &mut outcome);
+        let mut partial = Vec::new();
         self.batch_apply(entities, &mut outcome, |id, current, new| {
             let mut entity = current.ok_or_else(|| not_found(id))?;
+            add_types(&mut entity, &new.types);
             let result = entity.append(new.attributes, overwrite, now);
+            if !result.not_updated.is_empty() {
+                partial.push((id.to_string(), result.not_updated));
+            }
             Ok(Mutation::Put {
                 entity,
                 changed: result.updated,
@@ -411,6 +561,18 @@ impl Broker {
             })
         })
         .await?;
+        // An entity some of whose attributes were kept (noOverwrite) is reported in `errors`.
+        for (id, not_updated) in partial {
+            outcome.success.retain(|s| *s != id);
+            let names: Vec<String> = not_updated.into_iter().map(|(a, _)| a).collect();
+            outcome.errors.push(BatchError {
+                entity_id: id,
+                error: BrokerError::BadRequestData(format!(
+                    "attributes not overwritten (noOverwrite): {}",
+                    names.join(", ")
+                )),
+            });
+        }
         Ok(outcome)
     }
 

@@ -31,7 +31,7 @@ use dothi_store::{Store, StoreError};
 
 pub use access::Access;
 pub use contexts::Contexts;
-pub use entities::{BatchError, BatchOutcome};
+pub use entities::{BatchError, BatchOutcome, Purge};
 pub use query::EntityQuery;
 
 /// Settings of the broker; `dothi serve` fills them from its configuration.

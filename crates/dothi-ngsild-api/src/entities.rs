@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dothi_broker::entities::UpsertMode;
 use dothi_broker::query::EntityQuery;
-use dothi_broker::{BatchOutcome, Broker};
+use dothi_broker::{BatchError, BatchOutcome, Broker, BrokerError, Purge};
 use dothi_ngsild::context::Context;
 use dothi_ngsild::document::{self, AttrOutcome, Format, RenderOptions, LOCATION};
 use dothi_ngsild::{geo, q, typesel};
@@ -80,6 +80,29 @@ fn check_id(id: &str) -> Result<(), Problem> {
     }
 }
 
+/// A type selection (`type=A,B;C`) in disjunctive normal form, expanded.
+fn type_selection(selection: &str, ctx: &Context) -> Result<Vec<Vec<String>>, Problem> {
+    Ok(typesel::parse(selection)
+        .map_err(|e| Problem::bad_request_data(format!("type: {e}")))?
+        .into_iter()
+        .map(|group| group.iter().map(|t| ctx.expand(t)).collect())
+        .collect())
+}
+
+/// The type selector of a write (`?type=`, §4.17): an entity that does not match is 404.
+async fn type_gate(
+    broker: &Broker,
+    id: &str,
+    params: &[(String, String)],
+    ctx: &Context,
+) -> Result<(), Problem> {
+    if let Some(selection) = param(params, "type") {
+        let selection = type_selection(selection, ctx)?;
+        broker.check_type(id, &selection).await?;
+    }
+    Ok(())
+}
+
 fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
@@ -138,10 +161,121 @@ fn geometry_property(params: &[(String, String)], ctx: &Context) -> String {
         .unwrap_or_else(|| LOCATION.to_string())
 }
 
-pub async fn delete(State(broker): State<Broker>, Path(id): Path<String>) -> Answer {
+pub async fn delete(
+    State(broker): State<Broker>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Answer {
     check_id(&id)?;
+    let params = negotiate::params(raw.as_deref())?;
+    if param(&params, "type").is_some() {
+        let rc = negotiate::context_of(&broker, &headers).await?;
+        type_gate(&broker, &id, &params, &rc.ctx).await?;
+    }
     broker.delete_entity(&id).await?;
     Ok(no_content())
+}
+
+/// System attributes: not a qualifying filter of a purge (§5.6.21.4).
+const SYSTEM_ATTRIBUTES: &[&str] = &["createdAt", "modifiedAt", "deletedAt", "observedAt"];
+
+fn q_has_user_attribute(query: &q::Query) -> bool {
+    match query {
+        q::Query::Term(term) => term
+            .attribute
+            .path
+            .first()
+            .is_some_and(|a| !SYSTEM_ATTRIBUTES.contains(&a.as_str())),
+        q::Query::And(items) | q::Query::Or(items) => items.iter().any(q_has_user_attribute),
+    }
+}
+
+/// Purge Entities (§5.6.21, `DELETE /entities`): the entities a query selects are deleted,
+/// or lose the attributes of `drop`, or all attributes but those of `keep`.
+pub async fn purge(
+    State(broker): State<Broker>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Answer {
+    let params = negotiate::params(raw.as_deref())?;
+    let rc = negotiate::context_of(&broker, &headers).await?;
+    let keep = list_param(&params, "keep");
+    let drop = list_param(&params, "drop");
+    let attrs = list_param(&params, "attrs");
+    let purge = match (keep.is_empty(), drop.is_empty()) {
+        (false, false) => {
+            return Err(Problem::bad_request_data(
+                "keep and drop cannot be given together",
+            ))
+        }
+        (false, true) => Purge::Keep(keep.iter().map(|a| rc.ctx.expand(a)).collect()),
+        (true, false) => Purge::Drop(drop.iter().map(|a| rc.ctx.expand(a)).collect()),
+        (true, true) => Purge::Entity,
+    };
+    let q_text = param(&params, "q");
+    if attrs
+        .iter()
+        .chain(&keep)
+        .chain(&drop)
+        .any(|a| a.contains('{'))
+        || q_text.is_some_and(|q| q.contains('{'))
+    {
+        return Err(Problem::bad_request_data(
+            "a purge cannot select or project linked entities",
+        ));
+    }
+    let q = match q_text {
+        Some(text) => {
+            Some(q::parse(text).map_err(|e| Problem::bad_request_data(format!("q: {e}")))?)
+        }
+        None => None,
+    };
+    let geo_given = param(&params, "georel").is_some();
+    // §5.6.21.4: a type, a non-system attribute, a q over a non-system attribute, a geo-query
+    // or local scope; an id or idPattern alone does not qualify.
+    let qualified = param(&params, "type").is_some()
+        || attrs
+            .iter()
+            .any(|a| !SYSTEM_ATTRIBUTES.contains(&a.as_str()))
+        || q.as_ref().is_some_and(q_has_user_attribute)
+        || geo_given
+        || param(&params, "local") == Some("true");
+    if !qualified {
+        return Err(Problem::bad_request_data(
+            "a purge needs a type, attrs, q or a geo-query (or local=true)",
+        ));
+    }
+    let filters: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "id" | "idPattern"
+                    | "type"
+                    | "attrs"
+                    | "q"
+                    | "georel"
+                    | "geometry"
+                    | "coordinates"
+                    | "geoproperty"
+                    | "local"
+            )
+        })
+        .cloned()
+        .collect();
+    let query = parse_query(&filters, &rc.ctx, &broker)?;
+    let ctx = rc.ctx.clone();
+    let expand = move |term: &str| ctx.expand(term);
+    broker.purge_entities(&query, &expand, &purge).await?;
+    Ok(no_content())
+}
+
+/// Merge or Replace Entity without an id in the path (`PATCH /entities/`).
+pub async fn missing_id() -> Answer {
+    Err(Problem::bad_request_data(
+        "the entity id is missing from the path",
+    ))
 }
 
 pub async fn merge(
@@ -196,6 +330,7 @@ pub async fn append(
         .iter()
         .any(|o| o == "noOverwrite");
     let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
+    type_gate(&broker, &id, &params, &rc.ctx).await?;
     let outcome = broker
         .append_attributes(&id, &rc.ctx, &body, overwrite)
         .await?;
@@ -205,11 +340,14 @@ pub async fn append(
 pub async fn update(
     State(broker): State<Broker>,
     Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
     check_id(&id)?;
+    let params = negotiate::params(raw.as_deref())?;
     let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
+    type_gate(&broker, &id, &params, &rc.ctx).await?;
     let outcome = broker.update_attributes(&id, &rc.ctx, &body).await?;
     Ok(attr_outcome(outcome, &rc))
 }
@@ -217,11 +355,14 @@ pub async fn update(
 pub async fn partial_update(
     State(broker): State<Broker>,
     Path((id, attr)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
     check_id(&id)?;
+    let params = negotiate::params(raw.as_deref())?;
     let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
+    type_gate(&broker, &id, &params, &rc.ctx).await?;
     broker
         .partial_update_attribute(&id, &attr, &rc.ctx, &body)
         .await?;
@@ -259,6 +400,7 @@ pub async fn delete_attribute(
         }
     };
     let dataset_id = param(&params, "datasetId");
+    type_gate(&broker, &id, &params, &rc.ctx).await?;
     broker
         .delete_attribute(&id, &attr, &rc.ctx, dataset_id, delete_all)
         .await?;
@@ -507,9 +649,62 @@ pub async fn batch_query(
 // ---------------------------------------------------------------------------------------------
 // Batch operations
 
-fn batch_items(body: &Value) -> Result<&Vec<Value>, Problem> {
+/// The items of a batch body and its context. An item whose `@context` does not fit the
+/// Content-Type (one with application/json, none with application/ld+json) fails alone; a
+/// null item fails the whole batch (§5.6.7.4).
+async fn batch_body(
+    broker: &Broker,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Value, Vec<BatchError>, RequestContext), Problem> {
+    let items = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(items)) if items.iter().any(|i| !i.is_string()) => items,
+        _ => {
+            let (value, rc) = negotiate::body_and_context(broker, headers, body).await?;
+            return Ok((value, Vec::new(), rc));
+        }
+    };
+    if items.iter().any(Value::is_null) {
+        return Err(Problem::bad_request_data("a batch item is null"));
+    }
+    let ld = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim()
+                .to_ascii_lowercase()
+                .starts_with(negotiate::JSON_LD)
+        });
+    let (good, bad): (Vec<Value>, Vec<Value>) = items
+        .into_iter()
+        .partition(|item| !item.is_object() || item.get("@context").is_some() == ld);
+    let errors = bad
+        .iter()
+        .map(|item| BatchError {
+            entity_id: item
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            error: BrokerError::BadRequestData(if ld {
+                "with Content-Type application/ld+json each entity carries an @context".into()
+            } else {
+                "with Content-Type application/json an entity cannot carry an @context".into()
+            }),
+        })
+        .collect();
+    if good.is_empty() {
+        let rc = negotiate::context_of(broker, headers).await?;
+        return Ok((Value::Array(good), errors, rc));
+    }
+    let good = Bytes::from(Value::Array(good).to_string());
+    let (value, rc) = negotiate::body_and_context(broker, headers, &good).await?;
+    Ok((value, errors, rc))
+}
+
+fn batch_items<'a>(body: &'a Value, rejected: &[BatchError]) -> Result<&'a [Value], Problem> {
     match body.as_array() {
-        Some(items) if !items.is_empty() => Ok(items),
+        Some(items) if !items.is_empty() || !rejected.is_empty() => Ok(items),
         Some(_) => Err(Problem::bad_request_data("the batch is empty")),
         None => Err(Problem::bad_request_data(
             "a batch operation takes a JSON array",
@@ -551,9 +746,14 @@ fn ids_body(ids: &[String]) -> Response {
 }
 
 pub async fn batch_create(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) -> Answer {
-    let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
-    let items = batch_items(&body)?;
-    let outcome = broker.batch_create(&rc.ctx, items).await?;
+    let (body, rejected, rc) = batch_body(&broker, &headers, &body).await?;
+    let items = batch_items(&body, &rejected)?;
+    let mut outcome = if items.is_empty() {
+        BatchOutcome::default()
+    } else {
+        broker.batch_create(&rc.ctx, items).await?
+    };
+    outcome.errors.extend(rejected);
     let created = ids_body(&outcome.success);
     Ok(batch_answer(outcome, created, &rc))
 }
@@ -570,9 +770,14 @@ pub async fn batch_upsert(
     } else {
         UpsertMode::Replace
     };
-    let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
-    let items = batch_items(&body)?;
-    let outcome = broker.batch_upsert(&rc.ctx, items, mode).await?;
+    let (body, rejected, rc) = batch_body(&broker, &headers, &body).await?;
+    let items = batch_items(&body, &rejected)?;
+    let mut outcome = if items.is_empty() {
+        BatchOutcome::default()
+    } else {
+        broker.batch_upsert(&rc.ctx, items, mode).await?
+    };
+    outcome.errors.extend(rejected);
     let success = if outcome.created.is_empty() {
         no_content()
     } else {
@@ -591,22 +796,32 @@ pub async fn batch_update(
     let overwrite = !list_param(&params, "options")
         .iter()
         .any(|o| o == "noOverwrite");
-    let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
-    let items = batch_items(&body)?;
-    let outcome = broker.batch_update(&rc.ctx, items, overwrite).await?;
+    let (body, rejected, rc) = batch_body(&broker, &headers, &body).await?;
+    let items = batch_items(&body, &rejected)?;
+    let mut outcome = if items.is_empty() {
+        BatchOutcome::default()
+    } else {
+        broker.batch_update(&rc.ctx, items, overwrite).await?
+    };
+    outcome.errors.extend(rejected);
     Ok(batch_answer(outcome, no_content(), &rc))
 }
 
 pub async fn batch_merge(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) -> Answer {
-    let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
-    let items = batch_items(&body)?;
-    let outcome = broker.batch_merge(&rc.ctx, items).await?;
+    let (body, rejected, rc) = batch_body(&broker, &headers, &body).await?;
+    let items = batch_items(&body, &rejected)?;
+    let mut outcome = if items.is_empty() {
+        BatchOutcome::default()
+    } else {
+        broker.batch_merge(&rc.ctx, items).await?
+    };
+    outcome.errors.extend(rejected);
     Ok(batch_answer(outcome, no_content(), &rc))
 }
 
 pub async fn batch_delete(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) -> Answer {
     let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
-    let items = batch_items(&body)?;
+    let items = batch_items(&body, &[])?;
     let outcome = broker.batch_delete(items).await?;
     Ok(batch_answer(outcome, no_content(), &rc))
 }

@@ -30,7 +30,14 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
 /// The router to nest at `/ngsi-ld/v1`.
 pub fn router(broker: Broker) -> Router {
     let inner = Router::new()
-        .route("/entities", post(entities::create).get(entities::query))
+        .route(
+            "/entities",
+            post(entities::create)
+                .get(entities::query)
+                .delete(entities::purge)
+                .patch(entities::missing_id)
+                .put(entities::missing_id),
+        )
         .route(
             "/entities/{id}",
             get(entities::retrieve)

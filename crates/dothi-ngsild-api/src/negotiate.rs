@@ -184,6 +184,12 @@ pub async fn body_and_context(
     // A batch delete body is a list of entity ids: it has no terms to expand and nowhere to put
     // an @context, so application/ld+json does not demand one (ETSI TP 006_01).
     let ids_only = matches!(&value, Value::Array(items) if items.iter().all(Value::is_string));
+    if ld && link_context(headers)?.is_some() {
+        return Err(Problem::bad_request_data(
+            "with Content-Type application/ld+json the @context goes in the body, not in a \
+             Link header",
+        ));
+    }
     let context = if ld && !(ids_only && embedded.is_none()) {
         let Some(reference) = embedded else {
             return Err(Problem::bad_request_data(

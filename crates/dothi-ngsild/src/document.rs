@@ -61,9 +61,47 @@ const INSTANCE_MEMBERS: &[&str] = &[
     "deletedAt",
     "instanceId",
     "lang",
+];
+
+/// The payload members of the attribute kinds: an instance carries its own kind's only.
+const PAYLOAD_MEMBERS: &[&str] = &[
+    "value",
+    "object",
+    "languageMap",
+    "vocab",
+    "json",
+    "valueList",
+    "objectList",
+];
+
+/// Members only a broker writes (notifications, proofs): a client may not send them.
+const OUTPUT_ONLY_MEMBERS: &[&str] = &[
     "previousValue",
+    "previousObject",
+    "previousLanguageMap",
+    "previousVocab",
+    "previousJson",
+    "previousValueList",
+    "previousObjectList",
     "@context",
 ];
+
+/// Core terms that are members of an attribute, never attribute names (§4.5.1).
+const RESERVED_ATTRIBUTE_NAMES: &[&str] = &[
+    "datasetId",
+    "instanceId",
+    "observedAt",
+    "unitCode",
+    "value",
+    "object",
+    "languageMap",
+    "valueList",
+    "objectList",
+    "lang",
+];
+
+/// The sealed members of the `ngsildproof` Property (§4.5.2.2).
+const SEALED_MEMBERS: &[&str] = &["entityIdSealed", "entityTypeSealed"];
 
 /// Members of an entity that are not attributes.
 const ENTITY_MEMBERS: &[&str] = &[
@@ -87,15 +125,30 @@ pub fn is_uri(s: &str) -> bool {
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
         && !rest.is_empty()
-        && !s
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'))
+        && !s.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"') || invisible(c)
+        })
+}
+
+/// Characters that render as nothing or reorder text: an id holding one looks like another.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+        | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{2800}' | '\u{3164}'
+        | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
+        | '\u{FDD0}'..='\u{FDEF}' | '\u{E0000}'..='\u{E0FFF}')
+        || (c as u32) & 0xFFFE == 0xFFFE
 }
 
 /// Attribute and type names may not carry characters that break the query languages (§4.6.2).
 pub fn check_name(name: &str) -> Result<()> {
     if name.is_empty() {
         return Err(bad("an attribute name is empty"));
+    }
+    // §4.6.2: a name starts with a letter (or is a URI, which does too).
+    if !name.starts_with(|c: char| c.is_alphabetic() || c == '_') {
+        return Err(bad(format!("the name '{name}' must start with a letter")));
     }
     if let Some(c) = name.chars().find(|c| {
         c.is_whitespace()
@@ -130,9 +183,23 @@ pub fn parse_entity(body: &Value, ctx: &Context, now: i64) -> Result<Entity> {
         .as_object()
         .ok_or_else(|| DocumentError::InvalidRequest("an entity must be a JSON object".into()))?;
     let id = entity_id(object)?.ok_or_else(|| bad("the entity has no 'id'"))?;
+    if id == NGSI_LD_NULL {
+        return Err(bad("the NGSI-LD Null is not an entity id"));
+    }
     let types = entity_types(object, ctx)?.ok_or_else(|| bad("the entity has no 'type'"))?;
     let scopes = scopes(object)?.unwrap_or_default();
     let fragment = parse_attributes(object, ctx, now, false)?;
+    // §5.2.1: the NGSI-LD Null deletes; it cannot be created.
+    for (iri, instances) in &fragment.attributes {
+        for instance in instances {
+            if holds_null(instance, true) {
+                return Err(bad(format!(
+                    "attribute '{}' holds the NGSI-LD Null, which only deletes",
+                    ctx.compact(iri)
+                )));
+            }
+        }
+    }
     Ok(Entity {
         id,
         types,
@@ -171,6 +238,9 @@ pub fn entity_types(object: &Map<String, Value>, ctx: &Context) -> Result<Option
     for name in names {
         check_name(name)?;
         let iri = ctx.expand(name);
+        if iri.starts_with('@') || matches!(name, "type" | "id") {
+            return Err(bad(format!("'{name}' is a keyword, not an entity type")));
+        }
         if !types.contains(&iri) {
             types.push(iri);
         }
@@ -186,13 +256,49 @@ fn scopes(object: &Map<String, Value>) -> Result<Option<Vec<String>>> {
     };
     list.into_iter()
         .map(|s| match s.as_str() {
-            Some(s) if s.starts_with('/') && s.len() > 1 => Ok(s.to_string()),
+            Some(s) if is_scope(s) => Ok(s.to_string()),
             _ => Err(bad(
-                "a scope must be a string starting with '/', e.g. /Hue/PhuXuan",
+                "a scope is /Level/Level…, each level a letter then letters, digits or '_', \
+                 e.g. /Hue/PhuXuan",
             )),
         })
         .collect::<Result<Vec<_>>>()
         .map(Some)
+}
+
+/// A scope (§4.18): `/` then levels separated by `/`, each a letter then letters, digits, `_`.
+fn is_scope(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix('/') else {
+        return false;
+    };
+    rest.split('/').all(|level| {
+        let mut chars = level.chars();
+        chars.next().is_some_and(char::is_alphabetic)
+            && chars.all(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
+/// True if the instance (or, with `top`, its payload itself) holds the NGSI-LD Null: as its
+/// payload, inside a compound value, a language map, or a sub-attribute.
+pub fn holds_null(attr: &Attribute, top: bool) -> bool {
+    fn nested(value: &Value) -> bool {
+        match value {
+            Value::String(s) => s == NGSI_LD_NULL,
+            Value::Array(items) => items.iter().any(nested),
+            Value::Object(o) => o.values().any(nested),
+            _ => false,
+        }
+    }
+    let payload = match (&attr.value, top) {
+        (Value::String(s), true) => s == NGSI_LD_NULL,
+        (Value::String(_), false) => false,
+        (other, _) => nested(other),
+    };
+    payload
+        || attr
+            .sub_attributes
+            .values()
+            .any(|sub| holds_null(sub, true))
 }
 
 /// The attributes of a fragment (append, update, merge), with the attributes a merge-patch
@@ -230,6 +336,11 @@ fn parse_attributes(
             continue;
         }
         check_name(name)?;
+        if RESERVED_ATTRIBUTE_NAMES.contains(&name.as_str()) {
+            return Err(bad(format!(
+                "'{name}' is a member of attributes, not an attribute name"
+            )));
+        }
         let iri = ctx.expand(name);
         if allow_null && is_null_marker(value) {
             fragment.nulls.push((iri, dataset_of(value)));
@@ -367,6 +478,52 @@ fn parse_instance(
         None => infer_kind(object),
     };
     let member = kind.payload_member();
+    for other in PAYLOAD_MEMBERS {
+        if *other != member && object.contains_key(*other) {
+            return Err(bad(format!(
+                "attribute '{name}' of type {} cannot have the member '{other}'",
+                kind.as_str()
+            )));
+        }
+    }
+    if let Some(m) = OUTPUT_ONLY_MEMBERS
+        .iter()
+        .find(|m| object.contains_key(**m))
+    {
+        return Err(bad(format!("attribute '{name}' cannot carry '{m}'")));
+    }
+    let is_proof = name == "ngsildproof" || iri.ends_with("/ngsildproof");
+    for sealed in SEALED_MEMBERS {
+        match object.get(*sealed) {
+            None => {}
+            Some(Value::String(_)) if is_proof => {}
+            Some(_) => {
+                return Err(bad(format!(
+                    "'{sealed}' belongs to ngsildproof only, as a string"
+                )))
+            }
+        }
+    }
+    if is_proof && !object.get("value").is_some_and(Value::is_object) {
+        return Err(bad("the value of ngsildproof must be a proof object"));
+    }
+    if object.contains_key("unitCode")
+        && !matches!(kind, AttributeKind::Property | AttributeKind::ListProperty)
+    {
+        return Err(bad(format!(
+            "attribute '{name}' of type {} cannot have a unitCode",
+            kind.as_str()
+        )));
+    }
+    if kind == AttributeKind::LanguageProperty
+        && object
+            .get("valueType")
+            .is_some_and(|v| v.as_str() != Some("langString"))
+    {
+        return Err(bad(format!(
+            "the valueType of LanguageProperty '{name}' can only be langString"
+        )));
+    }
     let payload = match object.get(member) {
         Some(Value::Null) | None => {
             return Err(bad(format!(
@@ -377,10 +534,32 @@ fn parse_instance(
         Some(v) => v,
     };
     let payload = match kind {
-        AttributeKind::Property | AttributeKind::JsonProperty | AttributeKind::ListProperty => {
+        AttributeKind::Property | AttributeKind::ListProperty => payload.clone(),
+        AttributeKind::JsonProperty => {
+            let ok = match payload {
+                Value::Object(_) => true,
+                Value::Array(items) => items.iter().all(Value::is_object),
+                _ => false,
+            };
+            if !ok {
+                return Err(bad(format!(
+                    "the json of '{name}' must be a JSON object or an array of objects"
+                )));
+            }
             payload.clone()
         }
-        AttributeKind::GeoProperty => checked_geometry(name, payload)?,
+        // §4.7.2: a geometry may come encoded as a JSON string.
+        AttributeKind::GeoProperty => match payload {
+            Value::String(text) => match serde_json::from_str::<Value>(text) {
+                Ok(decoded) if is_geojson_geometry(&decoded) => checked_geometry(name, &decoded)?,
+                _ => {
+                    return Err(bad(format!(
+                        "attribute '{name}' is not a valid GeoJSON geometry"
+                    )))
+                }
+            },
+            other => checked_geometry(name, other)?,
+        },
         AttributeKind::Relationship => checked_objects(name, payload, false)?,
         AttributeKind::ListRelationship => checked_objects(name, payload, true)?,
         AttributeKind::LanguageProperty => checked_language_map(name, payload)?,
@@ -392,6 +571,9 @@ fn parse_instance(
     } else {
         kind
     };
+    if iri == LOCATION && kind != AttributeKind::GeoProperty {
+        return Err(bad("location is a GeoProperty"));
+    }
     parse_instance_members(name, object, attribute(kind, payload, now)?, ctx, now)
 }
 
@@ -464,6 +646,8 @@ fn parse_instance_members(
     }
     if let Some(v) = object.get("datasetId") {
         match v.as_str() {
+            // §4.5.5.1: "@none" names the default instance.
+            Some("@none") => attr.dataset_id = None,
             Some(s) if is_uri(s) => attr.dataset_id = Some(s.to_string()),
             _ => {
                 return Err(bad(format!(
@@ -515,6 +699,7 @@ fn checked_objects(name: &str, value: &Value, list: bool) -> Result<Value> {
 fn checked_language_map(name: &str, value: &Value) -> Result<Value> {
     let ok = value.as_object().is_some_and(|m| {
         !m.is_empty()
+            && m.keys().all(|tag| !tag.is_empty())
             && m.values().all(|v| match v {
                 Value::String(_) => true,
                 Value::Array(items) => items.iter().all(Value::is_string),
