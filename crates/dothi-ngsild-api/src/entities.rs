@@ -149,8 +149,9 @@ pub async fn retrieve(
         let roots = std::slice::from_ref(&entity);
         let links = broker.linked_entities(roots, request.level).await?;
         let mut out = linked::render(roots, &links, &request, &rc.ctx, &options);
+        // Flat is an array only when there are linked entities to append (ETSI TP 018_14).
         let body = match request.join {
-            Some(Join::Flat) => Value::Array(out),
+            Some(Join::Flat) if out.len() > 1 => Value::Array(out),
             _ => out.remove(0),
         };
         return Ok(negotiate::respond(StatusCode::OK, body, accept, &rc));
@@ -437,7 +438,9 @@ async fn run_query(
     let body = match (accept, linked) {
         (Accept::GeoJson, _) | (_, None) => None,
         (_, Some(request)) => {
-            let links = broker.linked_entities(&page.entities, request.level).await?;
+            let links = broker
+                .linked_entities(&page.entities, request.level)
+                .await?;
             let out = linked::render(&page.entities, &links, &request, &rc.ctx, options);
             Some(Value::Array(out))
         }

@@ -75,7 +75,11 @@ fn parse_members(chars: &[char], pos: &mut usize, depth: usize) -> Result<Select
         while *pos < chars.len() && !matches!(chars[*pos], ',' | '{' | '}') {
             *pos += 1;
         }
-        let name: String = chars[start..*pos].iter().collect::<String>().trim().to_string();
+        let name: String = chars[start..*pos]
+            .iter()
+            .collect::<String>()
+            .trim()
+            .to_string();
         if name.is_empty() {
             return Err(format!("a member name is missing at position {start}"));
         }
@@ -155,8 +159,7 @@ impl LinkedRequest {
             .unwrap_or(0);
         if depth > 0 && join.is_none() {
             return Err(
-                "pick/omit select members of linked entities ({…}) only together with join"
-                    .into(),
+                "pick/omit select members of linked entities ({…}) only together with join".into(),
             );
         }
         if depth > level {
@@ -411,8 +414,14 @@ mod tests {
 
     #[test]
     fn requests_are_validated() {
-        assert_eq!(LinkedRequest::parse(None, None, Some("a,b"), None), Ok(None));
-        assert_eq!(LinkedRequest::parse(Some("@none"), None, None, None), Ok(None));
+        assert_eq!(
+            LinkedRequest::parse(None, None, Some("a,b"), None),
+            Ok(None)
+        );
+        assert_eq!(
+            LinkedRequest::parse(Some("@none"), None, None, None),
+            Ok(None)
+        );
         let r = LinkedRequest::parse(Some("flat"), None, None, None)
             .unwrap()
             .unwrap();
