@@ -14,6 +14,7 @@ pub mod access;
 pub mod contexts;
 pub mod discovery;
 pub mod entities;
+pub mod linked;
 pub mod mqtt;
 pub mod query;
 mod record;

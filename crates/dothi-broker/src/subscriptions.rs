@@ -87,6 +87,11 @@ pub struct NotificationParams {
     #[serde(default)]
     pub sys_attrs: bool,
     pub endpoint: Endpoint,
+    /// Linked entities (§4.5.23): `inline` or `flat`; None for `@none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_level: Option<u32>,
 }
 
 /// A subscription as stored (the body column of `ngsild_subscriptions`).
@@ -413,6 +418,21 @@ fn parse_endpoint(value: &Value) -> Result<Endpoint> {
     })
 }
 
+/// `notification.join` and `notification.joinLevel` (§4.5.23).
+fn parse_join(object: &Map<String, Value>) -> Result<(Option<String>, Option<u32>)> {
+    let join = string_member(object, "join")?;
+    let level = match object.get("joinLevel") {
+        None => None,
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(_) => Some(String::new()),
+    };
+    match dothi_ngsild::linked::LinkedRequest::parse(join, level.as_deref(), None, None) {
+        Ok(Some(r)) => Ok((join.map(str::to_string), Some(r.level))),
+        Ok(None) => Ok((None, None)),
+        Err(e) => Err(bad(format!("notification.{e}"))),
+    }
+}
+
 fn parse_notification(value: &Value, ctx: &Context) -> Result<NotificationParams> {
     let object = value
         .as_object()
@@ -446,11 +466,14 @@ fn parse_notification(value: &Value, ctx: &Context) -> Result<NotificationParams
             .get("endpoint")
             .ok_or_else(|| bad("notification needs an endpoint"))?,
     )?;
+    let (join, join_level) = parse_join(object)?;
     Ok(NotificationParams {
         attributes,
         format,
         sys_attrs,
         endpoint,
+        join,
+        join_level,
     })
 }
 
@@ -686,6 +709,10 @@ pub fn render_document(sub: &Subscription, ctx: &Context) -> Map<String, Value> 
     notification.insert("format".into(), json!(n.format));
     if n.sys_attrs {
         notification.insert("sysAttrs".into(), json!(true));
+    }
+    if let (Some(join), Some(level)) = (&n.join, n.join_level) {
+        notification.insert("join".into(), json!(join));
+        notification.insert("joinLevel".into(), json!(level));
     }
     let mut endpoint = Map::new();
     endpoint.insert("uri".into(), json!(n.endpoint.uri));

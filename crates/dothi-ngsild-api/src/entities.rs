@@ -12,6 +12,7 @@ use dothi_broker::query::EntityQuery;
 use dothi_broker::{BatchError, BatchOutcome, Broker, BrokerError, Purge};
 use dothi_ngsild::context::Context;
 use dothi_ngsild::document::{self, AttrOutcome, Format, RenderOptions, LOCATION};
+use dothi_ngsild::linked::{self, Join, LinkedRequest};
 use dothi_ngsild::{geo, q, typesel};
 use serde_json::{json, Value};
 
@@ -68,6 +69,27 @@ fn render_options(params: &[(String, String)], ctx: &Context) -> Result<RenderOp
     }
     options.lang = param(params, "lang").map(str::to_string);
     Ok(options)
+}
+
+/// `join`/`joinLevel` and the `pick`/`omit` selections of linked entities (§4.5.23, §4.21);
+/// None when the plain rendering applies.
+fn linked_request(params: &[(String, String)]) -> Result<Option<LinkedRequest>, Problem> {
+    LinkedRequest::parse(
+        param(params, "join"),
+        param(params, "joinLevel"),
+        param(params, "pick"),
+        param(params, "omit"),
+    )
+    .map_err(Problem::bad_request_data)
+}
+
+/// The parameters left for [`render_options`] when `linked` applies `pick`/`omit` itself.
+fn unpicked(params: &[(String, String)], linked: &Option<LinkedRequest>) -> Vec<(String, String)> {
+    params
+        .iter()
+        .filter(|(k, _)| linked.is_none() || !matches!(k.as_str(), "pick" | "omit"))
+        .cloned()
+        .collect()
 }
 
 fn check_id(id: &str) -> Result<(), Problem> {
@@ -128,7 +150,8 @@ pub async fn retrieve(
     let params = negotiate::params(raw.as_deref())?;
     check_id(&id)?;
     let rc = negotiate::context_of(&broker, &headers).await?;
-    let options = render_options(&params, &rc.ctx)?;
+    let linked = linked_request(&params)?;
+    let options = render_options(&unpicked(&params, &linked), &rc.ctx)?;
     let entity = broker.entity(&id).await?;
     if let Some(t) = param(&params, "type") {
         let wanted = rc.ctx.expand(t);
@@ -144,6 +167,17 @@ pub async fn retrieve(
                 "entity {id} has none of the attributes asked for"
             )));
         }
+    }
+    if let Some(request) = linked.filter(|_| accept != Accept::GeoJson) {
+        let roots = std::slice::from_ref(&entity);
+        let links = broker.linked_entities(roots, request.level).await?;
+        let mut out = linked::render(roots, &links, &request, &rc.ctx, &options);
+        // Flat is an array only when there are linked entities to append (ETSI TP 018_14).
+        let body = match request.join {
+            Some(Join::Flat) if out.len() > 1 => Value::Array(out),
+            _ => out.remove(0),
+        };
+        return Ok(negotiate::respond(StatusCode::OK, body, accept, &rc));
     }
     let body = match accept {
         Accept::GeoJson => {
@@ -525,9 +559,10 @@ pub async fn query(
     let params = negotiate::params(raw.as_deref())?;
     let rc = negotiate::context_of(&broker, &headers).await?;
     let query = parse_query(&params, &rc.ctx, &broker)?;
-    let options = render_options(&params, &rc.ctx)?;
+    let linked = linked_request(&params)?;
+    let options = render_options(&unpicked(&params, &linked), &rc.ctx)?;
     let geometry = geometry_property(&params, &rc.ctx);
-    run_query(&broker, &query, &options, accept, &rc, &geometry).await
+    run_query(&broker, &query, &options, accept, &rc, &geometry, linked).await
 }
 
 async fn run_query(
@@ -537,11 +572,22 @@ async fn run_query(
     accept: Accept,
     rc: &RequestContext,
     geometry: &str,
+    linked: Option<LinkedRequest>,
 ) -> Answer {
     let ctx = rc.ctx.clone();
     let expand = move |term: &str| ctx.expand(term);
     let page = broker.query_entities(query, &expand).await?;
-    let body = match accept {
+    let body = match (accept, linked) {
+        (Accept::GeoJson, _) | (_, None) => None,
+        (_, Some(request)) => {
+            let links = broker
+                .linked_entities(&page.entities, request.level)
+                .await?;
+            let out = linked::render(&page.entities, &links, &request, &rc.ctx, options);
+            Some(Value::Array(out))
+        }
+    };
+    let body = body.unwrap_or_else(|| match accept {
         Accept::GeoJson => json!({
             "type": "FeatureCollection",
             "features": page.entities.iter()
@@ -554,7 +600,7 @@ async fn run_query(
                 .map(|e| Value::Object(document::render_entity(e, &rc.ctx, options)))
                 .collect(),
         ),
-    };
+    });
     let mut response = negotiate::respond(StatusCode::OK, body, accept, rc);
     if let Some(total) = page.total {
         response
@@ -622,6 +668,13 @@ pub async fn batch_query(
     if let Some(q) = object.get("q").and_then(Value::as_str) {
         params.push(("q".into(), q.to_string()));
     }
+    for member in ["join", "joinLevel"] {
+        match object.get(member) {
+            Some(Value::String(v)) => params.push((member.into(), v.clone())),
+            Some(v @ Value::Number(_)) => params.push((member.into(), v.to_string())),
+            _ => {}
+        }
+    }
     if let Some(geo_q) = object.get("geoQ").and_then(Value::as_object) {
         for (member, name) in [
             ("georel", "georel"),
@@ -641,9 +694,10 @@ pub async fn batch_query(
         }
     }
     let query = parse_query(&params, &rc.ctx, &broker)?;
-    let options = render_options(&params, &rc.ctx)?;
+    let linked = linked_request(&params)?;
+    let options = render_options(&unpicked(&params, &linked), &rc.ctx)?;
     let geometry = geometry_property(&params, &rc.ctx);
-    run_query(&broker, &query, &options, accept, &rc, &geometry).await
+    run_query(&broker, &query, &options, accept, &rc, &geometry, linked).await
 }
 
 // ---------------------------------------------------------------------------------------------

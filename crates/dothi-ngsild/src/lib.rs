@@ -7,6 +7,7 @@
 //! * [`q`] parses the `q` query language (§4.9) into an AST; [`typesel`] the entity type
 //!   selection language (§4.17); [`geo`] the geo-query parameters (§4.10).
 //! * [`eval`] evaluates q and geo-queries against an entity.
+//! * [`linked`]: `join`/`joinLevel` and nested `pick`/`omit` (Linked Entity Retrieval).
 //!
 //! Errors carry the position (0-based character offset, or a JSON path for coordinates) and
 //! what was expected there.
@@ -16,5 +17,6 @@ pub mod document;
 pub mod entity;
 pub mod eval;
 pub mod geo;
+pub mod linked;
 pub mod q;
 pub mod typesel;

@@ -14,6 +14,7 @@ use dothi_ngsild::context::Context;
 use dothi_ngsild::document::{self, format_time, Format, RenderOptions};
 use dothi_ngsild::entity::Entity;
 use dothi_ngsild::eval::{CompiledGeoQuery, CompiledQuery};
+use dothi_ngsild::linked::{self, LinkedRequest};
 use dothi_ngsild::q;
 use dothi_store::ngsild::ChangeRow;
 use regex::Regex;
@@ -121,7 +122,7 @@ impl Notifier {
         };
         let mut items = Vec::new();
         for change in &batch {
-            self.notify_change(change, &listening, &mut items);
+            self.notify_change(change, &listening, &mut items).await?;
         }
         if !items.is_empty() {
             store.ngsild_deliveries_enqueue(&items, now_ms()).await?;
@@ -208,21 +209,21 @@ impl Notifier {
         }
     }
 
-    fn notify_change(
+    async fn notify_change(
         &mut self,
         change: &ChangeRow,
         subs: &[Arc<Compiled>],
         items: &mut Vec<(String, String)>,
-    ) {
+    ) -> Result<()> {
         // Deletions carry no snapshot, hence no type to select on: not notified (yet).
         let Some(snapshot) = &change.snapshot else {
-            return;
+            return Ok(());
         };
         let entity: Entity = match serde_json::from_str(snapshot) {
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!(seq = change.seq, error = %e, "an unreadable change-log snapshot");
-                return;
+                return Ok(());
             }
         };
         for c in subs {
@@ -237,8 +238,21 @@ impl Notifier {
                 }
             }
             self.last_sent.insert(sub.id.clone(), change.at);
-            let payload = notification(c, std::slice::from_ref(&entity), now_ms());
+            let entities = std::slice::from_ref(&entity);
+            let links = self.linked(c, entities).await?;
+            let payload = notification(c, entities, &links, now_ms());
             items.push((sub.id.clone(), payload.to_string()));
+        }
+        Ok(())
+    }
+
+    /// The linked entities of a subscription with `notification.join` (§4.5.23).
+    async fn linked(&self, c: &Compiled, entities: &[Entity]) -> Result<HashMap<String, Entity>> {
+        match c.state.subscription.notification.join_level {
+            Some(level) if c.state.subscription.notification.join.is_some() => {
+                self.broker.linked_entities(entities, level).await
+            }
+            _ => Ok(HashMap::new()),
         }
     }
 
@@ -265,7 +279,9 @@ impl Notifier {
             if entities.is_empty() {
                 continue;
             }
-            items.push((sub.id.clone(), notification(c, &entities, now).to_string()));
+            let links = self.linked(c, &entities).await?;
+            let payload = notification(c, &entities, &links, now);
+            items.push((sub.id.clone(), payload.to_string()));
         }
         if !items.is_empty() {
             self.broker
@@ -394,7 +410,12 @@ fn matches(c: &Compiled, change: &ChangeRow, entity: &Entity) -> bool {
 
 /// The Notification (§5.2.19) of `entities` for a subscription, rendered per its
 /// `notification` member in its context (`@context` is added at delivery, per `accept`).
-fn notification(c: &Compiled, entities: &[Entity], now: i64) -> Value {
+fn notification(
+    c: &Compiled,
+    entities: &[Entity],
+    links: &HashMap<String, Entity>,
+    now: i64,
+) -> Value {
     let sub: &Subscription = &c.state.subscription;
     let options = RenderOptions {
         format: match sub.notification.format.as_str() {
@@ -406,10 +427,13 @@ fn notification(c: &Compiled, entities: &[Entity], now: i64) -> Value {
         attrs: attribute_filter(sub),
         lang: sub.lang.clone(),
     };
-    let data: Vec<Value> = entities
-        .iter()
-        .map(|e| Value::Object(document::render_entity(e, &c.render_ctx, &options)))
-        .collect();
+    let data: Vec<Value> = match joined(sub) {
+        Some(request) => linked::render(entities, links, &request, &c.render_ctx, &options),
+        None => entities
+            .iter()
+            .map(|e| Value::Object(document::render_entity(e, &c.render_ctx, &options)))
+            .collect(),
+    };
     json!({
         "id": random_urn("Notification"),
         "type": "Notification",
@@ -417,4 +441,13 @@ fn notification(c: &Compiled, entities: &[Entity], now: i64) -> Value {
         "notifiedAt": format_time(now),
         "data": data,
     })
+}
+
+/// The `join`/`joinLevel` of a subscription's notifications, if any (§4.5.23).
+fn joined(sub: &Subscription) -> Option<LinkedRequest> {
+    let n = &sub.notification;
+    let level = n.join_level.map(|l| l.to_string());
+    LinkedRequest::parse(n.join.as_deref(), level.as_deref(), None, None)
+        .ok()
+        .flatten()
 }
