@@ -275,3 +275,51 @@ async fn batch_items_are_checked_one_by_one_and_a_null_item_fails_all() {
         );
     }
 }
+
+#[tokio::test]
+async fn partial_update_keeps_the_type_and_refuses_nulls_and_new_datasets_add_instances() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let id = "urn:ngsi-ld:Bridge:TruongTien";
+        let path = format!("{ENTITIES}/{id}");
+        create(&app, &bridge(id, "Trường Tiền")).await;
+
+        for (body, detail) in [
+            (
+                json!({"type": "Relationship", "object": "urn:ngsi-ld:River:Huong"}),
+                "attribute length is a Property, not a Relationship",
+            ),
+            (
+                json!({"type": "Property", "value": {"metres": "urn:ngsi-ld:null"}}),
+                "the value of length holds the NGSI-LD Null, which only merge-patch accepts",
+            ),
+            (
+                json!({"datasetId": "urn:ngsi-ld:null"}),
+                "a datasetId cannot be deleted by setting it to the NGSI-LD Null",
+            ),
+        ] {
+            let refused = app
+                .json("PATCH", &format!("{path}/attrs/length"), &body)
+                .await;
+            assert_eq!(refused.body, bad(detail), "{body}");
+        }
+
+        let updated = app
+            .json(
+                "PATCH",
+                &format!("{path}/attrs"),
+                &json!({"length": {"type": "Property", "value": 402,
+                                   "datasetId": "urn:ngsi-ld:Dataset:survey2026"}}),
+            )
+            .await;
+        assert_eq!(updated.status, StatusCode::NO_CONTENT, "{:?}", updated.body);
+        let read = app.get(&format!("{path}?attrs=length")).await;
+        assert_eq!(
+            read.body,
+            json!({"id": id, "type": "Bridge", "length": [
+                {"type": "Property", "value": 400},
+                {"type": "Property", "value": 402, "datasetId": "urn:ngsi-ld:Dataset:survey2026"},
+            ]})
+        );
+    }
+}

@@ -301,6 +301,19 @@ pub fn holds_null(attr: &Attribute, top: bool) -> bool {
             .any(|sub| holds_null(sub, true))
 }
 
+/// True if a compound value (object or array) holds the NGSI-LD Null at any depth.
+pub fn value_holds_null(value: &Value) -> bool {
+    fn nested(value: &Value) -> bool {
+        match value {
+            Value::String(s) => s == NGSI_LD_NULL,
+            Value::Array(items) => items.iter().any(nested),
+            Value::Object(o) => o.values().any(nested),
+            _ => false,
+        }
+    }
+    matches!(value, Value::Array(_) | Value::Object(_)) && nested(value)
+}
+
 /// The attributes of a fragment (append, update, merge), with the attributes a merge-patch
 /// sets to `urn:ngsi-ld:null`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -839,6 +852,10 @@ impl Entity {
                 let dataset = instance.dataset_id.clone();
                 if let Some(existing) = self.instance_mut(&iri, dataset.as_deref()) {
                     overwrite(existing, instance, now);
+                    changed = true;
+                } else if let Some(others) = self.attributes.get_mut(&iri) {
+                    // A new datasetId of an existing attribute adds an instance (§5.5.8).
+                    others.push(instance);
                     changed = true;
                 }
             }
