@@ -323,3 +323,33 @@ async fn partial_update_keeps_the_type_and_refuses_nulls_and_new_datasets_add_in
         );
     }
 }
+
+#[tokio::test]
+async fn merge_patches_a_compound_value_key_by_key() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let id = "urn:ngsi-ld:Bridge:TruongTien";
+        let path = format!("{ENTITIES}/{id}");
+        create(
+            &app,
+            &json!({"id": id, "type": "Bridge", "address": {"type": "Property",
+                "value": {"street": "Lê Lợi", "city": "Huế", "country": "Việt Nam"}}}),
+        )
+        .await;
+        let merged = app
+            .json(
+                "PATCH",
+                &path,
+                &json!({"address": {"type": "Property",
+                    "value": {"street": "Trần Hưng Đạo", "country": "urn:ngsi-ld:null"}}}),
+            )
+            .await;
+        assert_eq!(merged.status, StatusCode::NO_CONTENT, "{:?}", merged.body);
+        let read = app.get(&path).await;
+        assert_eq!(
+            read.body,
+            json!({"id": id, "type": "Bridge", "address": {"type": "Property",
+                "value": {"street": "Trần Hưng Đạo", "city": "Huế"}}})
+        );
+    }
+}

@@ -789,6 +789,25 @@ fn merge_instance(old: &mut Attribute, new: Attribute, now: i64) {
     old.modified_at = now;
 }
 
+/// RFC 7396 merge-patch of a JSON value, with the NGSI-LD Null (or JSON null) removing a key.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    let (Value::Object(target), Value::Object(patch)) = (target, patch) else {
+        return;
+    };
+    for (key, value) in patch {
+        let removes = value.is_null() || value.as_str() == Some(NGSI_LD_NULL);
+        if removes {
+            target.remove(key);
+        } else if let (Some(existing @ Value::Object(_)), Value::Object(_)) =
+            (target.get_mut(key), value)
+        {
+            merge_patch(existing, value);
+        } else {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+}
+
 impl Entity {
     fn instance_mut(&mut self, iri: &str, dataset_id: Option<&str>) -> Option<&mut Attribute> {
         self.attributes
@@ -926,10 +945,24 @@ impl Entity {
             }
         }
         for (iri, instances) in fragment.attributes {
-            for instance in instances {
+            for mut instance in instances {
                 let dataset = instance.dataset_id.clone();
                 match self.instance_mut(&iri, dataset.as_deref()) {
-                    Some(existing) => merge_instance(existing, instance, now),
+                    Some(existing) => {
+                        // §5.5.12: a compound Property value is merge-patched (RFC 7396).
+                        if existing.kind == AttributeKind::Property
+                            && instance.kind == AttributeKind::Property
+                        {
+                            if let (Value::Object(old), Value::Object(_)) =
+                                (&existing.value, &instance.value)
+                            {
+                                let mut patched = Value::Object(old.clone());
+                                merge_patch(&mut patched, &instance.value);
+                                instance.value = patched;
+                            }
+                        }
+                        merge_instance(existing, instance, now)
+                    }
                     None => self
                         .attributes
                         .entry(iri.clone())
