@@ -353,3 +353,30 @@ async fn merge_patches_a_compound_value_key_by_key() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_expired_entity_or_attribute_instance_is_gone() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let id = "urn:ngsi-ld:Bridge:TruongTien";
+        let path = format!("{ENTITIES}/{id}");
+        let mut body = bridge(id, "Trường Tiền");
+        body["length"]["expiresAt"] = json!("2020-01-01T00:00:00Z");
+        create(&app, &body).await;
+        let read = app.get(&path).await;
+        assert_eq!(
+            read.body,
+            json!({"id": id, "type": "Bridge", "name": {"type": "Property", "value": "Trường Tiền"}})
+        );
+
+        let mut transient = bridge("urn:ngsi-ld:Bridge:Phao", "cầu phao");
+        transient["expiresAt"] = json!("2020-01-01T00:00:00Z");
+        create(&app, &transient).await;
+        let gone = app
+            .get(&format!("{ENTITIES}/urn:ngsi-ld:Bridge:Phao"))
+            .await;
+        assert_eq!(gone.status, StatusCode::NOT_FOUND);
+        // The id is free again.
+        create(&app, &bridge("urn:ngsi-ld:Bridge:Phao", "cầu phao")).await;
+    }
+}
