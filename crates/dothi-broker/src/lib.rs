@@ -24,7 +24,7 @@ pub mod webhooks;
 
 use std::sync::Arc;
 
-use dothi_ngsild::document::DocumentError;
+use dothi_ngsild::document::{DocumentError, EXPIRES_AT};
 use dothi_ngsild::entity::Entity;
 use dothi_store::ngsild::{Change, StoredEntity};
 use dothi_store::{Store, StoreError};
@@ -199,9 +199,6 @@ impl Broker {
         }
     }
 }
-
-/// `expiresAt`, expanded: the end of a transient entity or attribute instance (§4.22).
-pub const EXPIRES_AT: &str = "https://uri.etsi.org/ngsi-ld/expiresAt";
 
 /// The entity as it is at `now` (§4.22): None once its `expiresAt` has passed, and without the
 /// attribute instances whose `expiresAt` has passed. An expired entity counts as absent, so its

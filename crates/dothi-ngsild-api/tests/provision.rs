@@ -380,3 +380,20 @@ async fn an_expired_entity_or_attribute_instance_is_gone() {
         create(&app, &bridge("urn:ngsi-ld:Bridge:Phao", "cầu phao")).await;
     }
 }
+
+#[tokio::test]
+async fn a_malformed_expires_at_is_refused() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let detail = "expiresAt must be an ISO 8601 date-time, e.g. 2026-11-25T08:00:00Z";
+        let mut entity = bridge("urn:ngsi-ld:Bridge:Phao", "cầu phao");
+        entity["expiresAt"] = json!("2026-13-45T00:00:00Z");
+        assert_eq!(app.json("POST", ENTITIES, &entity).await.body, bad(detail));
+        let mut attribute = bridge("urn:ngsi-ld:Bridge:Phao", "cầu phao");
+        attribute["length"]["expiresAt"] = json!("ngày mai");
+        assert_eq!(
+            app.json("POST", ENTITIES, &attribute).await.body,
+            bad(detail)
+        );
+    }
+}

@@ -22,6 +22,21 @@ use crate::entity::{Attribute, AttributeKind, Entity};
 pub const CORE: &str = "https://uri.etsi.org/ngsi-ld/";
 /// `location`, expanded.
 pub const LOCATION: &str = "https://uri.etsi.org/ngsi-ld/location";
+/// `expiresAt`, expanded (§4.22): when a transient entity or attribute instance ends.
+pub const EXPIRES_AT: &str = "https://uri.etsi.org/ngsi-ld/expiresAt";
+
+fn check_expires_at(value: &Value) -> Result<()> {
+    if value.as_str() == Some(NGSI_LD_NULL) {
+        return Ok(());
+    }
+    match value.as_str().and_then(parse_time) {
+        Some(_) => Ok(()),
+        None => Err(bad(
+            "expiresAt must be an ISO 8601 date-time, e.g. 2026-11-25T08:00:00Z",
+        )),
+    }
+}
+
 /// The NGSI-LD null of merge-patch (§4.5.? "urn:ngsi-ld:null" deletes an attribute).
 pub const NGSI_LD_NULL: &str = "urn:ngsi-ld:null";
 
@@ -360,6 +375,11 @@ fn parse_attributes(
             continue;
         }
         let instances = parse_attribute(name, &iri, value, ctx, now)?;
+        if iri == EXPIRES_AT {
+            instances
+                .iter()
+                .try_for_each(|i| check_expires_at(&i.value))?;
+        }
         fragment.attributes.insert(iri, instances);
     }
     Ok(fragment)
@@ -677,6 +697,9 @@ fn parse_instance_members(
         let sub_iri = ctx.expand(sub_name);
         let path = format!("{name}.{sub_name}");
         let sub = parse_instance(&path, &sub_iri, sub_value, ctx, now)?;
+        if sub_iri == EXPIRES_AT {
+            check_expires_at(&sub.value)?;
+        }
         attr.sub_attributes.insert(sub_iri, sub);
     }
     Ok(attr)
