@@ -305,9 +305,38 @@ impl Broker {
                 .delete_attribute(id, attr, ctx, dataset.as_deref(), false)
                 .await;
         }
+        if body.get("datasetId").and_then(Value::as_str) == Some(document::NGSI_LD_NULL) {
+            return Err(BrokerError::BadRequestData(
+                "a datasetId cannot be deleted by setting it to the NGSI-LD Null".into(),
+            ));
+        }
         let instances = document::parse_attribute(attr, &iri, &body, ctx, now)?;
+        // Only merge-patch removes keys of a compound value with the NGSI-LD Null (§5.5.4).
+        if instances
+            .iter()
+            .any(|i| document::value_holds_null(&i.value))
+        {
+            return Err(BrokerError::BadRequestData(format!(
+                "the value of {attr} holds the NGSI-LD Null, which only merge-patch accepts"
+            )));
+        }
         let outcome = self
             .update_one(id, |entity| {
+                // A partial update that names a type must keep the attribute's type.
+                if !replace && body.get("type").is_some() {
+                    for instance in &instances {
+                        let current = entity.attributes.get(&iri).and_then(|all| {
+                            all.iter().find(|a| a.dataset_id == instance.dataset_id)
+                        });
+                        if current.is_some_and(|c| c.kind != instance.kind) {
+                            return Err(BrokerError::BadRequestData(format!(
+                                "attribute {attr} is a {}, not a {}",
+                                current.map(|c| c.kind.as_str()).unwrap_or_default(),
+                                instance.kind.as_str()
+                            )));
+                        }
+                    }
+                }
                 let done = if replace {
                     entity.replace_attribute(&iri, instances, now)
                 } else {

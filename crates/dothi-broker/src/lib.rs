@@ -25,7 +25,7 @@ pub mod webhooks;
 
 use std::sync::Arc;
 
-use dothi_ngsild::document::DocumentError;
+use dothi_ngsild::document::{DocumentError, EXPIRES_AT};
 use dothi_ngsild::entity::Entity;
 use dothi_store::ngsild::{Change, StoredEntity};
 use dothi_store::{Store, StoreError};
@@ -168,7 +168,7 @@ impl Broker {
             .store
             .ngsild_modify(ids, |id: &str, current: Option<&StoredEntity>| {
                 let current = match current {
-                    Some(stored) => Some(record::entity_of(stored)?),
+                    Some(stored) => live(record::entity_of(stored)?, now_ms()),
                     None => None,
                 };
                 let existed = current.is_some();
@@ -193,10 +193,40 @@ impl Broker {
     /// One entity, as stored.
     pub async fn entity(&self, id: &str) -> Result<Entity> {
         match self.store.ngsild_get(id).await? {
-            Some(stored) => record::entity_of(&stored),
+            Some(stored) => {
+                live(record::entity_of(&stored)?, now_ms()).ok_or_else(|| not_found(id))
+            }
             None => Err(not_found(id)),
         }
     }
+}
+
+/// The entity as it is at `now` (§4.22): None once its `expiresAt` has passed, and without the
+/// attribute instances whose `expiresAt` has passed. An expired entity counts as absent, so its
+/// id may be created again.
+pub fn live(mut entity: Entity, now: i64) -> Option<Entity> {
+    let expired = |value: &serde_json::Value| {
+        value
+            .as_str()
+            .and_then(dothi_ngsild::document::parse_time)
+            .is_some_and(|t| t <= now)
+    };
+    if entity
+        .attributes
+        .get(EXPIRES_AT)
+        .is_some_and(|instances| instances.iter().any(|i| expired(&i.value)))
+    {
+        return None;
+    }
+    entity.attributes.retain(|_, instances| {
+        instances.retain(|i| {
+            !i.sub_attributes
+                .get(EXPIRES_AT)
+                .is_some_and(|sub| expired(&sub.value))
+        });
+        !instances.is_empty()
+    });
+    Some(entity)
 }
 
 pub(crate) fn not_found(id: &str) -> BrokerError {

@@ -275,3 +275,125 @@ async fn batch_items_are_checked_one_by_one_and_a_null_item_fails_all() {
         );
     }
 }
+
+#[tokio::test]
+async fn partial_update_keeps_the_type_and_refuses_nulls_and_new_datasets_add_instances() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let id = "urn:ngsi-ld:Bridge:TruongTien";
+        let path = format!("{ENTITIES}/{id}");
+        create(&app, &bridge(id, "Trường Tiền")).await;
+
+        for (body, detail) in [
+            (
+                json!({"type": "Relationship", "object": "urn:ngsi-ld:River:Huong"}),
+                "attribute length is a Property, not a Relationship",
+            ),
+            (
+                json!({"type": "Property", "value": {"metres": "urn:ngsi-ld:null"}}),
+                "the value of length holds the NGSI-LD Null, which only merge-patch accepts",
+            ),
+            (
+                json!({"datasetId": "urn:ngsi-ld:null"}),
+                "a datasetId cannot be deleted by setting it to the NGSI-LD Null",
+            ),
+        ] {
+            let refused = app
+                .json("PATCH", &format!("{path}/attrs/length"), &body)
+                .await;
+            assert_eq!(refused.body, bad(detail), "{body}");
+        }
+
+        let updated = app
+            .json(
+                "PATCH",
+                &format!("{path}/attrs"),
+                &json!({"length": {"type": "Property", "value": 402,
+                                   "datasetId": "urn:ngsi-ld:Dataset:survey2026"}}),
+            )
+            .await;
+        assert_eq!(updated.status, StatusCode::NO_CONTENT, "{:?}", updated.body);
+        let read = app.get(&format!("{path}?attrs=length")).await;
+        assert_eq!(
+            read.body,
+            json!({"id": id, "type": "Bridge", "length": [
+                {"type": "Property", "value": 400},
+                {"type": "Property", "value": 402, "datasetId": "urn:ngsi-ld:Dataset:survey2026"},
+            ]})
+        );
+    }
+}
+
+#[tokio::test]
+async fn merge_patches_a_compound_value_key_by_key() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let id = "urn:ngsi-ld:Bridge:TruongTien";
+        let path = format!("{ENTITIES}/{id}");
+        create(
+            &app,
+            &json!({"id": id, "type": "Bridge", "address": {"type": "Property",
+                "value": {"street": "Lê Lợi", "city": "Huế", "country": "Việt Nam"}}}),
+        )
+        .await;
+        let merged = app
+            .json(
+                "PATCH",
+                &path,
+                &json!({"address": {"type": "Property",
+                    "value": {"street": "Trần Hưng Đạo", "country": "urn:ngsi-ld:null"}}}),
+            )
+            .await;
+        assert_eq!(merged.status, StatusCode::NO_CONTENT, "{:?}", merged.body);
+        let read = app.get(&path).await;
+        assert_eq!(
+            read.body,
+            json!({"id": id, "type": "Bridge", "address": {"type": "Property",
+                "value": {"street": "Trần Hưng Đạo", "city": "Huế"}}})
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_expired_entity_or_attribute_instance_is_gone() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let id = "urn:ngsi-ld:Bridge:TruongTien";
+        let path = format!("{ENTITIES}/{id}");
+        let mut body = bridge(id, "Trường Tiền");
+        body["length"]["expiresAt"] = json!("2020-01-01T00:00:00Z");
+        create(&app, &body).await;
+        let read = app.get(&path).await;
+        assert_eq!(
+            read.body,
+            json!({"id": id, "type": "Bridge", "name": {"type": "Property", "value": "Trường Tiền"}})
+        );
+
+        let mut transient = bridge("urn:ngsi-ld:Bridge:Phao", "cầu phao");
+        transient["expiresAt"] = json!("2020-01-01T00:00:00Z");
+        create(&app, &transient).await;
+        let gone = app
+            .get(&format!("{ENTITIES}/urn:ngsi-ld:Bridge:Phao"))
+            .await;
+        assert_eq!(gone.status, StatusCode::NOT_FOUND);
+        // The id is free again.
+        create(&app, &bridge("urn:ngsi-ld:Bridge:Phao", "cầu phao")).await;
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_expires_at_is_refused() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let detail = "expiresAt must be an ISO 8601 date-time, e.g. 2026-11-25T08:00:00Z";
+        let mut entity = bridge("urn:ngsi-ld:Bridge:Phao", "cầu phao");
+        entity["expiresAt"] = json!("2026-13-45T00:00:00Z");
+        assert_eq!(app.json("POST", ENTITIES, &entity).await.body, bad(detail));
+        let mut attribute = bridge("urn:ngsi-ld:Bridge:Phao", "cầu phao");
+        attribute["length"]["expiresAt"] = json!("ngày mai");
+        assert_eq!(
+            app.json("POST", ENTITIES, &attribute).await.body,
+            bad(detail)
+        );
+    }
+}

@@ -22,6 +22,21 @@ use crate::entity::{Attribute, AttributeKind, Entity};
 pub const CORE: &str = "https://uri.etsi.org/ngsi-ld/";
 /// `location`, expanded.
 pub const LOCATION: &str = "https://uri.etsi.org/ngsi-ld/location";
+/// `expiresAt`, expanded (§4.22): when a transient entity or attribute instance ends.
+pub const EXPIRES_AT: &str = "https://uri.etsi.org/ngsi-ld/expiresAt";
+
+fn check_expires_at(value: &Value) -> Result<()> {
+    if value.as_str() == Some(NGSI_LD_NULL) {
+        return Ok(());
+    }
+    match value.as_str().and_then(parse_time) {
+        Some(_) => Ok(()),
+        None => Err(bad(
+            "expiresAt must be an ISO 8601 date-time, e.g. 2026-11-25T08:00:00Z",
+        )),
+    }
+}
+
 /// The NGSI-LD null of merge-patch (§4.5.? "urn:ngsi-ld:null" deletes an attribute).
 pub const NGSI_LD_NULL: &str = "urn:ngsi-ld:null";
 
@@ -301,6 +316,19 @@ pub fn holds_null(attr: &Attribute, top: bool) -> bool {
             .any(|sub| holds_null(sub, true))
 }
 
+/// True if a compound value (object or array) holds the NGSI-LD Null at any depth.
+pub fn value_holds_null(value: &Value) -> bool {
+    fn nested(value: &Value) -> bool {
+        match value {
+            Value::String(s) => s == NGSI_LD_NULL,
+            Value::Array(items) => items.iter().any(nested),
+            Value::Object(o) => o.values().any(nested),
+            _ => false,
+        }
+    }
+    matches!(value, Value::Array(_) | Value::Object(_)) && nested(value)
+}
+
 /// The attributes of a fragment (append, update, merge), with the attributes a merge-patch
 /// sets to `urn:ngsi-ld:null`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -347,6 +375,11 @@ fn parse_attributes(
             continue;
         }
         let instances = parse_attribute(name, &iri, value, ctx, now)?;
+        if iri == EXPIRES_AT {
+            instances
+                .iter()
+                .try_for_each(|i| check_expires_at(&i.value))?;
+        }
         fragment.attributes.insert(iri, instances);
     }
     Ok(fragment)
@@ -664,6 +697,9 @@ fn parse_instance_members(
         let sub_iri = ctx.expand(sub_name);
         let path = format!("{name}.{sub_name}");
         let sub = parse_instance(&path, &sub_iri, sub_value, ctx, now)?;
+        if sub_iri == EXPIRES_AT {
+            check_expires_at(&sub.value)?;
+        }
         attr.sub_attributes.insert(sub_iri, sub);
     }
     Ok(attr)
@@ -776,6 +812,25 @@ fn merge_instance(old: &mut Attribute, new: Attribute, now: i64) {
     old.modified_at = now;
 }
 
+/// RFC 7396 merge-patch of a JSON value, with the NGSI-LD Null (or JSON null) removing a key.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    let (Value::Object(target), Value::Object(patch)) = (target, patch) else {
+        return;
+    };
+    for (key, value) in patch {
+        let removes = value.is_null() || value.as_str() == Some(NGSI_LD_NULL);
+        if removes {
+            target.remove(key);
+        } else if let (Some(existing @ Value::Object(_)), Value::Object(_)) =
+            (target.get_mut(key), value)
+        {
+            merge_patch(existing, value);
+        } else {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+}
+
 impl Entity {
     fn instance_mut(&mut self, iri: &str, dataset_id: Option<&str>) -> Option<&mut Attribute> {
         self.attributes
@@ -839,6 +894,10 @@ impl Entity {
                 let dataset = instance.dataset_id.clone();
                 if let Some(existing) = self.instance_mut(&iri, dataset.as_deref()) {
                     overwrite(existing, instance, now);
+                    changed = true;
+                } else if let Some(others) = self.attributes.get_mut(&iri) {
+                    // A new datasetId of an existing attribute adds an instance (§5.5.8).
+                    others.push(instance);
                     changed = true;
                 }
             }
@@ -909,10 +968,24 @@ impl Entity {
             }
         }
         for (iri, instances) in fragment.attributes {
-            for instance in instances {
+            for mut instance in instances {
                 let dataset = instance.dataset_id.clone();
                 match self.instance_mut(&iri, dataset.as_deref()) {
-                    Some(existing) => merge_instance(existing, instance, now),
+                    Some(existing) => {
+                        // §5.5.12: a compound Property value is merge-patched (RFC 7396).
+                        if existing.kind == AttributeKind::Property
+                            && instance.kind == AttributeKind::Property
+                        {
+                            if let (Value::Object(old), Value::Object(_)) =
+                                (&existing.value, &instance.value)
+                            {
+                                let mut patched = Value::Object(old.clone());
+                                merge_patch(&mut patched, &instance.value);
+                                instance.value = patched;
+                            }
+                        }
+                        merge_instance(existing, instance, now)
+                    }
                     None => self
                         .attributes
                         .entry(iri.clone())
