@@ -116,11 +116,17 @@ async fn queries_select_by_type_q_id_and_attributes() {
         assert_eq!(
             ids(
                 &app,
-                "id=urn:ngsi-ld:Streetlight:LeLoi-12,urn:ngsi-ld:RiverGauge:PhuOc"
+                "id=urn:ngsi-ld:Streetlight:LeLoi-12,urn:ngsi-ld:RiverGauge:PhuOc\
+                 &type=RiverGauge,Streetlight"
             )
             .await,
             ["RiverGauge:PhuOc", "Streetlight:LeLoi-12"]
         );
+        // Ids alone select too wide (§5.7.2.4).
+        let ids_only = app
+            .get("/ngsi-ld/v1/entities?id=urn:ngsi-ld:RiverGauge:PhuOc")
+            .await;
+        assert_eq!(ids_only.status, StatusCode::BAD_REQUEST);
         assert_eq!(
             ids(&app, "attrs=aqi,powerState").await,
             ["AirQualityObserved:DaiNoi", "Streetlight:LeLoi-12"]

@@ -299,6 +299,7 @@ impl Notifier {
                 limit: PERIODIC_LIMIT,
                 offset: 0,
                 count: false,
+                ..EntityQuery::default()
             };
             for entity in self.broker.query_entities(&query, &expand).await?.entities {
                 if seen.insert(entity.id.clone()) {
@@ -405,6 +406,7 @@ fn notification(c: &Compiled, entities: &[Entity], now: i64) -> Value {
         sys_attrs: sub.notification.sys_attrs,
         attrs: attribute_filter(sub),
         lang: sub.lang.clone(),
+        ..RenderOptions::default()
     };
     let data: Vec<Value> = entities
         .iter()
