@@ -38,6 +38,9 @@ pub struct EntityQuery {
     pub scope_q: Option<ScopeQuery>,
     /// `orderBy` (§4.23): the keys, most significant first; empty = storage order.
     pub order_by: Vec<OrderKey>,
+    /// `collation`: with any tag, strings are compared with accents and case folded first
+    /// (an approximation of the root collation for Latin scripts); None = code point order.
+    pub collation: Option<String>,
 }
 
 /// One key of `orderBy` (§4.23).
@@ -148,7 +151,8 @@ impl Broker {
         }
         if !query.order_by.is_empty() {
             // A stable sort keeps storage order among equal keys.
-            entities.sort_by(|a, b| compare_entities(a, b, &query.order_by));
+            let folded = query.collation.is_some();
+            entities.sort_by(|a, b| compare_entities(a, b, &query.order_by, folded));
         }
         let total = entities.len() as u64;
         let entities = entities
@@ -341,7 +345,7 @@ fn query_bbox(query: &GeoQuery) -> Option<[f64; 4]> {
 
 /// Orders two entities by the `orderBy` keys (§4.23.2): numbers before strings before
 /// booleans before other values, an absent key last whatever the direction.
-fn compare_entities(a: &Entity, b: &Entity, keys: &[OrderKey]) -> std::cmp::Ordering {
+fn compare_entities(a: &Entity, b: &Entity, keys: &[OrderKey], folded: bool) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     for key in keys {
         let (x, y) = (sort_value(a, &key.member), sort_value(b, &key.member));
@@ -350,7 +354,7 @@ fn compare_entities(a: &Entity, b: &Entity, keys: &[OrderKey]) -> std::cmp::Orde
             (None, Some(_)) => Ordering::Greater,
             (Some(_), None) => Ordering::Less,
             (Some(x), Some(y)) => {
-                let ord = compare_values(x, y);
+                let ord = compare_values(x, y, folded);
                 if key.descending {
                     ord.reverse()
                 } else {
@@ -374,8 +378,12 @@ fn rank(v: &Value) -> u8 {
     }
 }
 
-fn compare_values(x: &Value, y: &Value) -> std::cmp::Ordering {
+fn compare_values(x: &Value, y: &Value, folded: bool) -> std::cmp::Ordering {
     match (x, y) {
+        (Value::String(a), Value::String(b)) if folded => fold(a)
+            .cmp(&fold(b))
+            .then_with(|| a.to_lowercase().cmp(&b.to_lowercase()))
+            .then_with(|| a.cmp(b)),
         (Value::Number(a), Value::Number(b)) => a
             .as_f64()
             .unwrap_or(0.0)
@@ -461,4 +469,40 @@ fn distance_to(geometry: &Value, from: (f64, f64)) -> Option<f64> {
             2.0 * 6_371_008.8 * h.sqrt().asin()
         })
         .min_by(f64::total_cmp)
+}
+
+/// Lower case without diacritics, for the collated order of Latin-script strings.
+fn fold(s: &str) -> String {
+    const GROUPS: &[(&str, &str)] = &[
+        ("àáâãäåāăąạảấầẩẫậắằẳẵặ", "a"),
+        ("çćĉċč", "c"),
+        ("ďđ", "d"),
+        ("èéêëēĕėęěẹẻẽếềểễệ", "e"),
+        ("ĝğġģ", "g"),
+        ("ĥħ", "h"),
+        ("ìíîïĩīĭįıỉị", "i"),
+        ("ĵ", "j"),
+        ("ķ", "k"),
+        ("ĺļľŀł", "l"),
+        ("ñńņňŉ", "n"),
+        ("òóôõöøōŏőơọỏốồổỗộớờởỡợ", "o"),
+        ("ŕŗř", "r"),
+        ("śŝşš", "s"),
+        ("ţťŧ", "t"),
+        ("ùúûüũūŭůűųưụủứừửữự", "u"),
+        ("ŵ", "w"),
+        ("ýÿŷỳỵỷỹ", "y"),
+        ("źżž", "z"),
+        ("ß", "ss"),
+        ("æ", "ae"),
+        ("œ", "oe"),
+    ];
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().flat_map(char::to_lowercase) {
+        match GROUPS.iter().find(|(from, _)| from.contains(c)) {
+            Some((_, to)) => out.push_str(to),
+            None => out.push(c),
+        }
+    }
+    out
 }

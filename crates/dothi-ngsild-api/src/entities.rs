@@ -565,6 +565,7 @@ fn parse_query(
         count,
         scope_q,
         order_by,
+        collation: param(params, "collation").map(str::to_string),
     })
 }
 
@@ -619,9 +620,6 @@ fn check_id_pattern(pattern: &str) -> Result<(), Problem> {
 /// `orderBy` (§4.23): `key[;asc|;desc|;dist-asc|;dist-desc]`, comma-separated, with
 /// `orderFrom` for the distance orderings.
 fn order_by(params: &[(String, String)], ctx: &Context) -> Result<Vec<OrderKey>, Problem> {
-    let Some(text) = param(params, "orderBy") else {
-        return Ok(Vec::new());
-    };
     if let Some(tag) = param(params, "collation") {
         // Only the code point order is implemented; the tag must still be a BCP 47 tag.
         let valid = !tag.is_empty()
@@ -634,6 +632,9 @@ fn order_by(params: &[(String, String)], ctx: &Context) -> Result<Vec<OrderKey>,
             )));
         }
     }
+    let Some(text) = param(params, "orderBy") else {
+        return Ok(Vec::new());
+    };
     let mut keys = Vec::new();
     for item in text.split(',') {
         let (name, direction) = item.split_once(';').unwrap_or((item, "asc"));
@@ -713,10 +714,56 @@ pub async fn query(
     let params = negotiate::checked_params(raw.as_deref(), QUERY_PARAMS)?;
     let accept = negotiate::accept(&headers, true)?;
     let rc = negotiate::context_of(&broker, &headers).await?;
-    let query = parse_query(&params, &rc.ctx, &broker)?;
     let options = render_options(&params, &rc.ctx)?;
+    let query = parse_query(&params, &rc.ctx, &broker)?;
     let geometry = geometry_property(&params, &rc.ctx, accept)?;
-    run_query(&broker, &query, &options, accept, &rc, &geometry).await
+    let mut response = run_query(&broker, &query, &options, accept, &rc, &geometry).await?;
+    page_links(&mut response, &params, &query);
+    Ok(response)
+}
+
+/// The `prev` and `next` links of a page (§4.12, §6.3.13) when the total is known
+/// (`count=true`): the same query with the offset of the neighbouring page.
+fn page_links(response: &mut Response, params: &[(String, String)], query: &EntityQuery) {
+    let Some(total) = response
+        .headers()
+        .get("NGSILD-Results-Count")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    if query.limit == 0 {
+        return;
+    }
+    let (limit, offset) = (u64::from(query.limit), u64::from(query.offset));
+    let link = |offset: u64, rel: &str| {
+        let mut pairs: Vec<(String, String)> = params
+            .iter()
+            .filter(|(k, _)| k != "limit" && k != "offset")
+            .cloned()
+            .collect();
+        pairs.push(("limit".into(), limit.to_string()));
+        pairs.push(("offset".into(), offset.to_string()));
+        pairs.sort();
+        let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!(
+            "</ngsi-ld/v1/entities?{}>; rel=\"{rel}\"; type=\"application/json\"",
+            query.join("&")
+        )
+    };
+    let mut links = Vec::new();
+    if offset > 0 {
+        links.push(link(offset.saturating_sub(limit), "prev"));
+    }
+    if offset + limit < total {
+        links.push(link(offset + limit, "next"));
+    }
+    for l in links {
+        if let Ok(v) = HeaderValue::from_str(&l) {
+            response.headers_mut().append(header::LINK, v);
+        }
+    }
 }
 
 async fn run_query(
@@ -792,30 +839,121 @@ pub async fn batch_query(
             .iter()
             .filter_map(|e| e.get("type")?.as_str())
             .collect();
-        if !types.is_empty() {
-            params.push(("type".into(), types.join(",")));
+        if types.len() != entities.len() {
+            return Err(Problem::bad_request_data(
+                "each EntitySelector of entities needs a type (a string)",
+            ));
         }
-        let ids: Vec<&str> = entities
-            .iter()
-            .filter_map(|e| e.get("id")?.as_str())
-            .collect();
+        params.push(("type".into(), types.join(",")));
+        let mut ids = Vec::new();
+        for selector in entities {
+            match selector.get("id") {
+                None => {}
+                Some(Value::String(id)) => ids.push(id.as_str()),
+                Some(Value::Array(items)) => {
+                    for item in items {
+                        ids.push(item.as_str().ok_or_else(|| {
+                            Problem::bad_request_data("the ids of an EntitySelector are strings")
+                        })?);
+                    }
+                }
+                Some(_) => {
+                    return Err(Problem::bad_request_data(
+                        "the id of an EntitySelector is a string or an array of strings",
+                    ))
+                }
+            }
+        }
         if !ids.is_empty() {
             params.push(("id".into(), ids.join(",")));
         }
-        if let Some(p) = entities.iter().find_map(|e| e.get("idPattern")?.as_str()) {
+        // id takes precedence over idPattern (§5.2.33).
+        if let Some(p) = entities
+            .iter()
+            .filter(|e| e.get("id").is_none())
+            .find_map(|e| e.get("idPattern")?.as_str())
+        {
             params.push(("idPattern".into(), p.to_string()));
         }
     }
-    match object.get("attrs") {
-        Some(Value::Array(attrs)) => {
-            let names: Vec<&str> = attrs.iter().filter_map(Value::as_str).collect();
-            params.push(("attrs".into(), names.join(",")));
+    // Members that are lists of names become comma-separated parameters.
+    for member in ["attrs", "pick", "omit"] {
+        match object.get(member) {
+            None => {}
+            Some(Value::Array(items)) => {
+                let names: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+                if names.len() != items.len() {
+                    return Err(Problem::bad_request_data(format!(
+                        "{member} must be an array of strings"
+                    )));
+                }
+                params.push((member.into(), names.join(",")));
+            }
+            Some(Value::String(a)) => params.push((member.into(), a.clone())),
+            Some(_) => {
+                return Err(Problem::bad_request_data(format!(
+                    "{member} must be an array of strings"
+                )))
+            }
         }
-        Some(Value::String(a)) => params.push(("attrs".into(), a.clone())),
-        _ => {}
     }
-    if let Some(q) = object.get("q").and_then(Value::as_str) {
-        params.push(("q".into(), q.to_string()));
+    match object.get("q") {
+        None => {}
+        Some(Value::String(q)) => params.push(("q".into(), q.clone())),
+        Some(_) => return Err(Problem::bad_request_data("q must be a string")),
+    }
+    if object.contains_key("temporalQ") {
+        return Err(Problem::bad_request_data(
+            "temporalQ belongs to Query Temporal Evolution of Entities, not Query Entities",
+        ));
+    }
+    if let Some(level) = object.get("joinLevel") {
+        if level.as_u64().is_none_or(|l| l == 0) {
+            return Err(Problem::bad_request_data(
+                "joinLevel must be a positive integer",
+            ));
+        }
+    }
+    if let Some(ordering) = object.get("ordering") {
+        let ordering = ordering
+            .as_object()
+            .ok_or_else(|| Problem::bad_request_data("ordering must be an object"))?;
+        match ordering.get("orderBy") {
+            None => {}
+            Some(Value::Array(keys)) if keys.iter().all(Value::is_string) => {
+                let keys: Vec<&str> = keys.iter().filter_map(Value::as_str).collect();
+                params.push(("orderBy".into(), keys.join(",")));
+            }
+            Some(Value::String(k)) => params.push(("orderBy".into(), k.clone())),
+            Some(_) => {
+                return Err(Problem::bad_request_data(
+                    "ordering.orderBy must be an array of strings",
+                ))
+            }
+        }
+        match ordering.get("coordinates") {
+            None => {}
+            Some(c @ Value::Array(_)) => params.push(("orderFrom".into(), c.to_string())),
+            Some(_) => {
+                return Err(Problem::bad_request_data(
+                    "ordering.coordinates must be a JSON array",
+                ))
+            }
+        }
+        if ordering.get("geometry").is_some_and(|g| !g.is_string()) {
+            return Err(Problem::bad_request_data(
+                "ordering.geometry must be a string",
+            ));
+        }
+        match ordering.get("collation") {
+            None => {}
+            Some(Value::String(c)) => params.push(("collation".into(), c.clone())),
+            Some(_) => {
+                return Err(Problem::bad_request_data(
+                    "ordering.collation must be a string",
+                ))
+            }
+        }
     }
     if let Some(geo_q) = object.get("geoQ").and_then(Value::as_object) {
         for (member, name) in [
@@ -835,8 +973,8 @@ pub async fn batch_query(
             params.push(("coordinates".into(), text));
         }
     }
-    let query = parse_query(&params, &rc.ctx, &broker)?;
     let options = render_options(&params, &rc.ctx)?;
+    let query = parse_query(&params, &rc.ctx, &broker)?;
     let geometry = geometry_property(&params, &rc.ctx, accept)?;
     run_query(&broker, &query, &options, accept, &rc, &geometry).await
 }

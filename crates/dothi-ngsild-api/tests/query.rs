@@ -214,6 +214,35 @@ async fn paging_counts_and_limits() {
             .await;
         assert_eq!(first.header("ngsild-results-count"), Some("3"));
         assert_eq!(first.body.as_array().map(Vec::len), Some(2));
+        // The pagination links (§4.12): the context link, then only `next` on the first page.
+        let links: Vec<&str> = first
+            .headers
+            .get_all("link")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert_eq!(
+            links,
+            [
+                common::CORE_LINK,
+                "</ngsi-ld/v1/entities?count=true&limit=2&offset=2&type=RiverGauge,Streetlight>; \
+                 rel=\"next\"; type=\"application/json\""
+            ]
+        );
+        let last = app
+            .get("/ngsi-ld/v1/entities?type=RiverGauge,Streetlight&limit=2&offset=2&count=true")
+            .await;
+        assert_eq!(
+            last.headers
+                .get_all("link")
+                .iter()
+                .nth(1)
+                .and_then(|v| v.to_str().ok()),
+            Some(
+                "</ngsi-ld/v1/entities?count=true&limit=2&offset=0&type=RiverGauge,Streetlight>; \
+                 rel=\"prev\"; type=\"application/json\""
+            )
+        );
         assert_eq!(
             ids(&app, "type=RiverGauge,Streetlight&limit=2&offset=2").await,
             ["Streetlight:LeLoi-12"]
@@ -252,7 +281,8 @@ async fn paging_counts_and_limits() {
                 "BadRequestData",
                 "Bad request data",
                 400,
-                "a query needs at least one of id, idPattern, type, attrs, q or a geo-query"
+                "a query needs at least one of type, idPattern, attrs, q, scopeQ, a geo-query or \
+                 local=true"
             )
         );
         let bad_q = app.get("/ngsi-ld/v1/entities?q=waterLevel>>3").await;

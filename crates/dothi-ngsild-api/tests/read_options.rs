@@ -61,11 +61,16 @@ async fn pick_and_omit_project_entities() {
         let omitted = app
             .get(&retrieve("omit=type,waterLevel|address&options=keyValues"))
             .await;
-        assert_eq!(omitted.body, json!({"id": PHU_OC, "alarmLevel": 1}));
+        assert_eq!(
+            omitted.body,
+            json!({"id": PHU_OC, "scope": "/Hue/PhuXuan", "alarmLevel": 1})
+        );
 
         // Nothing left: 404.
         let nothing = app
-            .get(&retrieve("omit=id,type,waterLevel,alarmLevel,address"))
+            .get(&retrieve(
+                "omit=id,type,scope,waterLevel,alarmLevel,address",
+            ))
             .await;
         assert_eq!(nothing.status, StatusCode::NOT_FOUND);
         assert_eq!(
@@ -133,7 +138,10 @@ async fn dataset_ids_filter_the_instances_read() {
                    "waterLevel": {"value": 3.5, "datasetId": "urn:ngsi-ld:Dataset:radar"}})
         );
         let default = app
-            .get("/ngsi-ld/v1/entities?type=RiverGauge&attrs=waterLevel&datasetId=@none&options=keyValues")
+            .get(
+                "/ngsi-ld/v1/entities?type=RiverGauge&pick=id,type,waterLevel&datasetId=@none\
+                 &options=keyValues",
+            )
             .await;
         assert_eq!(
             default.body,
@@ -150,7 +158,8 @@ async fn dataset_ids_filter_the_instances_read() {
             .await;
         assert_eq!(
             all.body,
-            json!({"id": KIM_LONG, "type": "RiverGauge", "waterLevel": {"dataset": {
+            json!({"id": KIM_LONG, "type": "RiverGauge", "scope": ["/Hue/PhuXuan", "/Agency/Hydro"],
+                   "waterLevel": {"dataset": {
                 "@none": 3.6, "urn:ngsi-ld:Dataset:radar": 3.5}}})
         );
     }
@@ -336,5 +345,74 @@ async fn writes_without_a_known_length_are_refused() {
             )
             .await;
         assert_eq!(created.status, StatusCode::CREATED);
+    }
+}
+
+#[tokio::test]
+async fn post_query_takes_projection_ordering_and_collation() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        for (id, name) in [("A", "Zebra"), ("B", "Ähre"), ("C", "abc")] {
+            let created = app
+                .json(
+                    "POST",
+                    "/ngsi-ld/v1/entities",
+                    &json!({"id": format!("urn:ngsi-ld:Vehicle:{id}"), "type": "Vehicle",
+                            "name": {"type": "Property", "value": name}}),
+                )
+                .await;
+            assert_eq!(created.status, StatusCode::CREATED);
+        }
+        let query = |ordering: Value| {
+            json!({"type": "Query", "entities": [{"type": "Vehicle"}], "pick": ["name"],
+                   "ordering": ordering})
+        };
+        let names = |body: &Value| -> Vec<String> {
+            body.as_array()
+                .expect("an array")
+                .iter()
+                .map(|e| e["name"]["value"].as_str().expect("name").to_string())
+                .collect()
+        };
+        let by_code_point = app
+            .json(
+                "POST",
+                "/ngsi-ld/v1/entityOperations/query",
+                &query(json!({"orderBy": ["name"]})),
+            )
+            .await;
+        assert_eq!(names(&by_code_point.body), ["Zebra", "abc", "Ähre"]);
+        assert!(by_code_point.body[0].get("id").is_none());
+        let collated = app
+            .json(
+                "POST",
+                "/ngsi-ld/v1/entityOperations/query",
+                &query(json!({"orderBy": ["name;asc"], "collation": "de"})),
+            )
+            .await;
+        assert_eq!(names(&collated.body), ["abc", "Ähre", "Zebra"]);
+        for (ordering, detail) in [
+            (
+                json!({"orderBy": ["location;dist-asc"]}),
+                "orderBy with dist-asc or dist-desc needs orderFrom",
+            ),
+            (
+                json!({"orderBy": ["id"], "collation": "not a tag!"}),
+                "collation 'not a tag!' is not a BCP 47 language tag",
+            ),
+            (
+                json!({"orderBy": ["id"], "geometry": 5}),
+                "ordering.geometry must be a string",
+            ),
+        ] {
+            let refused = app
+                .json(
+                    "POST",
+                    "/ngsi-ld/v1/entityOperations/query",
+                    &query(ordering),
+                )
+                .await;
+            assert_eq!(refused.body, bad_request_data(detail));
+        }
     }
 }

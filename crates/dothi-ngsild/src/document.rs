@@ -1068,7 +1068,13 @@ pub fn render_feature(
     let geometry = entity
         .attributes
         .get(geometry_iri)
-        .and_then(|instances| instances.first())
+        .and_then(|instances| {
+            // The default instance (no datasetId) is the geometry, if there is one (§4.5.16).
+            instances
+                .iter()
+                .find(|a| a.dataset_id.is_none())
+                .or_else(|| instances.first())
+        })
         .filter(|a| a.kind == AttributeKind::GeoProperty)
         .map(|a| a.value.clone())
         .unwrap_or(Value::Null);

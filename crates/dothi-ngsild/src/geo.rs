@@ -451,7 +451,7 @@ mod tests {
             parse_georel("near;maxDistance==-5"),
             Err(GeoError::Georel {
                 position: 18,
-                expected: "a non-negative number of metres",
+                expected: "a positive number of metres",
                 found: "-5".into()
             })
         );
