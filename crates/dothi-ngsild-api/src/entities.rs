@@ -105,9 +105,20 @@ fn projection(params: &[(String, String)], ctx: &Context) -> Result<Projection, 
         let terms = projection::parse(text)
             .map_err(|e| Problem::bad_request_data(format!("{which}: {e}")))?;
         // A projection into Linked Entities has a meaning only when they are retrieved.
-        if projection::depth(&terms) > 0 && param(params, "join").is_none() {
+        let depth = projection::depth(&terms);
+        if depth > 0 && param(params, "join").is_none() {
             return Err(Problem::bad_request_data(format!(
                 "{which} projects Linked Entities ('{{…}}'), which needs the join parameter"
+            )));
+        }
+        // It may not reach deeper than the Linked Entities retrieved (joinLevel, default 1).
+        let join_level = param(params, "joinLevel")
+            .and_then(|l| l.parse::<usize>().ok())
+            .unwrap_or(1);
+        if depth > join_level {
+            return Err(Problem::bad_request_data(format!(
+                "{which} reaches {depth} levels of Linked Entities, deeper than joinLevel \
+                 {join_level}"
             )));
         }
         Ok(terms.iter().map(|t| name(&t.name)).collect())

@@ -114,6 +114,10 @@ async fn pick_and_omit_project_entities() {
                 "pick=address{ward}",
                 "pick projects Linked Entities ('{…}'), which needs the join parameter",
             ),
+            (
+                "omit=a{b{c}}&join=inline&joinLevel=1",
+                "omit reaches 2 levels of Linked Entities, deeper than joinLevel 1",
+            ),
         ] {
             let refused = app.get(&retrieve(query)).await;
             assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{query}");
