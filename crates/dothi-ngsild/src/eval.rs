@@ -526,6 +526,10 @@ fn visit_payload<'v>(
                     f(Item::Exists)?;
                     map.values().try_for_each(|v| visit_strings(v, f))
                 }
+                [any] if any == "*" => {
+                    f(Item::Exists)?;
+                    map.values().try_for_each(|v| visit_strings(v, f))
+                }
                 [language] => match map.get(language) {
                     Some(v) => {
                         f(Item::Exists)?;

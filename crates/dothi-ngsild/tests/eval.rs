@@ -477,6 +477,9 @@ fn language_properties_match_any_language_or_the_bracketed_one() {
                 r#"name~="^Trạm""#,
                 r#"name!="Kim Long station""#,
                 r#"name[vi]!="Kim Long station""#,
+                r#"name[*]=="Kim Long station""#,
+                r#"name[*]!="Kim Long station""#,
+                r#"name[*]!="Huế station""#,
             ]
         ),
         vec![
@@ -486,6 +489,8 @@ fn language_properties_match_any_language_or_the_bracketed_one() {
             "name[vi]",
             r#"name~="^Trạm""#,
             r#"name[vi]!="Kim Long station""#,
+            r#"name[*]=="Kim Long station""#,
+            r#"name[*]!="Huế station""#,
         ]
     );
 }
