@@ -216,13 +216,15 @@ pub fn prefilter(query: &Query, expand: &dyn Fn(&str) -> String) -> (Prefilter, 
                             },
                             true,
                         ),
+                        // Not exact: the index also holds Relationship objects, which an
+                        // ordering operator never matches (§4.9).
                         QValue::Text(s) => (
                             Prefilter::Text {
                                 attr: iri,
                                 op: cmp,
                                 value: s.clone(),
                             },
-                            true,
+                            false,
                         ),
                         _ => (exists, false),
                     }

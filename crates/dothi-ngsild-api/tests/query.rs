@@ -253,6 +253,17 @@ async fn paging_counts_and_limits() {
             .await;
         assert_eq!(regex.header("ngsild-results-count"), Some("4"));
         assert_eq!(regex.body[0]["id"], "urn:ngsi-ld:RiverGauge:PhuOc");
+        // An ordering operator never matches a Relationship, in the page or in the count.
+        let relationship = app
+            .get("/ngsi-ld/v1/entities?q=refDevice>%22urn:a%22&count=true")
+            .await;
+        assert_eq!(
+            (
+                relationship.header("ngsild-results-count"),
+                &relationship.body
+            ),
+            (Some("0"), &json!([]))
+        );
         let only_count = app
             .get("/ngsi-ld/v1/entities?type=RiverGauge&limit=0&count=true")
             .await;
