@@ -12,8 +12,10 @@ use dothi_ngsild::entity::Entity;
 use dothi_ngsild::eval::{self, CompiledQuery};
 use dothi_ngsild::geo::{GeoQuery, GeoRel, Geometry};
 use dothi_ngsild::q::{CompareOp, Condition, EqualityValue, Query, Value as QValue};
+use dothi_ngsild::scopeq::ScopeQuery;
 use dothi_store::ngsild::{Cmp, EntityFilter, Prefilter};
 use regex::Regex;
+use serde_json::Value;
 
 use crate::{record, Broker, BrokerError, Result};
 
@@ -32,6 +34,40 @@ pub struct EntityQuery {
     pub limit: u32,
     pub offset: u32,
     pub count: bool,
+    /// `scopeQ` (§4.19).
+    pub scope_q: Option<ScopeQuery>,
+    /// `orderBy` (§4.23): the keys, most significant first; empty = storage order.
+    pub order_by: Vec<OrderKey>,
+    /// `collation`: with any tag, strings are compared with accents and case folded first
+    /// (an approximation of the root collation for Latin scripts); None = code point order.
+    pub collation: Option<String>,
+}
+
+/// One key of `orderBy` (§4.23).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderKey {
+    pub member: OrderMember,
+    pub descending: bool,
+}
+
+/// What an `orderBy` key compares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderMember {
+    Id,
+    Type,
+    CreatedAt,
+    ModifiedAt,
+    /// An attribute (expanded), then sub-attribute IRIs or `createdAt`/`modifiedAt`/
+    /// `observedAt`, then the keys into a compound value (`address[city]`).
+    Attribute {
+        path: Vec<String>,
+        trailing: Vec<String>,
+    },
+    /// Distance of a GeoProperty (expanded) from a point (lon, lat).
+    Distance {
+        attr: String,
+        from: (f64, f64),
+    },
 }
 
 /// A page of entities and, when asked, the total count of matches.
@@ -73,7 +109,11 @@ impl Broker {
                 .then(|| query_bbox(g))
                 .flatten()
         });
-        let exact = q_exact && id_pattern.is_none() && query.geo.is_none();
+        let exact = q_exact
+            && id_pattern.is_none()
+            && query.geo.is_none()
+            && query.scope_q.is_none()
+            && query.order_by.is_empty();
         let filter = EntityFilter {
             ids: query.ids.clone(),
             types: query.types.clone().unwrap_or_default(),
@@ -94,7 +134,11 @@ impl Broker {
                 && query
                     .geo
                     .as_ref()
-                    .is_none_or(|(g, iri)| eval::matches_geo(g, &entity, iri));
+                    .is_none_or(|(g, iri)| eval::matches_geo(g, &entity, iri))
+                && query
+                    .scope_q
+                    .as_ref()
+                    .is_none_or(|s| s.matches(&entity.scopes));
             if keep {
                 entities.push(entity);
             }
@@ -104,6 +148,11 @@ impl Broker {
                 entities,
                 total: page.total,
             });
+        }
+        if !query.order_by.is_empty() {
+            // A stable sort keeps storage order among equal keys.
+            let folded = query.collation.is_some();
+            entities.sort_by(|a, b| compare_entities(a, b, &query.order_by, folded));
         }
         let total = entities.len() as u64;
         let entities = entities
@@ -167,13 +216,15 @@ pub fn prefilter(query: &Query, expand: &dyn Fn(&str) -> String) -> (Prefilter, 
                             },
                             true,
                         ),
+                        // Not exact: the index also holds Relationship objects, which an
+                        // ordering operator never matches (§4.9).
                         QValue::Text(s) => (
                             Prefilter::Text {
                                 attr: iri,
                                 op: cmp,
                                 value: s.clone(),
                             },
-                            true,
+                            false,
                         ),
                         _ => (exists, false),
                     }
@@ -292,4 +343,168 @@ fn query_bbox(query: &GeoQuery) -> Option<[f64; 4]> {
         | GeoRel::Equals
         | GeoRel::Overlaps => Some(bbox),
     }
+}
+
+/// Orders two entities by the `orderBy` keys (§4.23.2): numbers before strings before
+/// booleans before other values, an absent key last whatever the direction.
+fn compare_entities(a: &Entity, b: &Entity, keys: &[OrderKey], folded: bool) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    for key in keys {
+        let (x, y) = (sort_value(a, &key.member), sort_value(b, &key.member));
+        let ord = match (&x, &y) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(_), None) => Ordering::Less,
+            (Some(x), Some(y)) => {
+                let ord = compare_values(x, y, folded);
+                if key.descending {
+                    ord.reverse()
+                } else {
+                    ord
+                }
+            }
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
+}
+
+fn rank(v: &Value) -> u8 {
+    match v {
+        Value::Number(_) => 0,
+        Value::String(_) => 1,
+        Value::Bool(_) => 2,
+        _ => 3,
+    }
+}
+
+fn compare_values(x: &Value, y: &Value, folded: bool) -> std::cmp::Ordering {
+    match (x, y) {
+        (Value::String(a), Value::String(b)) if folded => fold(a)
+            .cmp(&fold(b))
+            .then_with(|| a.to_lowercase().cmp(&b.to_lowercase()))
+            .then_with(|| a.cmp(b)),
+        (Value::Number(a), Value::Number(b)) => a
+            .as_f64()
+            .unwrap_or(0.0)
+            .total_cmp(&b.as_f64().unwrap_or(0.0)),
+        (Value::String(a), Value::String(b)) => a.cmp(b),
+        (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
+        _ => rank(x)
+            .cmp(&rank(y))
+            .then_with(|| x.to_string().cmp(&y.to_string())),
+    }
+}
+
+fn time_value(ms: i64) -> Value {
+    Value::String(dothi_ngsild::document::format_time(ms))
+}
+
+/// The value an entity is ordered by for one key, if it has one.
+fn sort_value(entity: &Entity, member: &OrderMember) -> Option<Value> {
+    match member {
+        OrderMember::Id => Some(Value::String(entity.id.clone())),
+        OrderMember::Type => entity.types.first().cloned().map(Value::String),
+        OrderMember::CreatedAt => Some(time_value(entity.created_at)),
+        OrderMember::ModifiedAt => Some(time_value(entity.modified_at)),
+        OrderMember::Distance { attr, from } => {
+            let geometry = &entity.attributes.get(attr)?.first()?.value;
+            distance_to(geometry, *from).map(Value::from)
+        }
+        OrderMember::Attribute { path, trailing } => {
+            let (first, rest) = path.split_first()?;
+            let mut attr = entity
+                .attributes
+                .get(first)?
+                .iter()
+                .find(|i| i.dataset_id.is_none())
+                .or_else(|| entity.attributes.get(first)?.first())?;
+            let mut value = None;
+            for step in rest {
+                match step.as_str() {
+                    "createdAt" => value = Some(time_value(attr.created_at)),
+                    "modifiedAt" => value = Some(time_value(attr.modified_at)),
+                    "observedAt" => value = attr.observed_at.clone().map(Value::String),
+                    _ => {
+                        attr = attr.sub_attributes.get(step)?;
+                        continue;
+                    }
+                }
+                break;
+            }
+            let mut value = match value {
+                Some(v) => v,
+                None => attr.value.clone(),
+            };
+            for key in trailing {
+                value = value.get(key)?.clone();
+            }
+            Some(value)
+        }
+    }
+}
+
+/// Haversine distance in metres from `from` to the nearest position of a GeoJSON geometry.
+fn distance_to(geometry: &Value, from: (f64, f64)) -> Option<f64> {
+    fn positions(v: &Value, out: &mut Vec<(f64, f64)>) {
+        if let Some(items) = v.as_array() {
+            match (
+                items.first().and_then(Value::as_f64),
+                items.get(1).and_then(Value::as_f64),
+            ) {
+                (Some(lon), Some(lat)) => out.push((lon, lat)),
+                _ => items.iter().for_each(|i| positions(i, out)),
+            }
+        }
+    }
+    let mut points = Vec::new();
+    positions(geometry.get("coordinates")?, &mut points);
+    points
+        .into_iter()
+        .map(|(lon, lat)| {
+            let (p1, p2) = (from.1.to_radians(), lat.to_radians());
+            let dp = p2 - p1;
+            let dl = (lon - from.0).to_radians();
+            let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+            2.0 * 6_371_008.8 * h.sqrt().asin()
+        })
+        .min_by(f64::total_cmp)
+}
+
+/// Lower case without diacritics, for the collated order of Latin-script strings.
+fn fold(s: &str) -> String {
+    const GROUPS: &[(&str, &str)] = &[
+        ("àáâãäåāăąạảấầẩẫậắằẳẵặ", "a"),
+        ("çćĉċč", "c"),
+        ("ďđ", "d"),
+        ("èéêëēĕėęěẹẻẽếềểễệ", "e"),
+        ("ĝğġģ", "g"),
+        ("ĥħ", "h"),
+        ("ìíîïĩīĭįıỉị", "i"),
+        ("ĵ", "j"),
+        ("ķ", "k"),
+        ("ĺļľŀł", "l"),
+        ("ñńņňŉ", "n"),
+        ("òóôõöøōŏőơọỏốồổỗộớờởỡợ", "o"),
+        ("ŕŗř", "r"),
+        ("śŝşš", "s"),
+        ("ţťŧ", "t"),
+        ("ùúûüũūŭůűųưụủứừửữự", "u"),
+        ("ŵ", "w"),
+        ("ýÿŷỳỵỷỹ", "y"),
+        ("źżž", "z"),
+        ("ß", "ss"),
+        ("æ", "ae"),
+        ("œ", "oe"),
+    ];
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().flat_map(char::to_lowercase) {
+        match GROUPS.iter().find(|(from, _)| from.contains(c)) {
+            Some((_, to)) => out.push_str(to),
+            None => out.push(c),
+        }
+    }
+    out
 }

@@ -33,8 +33,9 @@ async fn prepare(
     headers: &HeaderMap,
     raw: Option<&str>,
 ) -> Result<(negotiate::Accept, RequestContext, bool), Problem> {
+    // §6.25–6.28: these are all the parameters of the discovery operations (§6.3.20).
+    let params = negotiate::checked_params(raw, &["details", "local", "via"])?;
     let accept = negotiate::accept(headers, false)?;
-    let params = negotiate::params(raw)?;
     let rc = negotiate::context_of(broker, headers).await?;
     let details = match param(&params, "details") {
         None | Some("false") => false,

@@ -8,12 +8,12 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dothi_broker::entities::UpsertMode;
-use dothi_broker::query::EntityQuery;
+use dothi_broker::query::{EntityQuery, OrderKey, OrderMember};
 use dothi_broker::{BatchError, BatchOutcome, Broker, BrokerError, Purge};
 use dothi_ngsild::context::Context;
-use dothi_ngsild::document::{self, AttrOutcome, Format, RenderOptions, LOCATION};
+use dothi_ngsild::document::{self, AttrOutcome, Format, Projection, RenderOptions, LOCATION};
 use dothi_ngsild::linked::{self, Join, LinkedRequest};
-use dothi_ngsild::{geo, q, typesel};
+use dothi_ngsild::{geo, projection, q, scopeq, typesel};
 use serde_json::{json, Value};
 
 use crate::negotiate::{self, list_param, param, Accept, RequestContext};
@@ -21,7 +21,130 @@ use crate::Problem;
 
 type Answer = Result<Response, Problem>;
 
-/// The representation options of a read (`options`, `format`, `attrs`/`pick`, `lang`).
+/// The URL parameters of Query Entities (§6.4.3.2) and Retrieve Entity (§6.5.3.1); any other
+/// is refused (§6.3.20).
+pub(crate) const QUERY_PARAMS: &[&str] = &[
+    "id",
+    "type",
+    "idPattern",
+    "attrs",
+    "pick",
+    "omit",
+    "q",
+    "csf",
+    "georel",
+    "geometry",
+    "coordinates",
+    "geoproperty",
+    "geometryProperty",
+    "lang",
+    "scopeQ",
+    "options",
+    "format",
+    "limit",
+    "offset",
+    "count",
+    "local",
+    "via",
+    "join",
+    "joinLevel",
+    "datasetId",
+    "entityMap",
+    "containedBy",
+    "orderBy",
+    "orderFrom",
+    "collation",
+    "expandValues",
+    "jsonKeys",
+    "doNotCompact",
+];
+const RETRIEVE_PARAMS: &[&str] = &[
+    "type",
+    "attrs",
+    "pick",
+    "omit",
+    "geometryProperty",
+    "lang",
+    "options",
+    "format",
+    "local",
+    "via",
+    "join",
+    "joinLevel",
+    "datasetId",
+    "entityMap",
+    "containedBy",
+    "expandValues",
+    "jsonKeys",
+    "doNotCompact",
+];
+
+/// The core members `pick`/`omit` may name besides attributes (§4.21).
+const CORE_MEMBERS: &[&str] = &["id", "type", "scope", "createdAt", "modifiedAt"];
+
+/// `pick` and `omit` (§4.21): their top levels, checked against each other and `attrs`.
+fn projection(params: &[(String, String)], ctx: &Context) -> Result<Projection, Problem> {
+    let mut projection = Projection::default();
+    let pick = param(params, "pick");
+    let omit = param(params, "omit");
+    if pick.is_none() && omit.is_none() {
+        return Ok(projection);
+    }
+    if param(params, "attrs").is_some() {
+        return Err(Problem::bad_request_data(
+            "attrs cannot be combined with pick or omit (pick replaces attrs)",
+        ));
+    }
+    let name = |n: &str| {
+        if CORE_MEMBERS.contains(&n) {
+            n.to_string()
+        } else {
+            ctx.expand(n)
+        }
+    };
+    let parsed = |which: &str, text: &str| -> Result<HashSet<String>, Problem> {
+        let terms = projection::parse(text)
+            .map_err(|e| Problem::bad_request_data(format!("{which}: {e}")))?;
+        // A projection into Linked Entities has a meaning only when they are retrieved.
+        let depth = projection::depth(&terms);
+        if depth > 0 && param(params, "join").is_none() {
+            return Err(Problem::bad_request_data(format!(
+                "{which} projects Linked Entities ('{{…}}'), which needs the join parameter"
+            )));
+        }
+        // It may not reach deeper than the Linked Entities retrieved (joinLevel, default 1).
+        let join_level = param(params, "joinLevel")
+            .and_then(|l| l.parse::<usize>().ok())
+            .unwrap_or(1);
+        if depth > join_level {
+            return Err(Problem::bad_request_data(format!(
+                "{which} reaches {depth} levels of Linked Entities, deeper than joinLevel \
+                 {join_level}"
+            )));
+        }
+        Ok(terms.iter().map(|t| name(&t.name)).collect())
+    };
+    if let Some(text) = pick {
+        projection.pick = Some(parsed("pick", text)?);
+    }
+    if let Some(text) = omit {
+        projection.omit = parsed("omit", text)?;
+    }
+    if let Some(both) = projection
+        .pick
+        .as_ref()
+        .and_then(|p| p.iter().find(|m| projection.omit.contains(*m)))
+    {
+        return Err(Problem::bad_request_data(format!(
+            "the member '{}' is both picked and omitted",
+            ctx.compact(both)
+        )));
+    }
+    Ok(projection)
+}
+
+/// The representation options of a read (`options`, `format`, `attrs`, `pick`/`omit`,
+/// `datasetId`, `lang`).
 fn render_options(params: &[(String, String)], ctx: &Context) -> Result<RenderOptions, Problem> {
     let mut options = RenderOptions::default();
     let mut formats = Vec::new();
@@ -40,8 +163,9 @@ fn render_options(params: &[(String, String)], ctx: &Context) -> Result<RenderOp
             }
         }
     }
+    // `format` takes precedence over a representation named in `options` (§6.3.7).
     if let Some(format) = param(params, "format") {
-        formats.push(match format {
+        formats = vec![match format {
             "keyValues" | "simplified" => Format::KeyValues,
             "concise" => Format::Concise,
             "normalized" => Format::Normalized,
@@ -50,7 +174,7 @@ fn render_options(params: &[(String, String)], ctx: &Context) -> Result<RenderOp
                     "format must be normalized, concise or keyValues, not {other}"
                 )))
             }
-        });
+        }];
     }
     formats.dedup();
     options.format = match formats.as_slice() {
@@ -62,10 +186,37 @@ fn render_options(params: &[(String, String)], ctx: &Context) -> Result<RenderOp
             ))
         }
     };
-    let mut attrs = list_param(params, "attrs");
-    attrs.extend(list_param(params, "pick"));
+    let attrs = list_param(params, "attrs");
+    if param(params, "attrs").is_some() && attrs.is_empty() {
+        return Err(Problem::bad_request_data("attrs is empty"));
+    }
+    for a in &attrs {
+        if CORE_MEMBERS[..2].contains(&a.as_str()) {
+            return Err(Problem::bad_request_data(format!(
+                "attrs lists attributes; '{a}' is a core member of the entity (use pick)"
+            )));
+        }
+        document::check_name(a).map_err(|e| Problem::bad_request_data(format!("attrs: {e}")))?;
+    }
     if !attrs.is_empty() {
         options.attrs = Some(attrs.iter().map(|a| ctx.expand(a)).collect::<HashSet<_>>());
+    }
+    options.projection = projection(params, ctx)?;
+    if param(params, "datasetId").is_some() {
+        let datasets = list_param(params, "datasetId");
+        for d in &datasets {
+            if d != "@none" && !document::is_uri(d) {
+                return Err(Problem::bad_request_data(format!(
+                    "datasetId '{d}' is not a URI (or @none for the default instance)"
+                )));
+            }
+        }
+        options.datasets = Some(
+            datasets
+                .into_iter()
+                .map(|d| (d != "@none").then_some(d))
+                .collect(),
+        );
     }
     options.lang = param(params, "lang").map(str::to_string);
     Ok(options)
@@ -90,6 +241,21 @@ fn unpicked(params: &[(String, String)], linked: &Option<LinkedRequest>) -> Vec<
         .filter(|(k, _)| linked.is_none() || !matches!(k.as_str(), "pick" | "omit"))
         .cloned()
         .collect()
+}
+
+/// `geometryProperty` only makes sense for a GeoJSON answer (§6.3.15).
+fn geometry_property(
+    params: &[(String, String)],
+    ctx: &Context,
+    accept: Accept,
+) -> Result<String, Problem> {
+    match param(params, "geometryProperty") {
+        Some(_) if accept != Accept::GeoJson => Err(Problem::bad_request_data(
+            "geometryProperty applies to application/geo+json answers only",
+        )),
+        Some(g) => Ok(ctx.expand(g)),
+        None => Ok(LOCATION.to_string()),
+    }
 }
 
 fn check_id(id: &str) -> Result<(), Problem> {
@@ -129,7 +295,13 @@ fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-pub async fn create(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) -> Answer {
+pub async fn create(
+    State(broker): State<Broker>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    negotiate::checked_params(raw.as_deref(), &[])?;
     let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
     let id = broker.create_entity(&rc.ctx, &body).await?;
     let location = format!("/ngsi-ld/v1/entities/{id}");
@@ -146,12 +318,13 @@ pub async fn retrieve(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Answer {
+    let params = negotiate::checked_params(raw.as_deref(), RETRIEVE_PARAMS)?;
     let accept = negotiate::accept(&headers, true)?;
-    let params = negotiate::params(raw.as_deref())?;
     check_id(&id)?;
     let rc = negotiate::context_of(&broker, &headers).await?;
     let linked = linked_request(&params)?;
     let options = render_options(&unpicked(&params, &linked), &rc.ctx)?;
+    let geometry = geometry_property(&params, &rc.ctx, accept)?;
     let entity = broker.entity(&id).await?;
     if let Some(t) = param(&params, "type") {
         let wanted = rc.ctx.expand(t);
@@ -179,20 +352,17 @@ pub async fn retrieve(
         };
         return Ok(negotiate::respond(StatusCode::OK, body, accept, &rc));
     }
+    let rendered = document::render_entity(&entity, &rc.ctx, &options);
+    if rendered.is_empty() {
+        return Err(Problem::not_found_detail(format!(
+            "nothing of entity {id} is left after pick and omit"
+        )));
+    }
     let body = match accept {
-        Accept::GeoJson => {
-            let geometry = geometry_property(&params, &rc.ctx);
-            document::render_feature(&entity, &rc.ctx, &options, &geometry)
-        }
-        _ => Value::Object(document::render_entity(&entity, &rc.ctx, &options)),
+        Accept::GeoJson => document::render_feature(&entity, &rc.ctx, &options, &geometry),
+        _ => Value::Object(rendered),
     };
     Ok(negotiate::respond(StatusCode::OK, body, accept, &rc))
-}
-
-fn geometry_property(params: &[(String, String)], ctx: &Context) -> String {
-    param(params, "geometryProperty")
-        .map(|g| ctx.expand(g))
-        .unwrap_or_else(|| LOCATION.to_string())
 }
 
 pub async fn delete(
@@ -454,7 +624,27 @@ fn parse_query(
         check_id(id)?;
     }
     let id_pattern = param(params, "idPattern").map(str::to_string);
-    let types = match param(params, "type") {
+    if let Some(pattern) = &id_pattern {
+        check_id_pattern(pattern)?;
+    }
+    let local = match param(params, "local") {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(other) => {
+            return Err(Problem::bad_request_data(format!(
+                "local must be true or false, not {other}"
+            )))
+        }
+    };
+    // `type=*` selects every type (§4.17); it means a local query, so local=false contradicts.
+    let all_types = param(params, "type") == Some("*");
+    if all_types && local == Some(false) {
+        return Err(Problem::bad_request_data(
+            "type=* selects every entity type of this broker and cannot go with local=false",
+        ));
+    }
+    let types = match param(params, "type").filter(|_| !all_types) {
         Some(selection) => Some(
             typesel::parse(selection)
                 .map_err(|e| Problem::bad_request_data(format!("type: {e}")))?
@@ -464,16 +654,24 @@ fn parse_query(
         ),
         None => None,
     };
-    let attrs: Vec<String> = list_param(params, "attrs")
-        .iter()
-        .map(|a| ctx.expand(a))
-        .collect();
+    let attr_names = list_param(params, "attrs");
+    let attrs: Vec<String> = attr_names.iter().map(|a| ctx.expand(a)).collect();
     let q = match param(params, "q") {
         Some(text) => {
             Some(q::parse(text).map_err(|e| Problem::bad_request_data(format!("q: {e}")))?)
         }
         None => None,
     };
+    if let Some(csf) = param(params, "csf") {
+        q::parse(csf).map_err(|e| Problem::bad_request_data(format!("csf: {e}")))?;
+    }
+    let scope_q = match param(params, "scopeQ") {
+        Some(text) => Some(
+            scopeq::parse(text).map_err(|e| Problem::bad_request_data(format!("scopeQ: {e}")))?,
+        ),
+        None => None,
+    };
+    let order_by = order_by(params, ctx)?;
     let geo = match (
         param(params, "georel"),
         param(params, "geometry"),
@@ -525,16 +723,21 @@ fn parse_query(
             "limit=0 is only allowed with count=true",
         ));
     }
-    let restricted = !ids.is_empty()
-        || id_pattern.is_some()
+    // §5.7.2.4: ids alone, or attrs and q that name only system attributes, select too wide.
+    let restricted = id_pattern.is_some()
         || types.is_some()
-        || !attrs.is_empty()
-        || q.is_some()
+        || all_types
+        || attr_names
+            .iter()
+            .any(|a| !SYSTEM_NAMES.contains(&a.as_str()))
+        || q.as_ref().is_some_and(names_user_attribute)
         || geo.is_some()
-        || param(params, "local") == Some("true");
+        || scope_q.is_some()
+        || local == Some(true);
     if !restricted {
         return Err(Problem::bad_request_data(
-            "a query needs at least one of id, idPattern, type, attrs, q or a geo-query",
+            "a query needs at least one of type, idPattern, attrs, q, scopeQ, a geo-query or \
+             local=true",
         ));
     }
     Ok(EntityQuery {
@@ -547,7 +750,147 @@ fn parse_query(
         limit,
         offset: number("offset", 0)?,
         count,
+        scope_q,
+        order_by,
+        collation: param(params, "collation").map(str::to_string),
     })
+}
+
+/// System attribute names: they do not narrow a query (§5.7.2.4).
+const SYSTEM_NAMES: &[&str] = &[
+    "createdAt",
+    "modifiedAt",
+    "deletedAt",
+    "observedAt",
+    "id",
+    "type",
+];
+
+fn names_user_attribute(query: &q::Query) -> bool {
+    match query {
+        q::Query::Term(term) => term
+            .attribute
+            .path
+            .first()
+            .is_some_and(|a| !SYSTEM_NAMES.contains(&a.as_str())),
+        q::Query::And(items) | q::Query::Or(items) => items.iter().any(names_user_attribute),
+    }
+}
+
+/// `idPattern` is a regular expression; a malformed one is BadRequestData. Besides what the
+/// regex engine refuses, a quantifier applied to a quantifier (`a**`) is refused, as in
+/// POSIX and PCRE.
+fn check_id_pattern(pattern: &str) -> Result<(), Problem> {
+    let bad = |why: String| {
+        Problem::bad_request_data(format!(
+            "idPattern '{pattern}' is not a valid regular expression: {why}"
+        ))
+    };
+    let mut escaped = false;
+    let mut previous_quantifier = false;
+    for c in pattern.chars() {
+        if escaped {
+            escaped = false;
+            previous_quantifier = false;
+            continue;
+        }
+        let quantifier = matches!(c, '*' | '+');
+        if quantifier && previous_quantifier {
+            return Err(bad(format!("'{c}' repeats a repetition")));
+        }
+        escaped = c == '\\';
+        previous_quantifier = quantifier;
+    }
+    Ok(())
+}
+
+/// `orderBy` (§4.23): `key[;asc|;desc|;dist-asc|;dist-desc]`, comma-separated, with
+/// `orderFrom` for the distance orderings.
+fn order_by(params: &[(String, String)], ctx: &Context) -> Result<Vec<OrderKey>, Problem> {
+    if let Some(tag) = param(params, "collation") {
+        // Only the code point order is implemented; the tag must still be a BCP 47 tag.
+        let valid = !tag.is_empty()
+            && tag.split('-').all(|s| {
+                !s.is_empty() && s.len() <= 8 && s.chars().all(|c| c.is_ascii_alphanumeric())
+            });
+        if !valid {
+            return Err(Problem::bad_request_data(format!(
+                "collation '{tag}' is not a BCP 47 language tag"
+            )));
+        }
+    }
+    let Some(text) = param(params, "orderBy") else {
+        return Ok(Vec::new());
+    };
+    let mut keys = Vec::new();
+    for item in text.split(',') {
+        let (name, direction) = item.split_once(';').unwrap_or((item, "asc"));
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(Problem::bad_request_data(format!(
+                "orderBy '{text}' has an empty key"
+            )));
+        }
+        let (descending, distance) = match direction {
+            "asc" => (false, false),
+            "desc" => (true, false),
+            "dist-asc" => (false, true),
+            "dist-desc" => (true, true),
+            other => {
+                return Err(Problem::bad_request_data(format!(
+                    "orderBy direction must be asc, desc, dist-asc or dist-desc, not {other}"
+                )))
+            }
+        };
+        let member = if distance {
+            let from = param(params, "orderFrom").ok_or_else(|| {
+                Problem::bad_request_data("orderBy with dist-asc or dist-desc needs orderFrom")
+            })?;
+            let point: Vec<f64> = serde_json::from_str(from).map_err(|_| {
+                Problem::bad_request_data(format!(
+                    "orderFrom must be [longitude,latitude], not {from}"
+                ))
+            })?;
+            let [lon, lat] = point[..] else {
+                return Err(Problem::bad_request_data(
+                    "orderFrom must be [longitude,latitude]",
+                ));
+            };
+            OrderMember::Distance {
+                attr: ctx.expand(name),
+                from: (lon, lat),
+            }
+        } else {
+            match name {
+                "id" => OrderMember::Id,
+                "type" => OrderMember::Type,
+                "createdAt" => OrderMember::CreatedAt,
+                "modifiedAt" => OrderMember::ModifiedAt,
+                _ => {
+                    let (path, trailing) = match name.split_once('[') {
+                        Some((path, rest)) => (
+                            path,
+                            rest.trim_end_matches(']')
+                                .split("][")
+                                .map(str::to_string)
+                                .collect(),
+                        ),
+                        None => (name, Vec::new()),
+                    };
+                    let path = path
+                        .split('.')
+                        .map(|step| match step {
+                            "createdAt" | "modifiedAt" | "observedAt" => step.to_string(),
+                            _ => ctx.expand(step),
+                        })
+                        .collect();
+                    OrderMember::Attribute { path, trailing }
+                }
+            }
+        };
+        keys.push(OrderKey { member, descending });
+    }
+    Ok(keys)
 }
 
 pub async fn query(
@@ -555,14 +898,61 @@ pub async fn query(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Answer {
+    let params = negotiate::checked_params(raw.as_deref(), QUERY_PARAMS)?;
     let accept = negotiate::accept(&headers, true)?;
-    let params = negotiate::params(raw.as_deref())?;
     let rc = negotiate::context_of(&broker, &headers).await?;
-    let query = parse_query(&params, &rc.ctx, &broker)?;
     let linked = linked_request(&params)?;
     let options = render_options(&unpicked(&params, &linked), &rc.ctx)?;
-    let geometry = geometry_property(&params, &rc.ctx);
-    run_query(&broker, &query, &options, accept, &rc, &geometry, linked).await
+    let query = parse_query(&params, &rc.ctx, &broker)?;
+    let geometry = geometry_property(&params, &rc.ctx, accept)?;
+    let mut response =
+        run_query(&broker, &query, &options, accept, &rc, &geometry, linked).await?;
+    page_links(&mut response, &params, &query);
+    Ok(response)
+}
+
+/// The `prev` and `next` links of a page (§4.12, §6.3.13) when the total is known
+/// (`count=true`): the same query with the offset of the neighbouring page.
+fn page_links(response: &mut Response, params: &[(String, String)], query: &EntityQuery) {
+    let Some(total) = response
+        .headers()
+        .get("NGSILD-Results-Count")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    if query.limit == 0 {
+        return;
+    }
+    let (limit, offset) = (u64::from(query.limit), u64::from(query.offset));
+    let link = |offset: u64, rel: &str| {
+        let mut pairs: Vec<(String, String)> = params
+            .iter()
+            .filter(|(k, _)| k != "limit" && k != "offset")
+            .cloned()
+            .collect();
+        pairs.push(("limit".into(), limit.to_string()));
+        pairs.push(("offset".into(), offset.to_string()));
+        pairs.sort();
+        let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!(
+            "</ngsi-ld/v1/entities?{}>; rel=\"{rel}\"; type=\"application/json\"",
+            query.join("&")
+        )
+    };
+    let mut links = Vec::new();
+    if offset > 0 {
+        links.push(link(offset.saturating_sub(limit), "prev"));
+    }
+    if offset + limit < total {
+        links.push(link(offset + limit, "next"));
+    }
+    for l in links {
+        if let Ok(v) = HeaderValue::from_str(&l) {
+            response.headers_mut().append(header::LINK, v);
+        }
+    }
 }
 
 async fn run_query(
@@ -576,8 +966,8 @@ async fn run_query(
 ) -> Answer {
     let ctx = rc.ctx.clone();
     let expand = move |term: &str| ctx.expand(term);
-    let page = broker.query_entities(query, &expand).await?;
-    let body = match (accept, linked) {
+    let mut page = broker.query_entities(query, &expand).await?;
+    let linked_body = match (accept, linked) {
         (Accept::GeoJson, _) | (_, None) => None,
         (_, Some(request)) => {
             let links = broker
@@ -587,7 +977,12 @@ async fn run_query(
             Some(Value::Array(out))
         }
     };
-    let body = body.unwrap_or_else(|| match accept {
+    // An entity that `pick`/`omit` leave empty is not part of the answer (§4.21).
+    if linked_body.is_none() && options.projection != Projection::default() {
+        page.entities
+            .retain(|e| !document::render_entity(e, &rc.ctx, options).is_empty());
+    }
+    let body = linked_body.unwrap_or_else(|| match accept {
         Accept::GeoJson => json!({
             "type": "FeatureCollection",
             "features": page.entities.iter()
@@ -643,30 +1038,121 @@ pub async fn batch_query(
             .iter()
             .filter_map(|e| e.get("type")?.as_str())
             .collect();
-        if !types.is_empty() {
-            params.push(("type".into(), types.join(",")));
+        if types.len() != entities.len() {
+            return Err(Problem::bad_request_data(
+                "each EntitySelector of entities needs a type (a string)",
+            ));
         }
-        let ids: Vec<&str> = entities
-            .iter()
-            .filter_map(|e| e.get("id")?.as_str())
-            .collect();
+        params.push(("type".into(), types.join(",")));
+        let mut ids = Vec::new();
+        for selector in entities {
+            match selector.get("id") {
+                None => {}
+                Some(Value::String(id)) => ids.push(id.as_str()),
+                Some(Value::Array(items)) => {
+                    for item in items {
+                        ids.push(item.as_str().ok_or_else(|| {
+                            Problem::bad_request_data("the ids of an EntitySelector are strings")
+                        })?);
+                    }
+                }
+                Some(_) => {
+                    return Err(Problem::bad_request_data(
+                        "the id of an EntitySelector is a string or an array of strings",
+                    ))
+                }
+            }
+        }
         if !ids.is_empty() {
             params.push(("id".into(), ids.join(",")));
         }
-        if let Some(p) = entities.iter().find_map(|e| e.get("idPattern")?.as_str()) {
+        // id takes precedence over idPattern (§5.2.33).
+        if let Some(p) = entities
+            .iter()
+            .filter(|e| e.get("id").is_none())
+            .find_map(|e| e.get("idPattern")?.as_str())
+        {
             params.push(("idPattern".into(), p.to_string()));
         }
     }
-    match object.get("attrs") {
-        Some(Value::Array(attrs)) => {
-            let names: Vec<&str> = attrs.iter().filter_map(Value::as_str).collect();
-            params.push(("attrs".into(), names.join(",")));
+    // Members that are lists of names become comma-separated parameters.
+    for member in ["attrs", "pick", "omit"] {
+        match object.get(member) {
+            None => {}
+            Some(Value::Array(items)) => {
+                let names: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+                if names.len() != items.len() {
+                    return Err(Problem::bad_request_data(format!(
+                        "{member} must be an array of strings"
+                    )));
+                }
+                params.push((member.into(), names.join(",")));
+            }
+            Some(Value::String(a)) => params.push((member.into(), a.clone())),
+            Some(_) => {
+                return Err(Problem::bad_request_data(format!(
+                    "{member} must be an array of strings"
+                )))
+            }
         }
-        Some(Value::String(a)) => params.push(("attrs".into(), a.clone())),
-        _ => {}
     }
-    if let Some(q) = object.get("q").and_then(Value::as_str) {
-        params.push(("q".into(), q.to_string()));
+    match object.get("q") {
+        None => {}
+        Some(Value::String(q)) => params.push(("q".into(), q.clone())),
+        Some(_) => return Err(Problem::bad_request_data("q must be a string")),
+    }
+    if object.contains_key("temporalQ") {
+        return Err(Problem::bad_request_data(
+            "temporalQ belongs to Query Temporal Evolution of Entities, not Query Entities",
+        ));
+    }
+    if let Some(level) = object.get("joinLevel") {
+        if level.as_u64().is_none_or(|l| l == 0) {
+            return Err(Problem::bad_request_data(
+                "joinLevel must be a positive integer",
+            ));
+        }
+    }
+    if let Some(ordering) = object.get("ordering") {
+        let ordering = ordering
+            .as_object()
+            .ok_or_else(|| Problem::bad_request_data("ordering must be an object"))?;
+        match ordering.get("orderBy") {
+            None => {}
+            Some(Value::Array(keys)) if keys.iter().all(Value::is_string) => {
+                let keys: Vec<&str> = keys.iter().filter_map(Value::as_str).collect();
+                params.push(("orderBy".into(), keys.join(",")));
+            }
+            Some(Value::String(k)) => params.push(("orderBy".into(), k.clone())),
+            Some(_) => {
+                return Err(Problem::bad_request_data(
+                    "ordering.orderBy must be an array of strings",
+                ))
+            }
+        }
+        match ordering.get("coordinates") {
+            None => {}
+            Some(c @ Value::Array(_)) => params.push(("orderFrom".into(), c.to_string())),
+            Some(_) => {
+                return Err(Problem::bad_request_data(
+                    "ordering.coordinates must be a JSON array",
+                ))
+            }
+        }
+        if ordering.get("geometry").is_some_and(|g| !g.is_string()) {
+            return Err(Problem::bad_request_data(
+                "ordering.geometry must be a string",
+            ));
+        }
+        match ordering.get("collation") {
+            None => {}
+            Some(Value::String(c)) => params.push(("collation".into(), c.clone())),
+            Some(_) => {
+                return Err(Problem::bad_request_data(
+                    "ordering.collation must be a string",
+                ))
+            }
+        }
     }
     for member in ["join", "joinLevel"] {
         match object.get(member) {
@@ -693,10 +1179,10 @@ pub async fn batch_query(
             params.push(("coordinates".into(), text));
         }
     }
-    let query = parse_query(&params, &rc.ctx, &broker)?;
     let linked = linked_request(&params)?;
     let options = render_options(&unpicked(&params, &linked), &rc.ctx)?;
-    let geometry = geometry_property(&params, &rc.ctx);
+    let query = parse_query(&params, &rc.ctx, &broker)?;
+    let geometry = geometry_property(&params, &rc.ctx, accept)?;
     run_query(&broker, &query, &options, accept, &rc, &geometry, linked).await
 }
 

@@ -105,10 +105,12 @@ pub fn router(broker: Broker) -> Router {
         .with_state(broker);
     // The ETSI resource URIs are written with a trailing slash (`/entities/`, §6.1 Table 6.1-1)
     // and clients use both spellings: the slash is dropped before routing.
-    Router::new().fallback_service(tower::Layer::layer(
-        &axum::middleware::map_request(trim_trailing_slash),
-        inner,
-    ))
+    Router::new()
+        .fallback_service(tower::Layer::layer(
+            &axum::middleware::map_request(trim_trailing_slash),
+            inner,
+        ))
+        .layer(middleware::from_fn(negotiate::require_length))
 }
 
 async fn trim_trailing_slash(mut request: axum::extract::Request) -> axum::extract::Request {

@@ -2,8 +2,9 @@
 //! from, which representation the client accepts, and how the answer carries the context back
 //! (a `Link` header for JSON, an `@context` member for JSON-LD).
 
-use axum::body::Bytes;
+use axum::body::{Bytes, HttpBody};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use dothi_broker::Broker;
 use dothi_ngsild::context::{self, Context, CORE_CONTEXT_URL};
@@ -25,7 +26,10 @@ pub enum Accept {
     GeoJson,
 }
 
-/// The `Accept` header: the first acceptable media type in the client's order.
+/// The `Accept` header (§6.3.4, RFC 9110 §5.3.2): each representation the operation offers
+/// takes the weight of the most specific media range that matches it (`q=0` refuses it, and a
+/// wildcard does not bring it back); the highest weight wins, and equal weights go to the
+/// first of JSON, JSON-LD, GeoJSON. Without an Accept header the answer is JSON.
 pub fn accept(headers: &HeaderMap, geo_allowed: bool) -> Result<Accept, Problem> {
     let Some(value) = headers.get(header::ACCEPT) else {
         return Ok(Accept::Json);
@@ -33,28 +37,51 @@ pub fn accept(headers: &HeaderMap, geo_allowed: bool) -> Result<Accept, Problem>
     let text = value
         .to_str()
         .map_err(|_| Problem::invalid_request("the Accept header is not ASCII"))?;
-    let mut ranked: Vec<(f32, usize, Accept)> = Vec::new();
-    for (position, item) in text.split(',').enumerate() {
-        let mut parts = item.split(';');
-        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let quality = parts
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.parse::<f32>().ok())
-            .unwrap_or(1.0);
-        let chosen = match media.as_str() {
-            JSON | "*/*" | "application/*" => Some(Accept::Json),
-            JSON_LD => Some(Accept::JsonLd),
-            GEO_JSON if geo_allowed => Some(Accept::GeoJson),
-            _ => None,
-        };
-        if let Some(chosen) = chosen {
-            if quality > 0.0 {
-                ranked.push((quality, position, chosen));
+    // (media range, quality) of each item of the header.
+    let ranges: Vec<(String, f32)> = text
+        .split(',')
+        .map(|item| {
+            let mut parts = item.split(';');
+            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let quality = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .filter(|q| (0.0..=1.0).contains(q))
+                .unwrap_or(1.0);
+            (media, quality)
+        })
+        .filter(|(media, _)| !media.is_empty())
+        .collect();
+    let mut offers = vec![(JSON, Accept::Json), (JSON_LD, Accept::JsonLd)];
+    if geo_allowed {
+        offers.push((GEO_JSON, Accept::GeoJson));
+    }
+    let mut best: Option<(f32, Accept)> = None;
+    for (media, chosen) in offers {
+        // Specificity: 2 for the exact type, 1 for `application/*`, 0 for `*/*`.
+        let weight = ranges
+            .iter()
+            .filter_map(|(range, q)| {
+                let specificity = if range == media {
+                    2
+                } else if range == "application/*" {
+                    1
+                } else if range == "*/*" {
+                    0
+                } else {
+                    return None;
+                };
+                Some((specificity, *q))
+            })
+            .max_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)))
+            .map(|(_, q)| q);
+        if let Some(q) = weight {
+            if q > 0.0 && best.is_none_or(|(b, _)| q > b) {
+                best = Some((q, chosen));
             }
         }
     }
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    ranked.first().map(|(_, _, a)| *a).ok_or_else(|| {
+    best.map(|(_, a)| a).ok_or_else(|| {
         Problem::new(
             StatusCode::NOT_ACCEPTABLE,
             "NotAcceptable",
@@ -65,6 +92,49 @@ pub fn accept(headers: &HeaderMap, geo_allowed: bool) -> Result<Accept, Problem>
             ),
         )
     })
+}
+
+/// Refuses a URL parameter the operation does not define (§6.3.20: 400 InvalidRequest), so a
+/// misspelt parameter is not silently ignored. `allowed` lists the operation's parameters.
+pub fn check_params(params: &[(String, String)], allowed: &[&str]) -> Result<(), Problem> {
+    match params.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        None => Ok(()),
+        Some((name, _)) => Err(Problem::invalid_request(format!(
+            "the parameter '{name}' is not one of this operation's parameters ({})",
+            if allowed.is_empty() {
+                "it takes none".to_string()
+            } else {
+                allowed.join(", ")
+            }
+        ))),
+    }
+}
+
+/// Parses the query string and refuses parameters outside `allowed` (see [`check_params`]).
+pub fn checked_params(
+    raw: Option<&str>,
+    allowed: &[&str],
+) -> Result<Vec<(String, String)>, Problem> {
+    let params = params(raw)?;
+    check_params(&params, allowed)?;
+    Ok(params)
+}
+
+/// POST, PATCH and PUT must say how long their body is (§6.3.4): without `Content-Length`
+/// (e.g. a chunked body) the answer is a bare 411 Length Required, decided before anything
+/// else (tenant, access, routing) looks at the request.
+pub async fn require_length(request: axum::extract::Request, next: Next) -> Response {
+    let writes = matches!(
+        *request.method(),
+        axum::http::Method::POST | axum::http::Method::PATCH | axum::http::Method::PUT
+    );
+    // A body of unknown length (chunked transfer) is what the header's absence means; an
+    // in-process request with a complete body knows its length without the header.
+    let unknown_length = request.body().size_hint().exact().is_none();
+    if writes && unknown_length && !request.headers().contains_key(header::CONTENT_LENGTH) {
+        return StatusCode::LENGTH_REQUIRED.into_response();
+    }
+    next.run(request).await
 }
 
 /// The request's context: what expands its terms, and what to echo in the answer.

@@ -423,6 +423,7 @@ fn selection(
         limit,
         offset: number("offset", 0)?,
         count,
+        ..EntityQuery::default()
     })
 }
 

@@ -58,7 +58,7 @@ async fn created_entity_reads_back_whole_in_each_representation() {
             key_values.body,
             json!({
                 "id": KIM_LONG, "type": "RiverGauge",
-                "name": {"vi": "Trạm Kim Long", "en": "Kim Long gauge"},
+                "name": {"languageMap": {"vi": "Trạm Kim Long", "en": "Kim Long gauge"}},
                 "waterLevel": 3.2, "alarmLevel": 2, "river": "urn:ngsi-ld:River:Huong",
                 "location": {"type": "Point", "coordinates": [107.5419, 16.4659]}
             })

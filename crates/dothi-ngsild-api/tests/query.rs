@@ -116,11 +116,17 @@ async fn queries_select_by_type_q_id_and_attributes() {
         assert_eq!(
             ids(
                 &app,
-                "id=urn:ngsi-ld:Streetlight:LeLoi-12,urn:ngsi-ld:RiverGauge:PhuOc"
+                "id=urn:ngsi-ld:Streetlight:LeLoi-12,urn:ngsi-ld:RiverGauge:PhuOc\
+                 &type=RiverGauge,Streetlight"
             )
             .await,
             ["RiverGauge:PhuOc", "Streetlight:LeLoi-12"]
         );
+        // Ids alone select too wide (§5.7.2.4).
+        let ids_only = app
+            .get("/ngsi-ld/v1/entities?id=urn:ngsi-ld:RiverGauge:PhuOc")
+            .await;
+        assert_eq!(ids_only.status, StatusCode::BAD_REQUEST);
         assert_eq!(
             ids(&app, "attrs=aqi,powerState").await,
             ["AirQualityObserved:DaiNoi", "Streetlight:LeLoi-12"]
@@ -208,6 +214,35 @@ async fn paging_counts_and_limits() {
             .await;
         assert_eq!(first.header("ngsild-results-count"), Some("3"));
         assert_eq!(first.body.as_array().map(Vec::len), Some(2));
+        // The pagination links (§4.12): the context link, then only `next` on the first page.
+        let links: Vec<&str> = first
+            .headers
+            .get_all("link")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert_eq!(
+            links,
+            [
+                common::CORE_LINK,
+                "</ngsi-ld/v1/entities?count=true&limit=2&offset=2&type=RiverGauge,Streetlight>; \
+                 rel=\"next\"; type=\"application/json\""
+            ]
+        );
+        let last = app
+            .get("/ngsi-ld/v1/entities?type=RiverGauge,Streetlight&limit=2&offset=2&count=true")
+            .await;
+        assert_eq!(
+            last.headers
+                .get_all("link")
+                .iter()
+                .nth(1)
+                .and_then(|v| v.to_str().ok()),
+            Some(
+                "</ngsi-ld/v1/entities?count=true&limit=2&offset=0&type=RiverGauge,Streetlight>; \
+                 rel=\"prev\"; type=\"application/json\""
+            )
+        );
         assert_eq!(
             ids(&app, "type=RiverGauge,Streetlight&limit=2&offset=2").await,
             ["Streetlight:LeLoi-12"]
@@ -218,6 +253,17 @@ async fn paging_counts_and_limits() {
             .await;
         assert_eq!(regex.header("ngsild-results-count"), Some("4"));
         assert_eq!(regex.body[0]["id"], "urn:ngsi-ld:RiverGauge:PhuOc");
+        // An ordering operator never matches a Relationship, in the page or in the count.
+        let relationship = app
+            .get("/ngsi-ld/v1/entities?q=refDevice>%22urn:a%22&count=true")
+            .await;
+        assert_eq!(
+            (
+                relationship.header("ngsild-results-count"),
+                &relationship.body
+            ),
+            (Some("0"), &json!([]))
+        );
         let only_count = app
             .get("/ngsi-ld/v1/entities?type=RiverGauge&limit=0&count=true")
             .await;
@@ -246,7 +292,8 @@ async fn paging_counts_and_limits() {
                 "BadRequestData",
                 "Bad request data",
                 400,
-                "a query needs at least one of id, idPattern, type, attrs, q or a geo-query"
+                "a query needs at least one of type, idPattern, attrs, q, scopeQ, a geo-query or \
+                 local=true"
             )
         );
         let bad_q = app.get("/ngsi-ld/v1/entities?q=waterLevel>>3").await;

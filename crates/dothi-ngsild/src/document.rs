@@ -1049,6 +1049,29 @@ pub struct RenderOptions {
     pub attrs: Option<HashSet<String>>,
     /// `lang`: render LanguageProperties as the string of this language.
     pub lang: Option<String>,
+    /// `pick`/`omit` (§4.21): which members of the entity the answer keeps.
+    pub projection: Projection,
+    /// `datasetId`: only the instances of these dataset ids (None = the default instance);
+    /// None = every instance.
+    pub datasets: Option<Vec<Option<String>>>,
+}
+
+/// The top level of the `pick` and `omit` parameters (§4.21). Members are named by the core
+/// member names (`id`, `type`, `scope`, `createdAt`, `modifiedAt`) or by expanded attribute
+/// IRIs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Projection {
+    /// Only these members (None = all).
+    pub pick: Option<HashSet<String>>,
+    /// None of these members.
+    pub omit: HashSet<String>,
+}
+
+impl Projection {
+    /// True when the answer keeps the member `name`.
+    pub fn keeps(&self, name: &str) -> bool {
+        self.pick.as_ref().is_none_or(|p| p.contains(name)) && !self.omit.contains(name)
+    }
 }
 
 /// Renders an entity in the representation asked, with compacted names (no `@context`).
@@ -1058,9 +1081,14 @@ pub fn render_entity(
     options: &RenderOptions,
 ) -> Map<String, Value> {
     let mut out = Map::new();
-    out.insert("id".into(), Value::String(entity.id.clone()));
-    out.insert("type".into(), render_types(&entity.types, ctx));
-    if !entity.scopes.is_empty() {
+    let keeps = |name: &str| options.projection.keeps(name);
+    if keeps("id") {
+        out.insert("id".into(), Value::String(entity.id.clone()));
+    }
+    if keeps("type") {
+        out.insert("type".into(), render_types(&entity.types, ctx));
+    }
+    if !entity.scopes.is_empty() && keeps("scope") {
         out.insert(
             "scope".into(),
             match entity.scopes.as_slice() {
@@ -1070,19 +1098,38 @@ pub fn render_entity(
         );
     }
     if options.sys_attrs && options.format != Format::KeyValues {
-        out.insert(
-            "createdAt".into(),
-            Value::String(format_time(entity.created_at)),
-        );
-        out.insert(
-            "modifiedAt".into(),
-            Value::String(format_time(entity.modified_at)),
-        );
+        if keeps("createdAt") {
+            out.insert(
+                "createdAt".into(),
+                Value::String(format_time(entity.created_at)),
+            );
+        }
+        if keeps("modifiedAt") {
+            out.insert(
+                "modifiedAt".into(),
+                Value::String(format_time(entity.modified_at)),
+            );
+        }
     }
     for (iri, instances) in &entity.attributes {
-        if options.attrs.as_ref().is_some_and(|set| !set.contains(iri)) {
+        if options.attrs.as_ref().is_some_and(|set| !set.contains(iri)) || !keeps(iri) {
             continue;
         }
+        let kept: Vec<Attribute>;
+        let instances = match &options.datasets {
+            None => instances.as_slice(),
+            Some(datasets) => {
+                kept = instances
+                    .iter()
+                    .filter(|i| datasets.contains(&i.dataset_id))
+                    .cloned()
+                    .collect();
+                if kept.is_empty() {
+                    continue;
+                }
+                kept.as_slice()
+            }
+        };
         out.insert(ctx.compact(iri), render_attribute(instances, ctx, options));
     }
     out
@@ -1100,6 +1147,18 @@ pub fn render_types(types: &[String], ctx: &Context) -> Value {
 pub fn render_attribute(instances: &[Attribute], ctx: &Context, options: &RenderOptions) -> Value {
     match instances {
         [one] => render_instance(one, ctx, options),
+        // §4.5.4: several instances in keyValues are a map from dataset id (`@none` for the
+        // default instance) to value.
+        many if options.format == Format::KeyValues => {
+            let mut map = Map::new();
+            for i in many {
+                let key = i.dataset_id.clone().unwrap_or_else(|| "@none".into());
+                map.insert(key, render_instance(i, ctx, options));
+            }
+            let mut wrapped = Map::new();
+            wrapped.insert("dataset".into(), Value::Object(map));
+            Value::Object(wrapped)
+        }
         many => Value::Array(
             many.iter()
                 .map(|i| render_instance(i, ctx, options))
@@ -1108,10 +1167,52 @@ pub fn render_attribute(instances: &[Attribute], ctx: &Context, options: &Render
     }
 }
 
+/// The entry of a language map that `lang` selects (§4.15): `lang` is a list of language
+/// ranges with optional weights (`fr;q=0.2,nl;q=0.9`), tried by weight then list order; a range
+/// matches a tag case-insensitively, as a prefix of a longer tag (`en` → `en-US`) or by
+/// truncation (`nl-BE` → `nl`); `*` matches any. Without a match: `@none`, else any entry.
 fn language_pick<'a>(map: &'a Value, lang: &str) -> Option<(&'a str, Value)> {
     let map = map.as_object()?;
-    let (tag, value) = map
-        .get_key_value(lang)
+    let mut ranges: Vec<(f32, String)> = lang
+        .split(',')
+        .filter_map(|item| {
+            let mut parts = item.split(';');
+            let range = parts.next()?.trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (!range.is_empty() && q > 0.0).then_some((q, range))
+        })
+        .collect();
+    ranges.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let find = |wanted: &str| map.iter().find(|(tag, _)| tag.eq_ignore_ascii_case(wanted));
+    let found = ranges.iter().find_map(|(_, range)| {
+        if range == "*" {
+            return map.get_key_value("@none").or_else(|| map.iter().next());
+        }
+        if let Some(hit) = find(range) {
+            return Some(hit);
+        }
+        // A shorter range matches a longer tag.
+        if let Some(hit) = map.iter().find(|(tag, _)| {
+            tag.to_ascii_lowercase()
+                .strip_prefix(range.as_str())
+                .is_some_and(|rest| rest.starts_with('-'))
+        }) {
+            return Some(hit);
+        }
+        // A longer range falls back to its truncations.
+        let mut truncated = range.as_str();
+        while let Some((shorter, _)) = truncated.rsplit_once('-') {
+            truncated = shorter;
+            if let Some(hit) = find(truncated) {
+                return Some(hit);
+            }
+        }
+        None
+    });
+    let (tag, value) = found
         .or_else(|| map.get_key_value("@none"))
         .or_else(|| map.iter().next())?;
     Some((tag.as_str(), value.clone()))
@@ -1135,9 +1236,20 @@ fn render_instance(attr: &Attribute, ctx: &Context, options: &RenderOptions) -> 
         _ => None,
     };
     if options.format == Format::KeyValues {
-        return match picked {
-            Some((_, v)) => v,
-            None => payload,
+        // §4.5.4: the payloads that are JSON objects themselves keep their member name.
+        return match (picked, attr.kind) {
+            (Some((_, v)), _) => v,
+            (
+                None,
+                AttributeKind::LanguageProperty
+                | AttributeKind::JsonProperty
+                | AttributeKind::VocabProperty,
+            ) => {
+                let mut wrapped = Map::new();
+                wrapped.insert(attr.kind.payload_member().into(), payload);
+                Value::Object(wrapped)
+            }
+            (None, _) => payload,
         };
     }
     let mut out = Map::new();
@@ -1214,7 +1326,13 @@ pub fn render_feature(
     let geometry = entity
         .attributes
         .get(geometry_iri)
-        .and_then(|instances| instances.first())
+        .and_then(|instances| {
+            // The default instance (no datasetId) is the geometry, if there is one (§4.5.16).
+            instances
+                .iter()
+                .find(|a| a.dataset_id.is_none())
+                .or_else(|| instances.first())
+        })
         .filter(|a| a.kind == AttributeKind::GeoProperty)
         .map(|a| a.value.clone())
         .unwrap_or(Value::Null);

@@ -318,6 +318,8 @@ struct Evaluator<'a> {
 enum Item<'v> {
     Exists,
     Scalar(Scalar<'v>),
+    /// A Relationship's object: only `==` and `!=` apply to it (§4.9).
+    Object(&'v str),
 }
 
 #[derive(Clone, Copy)]
@@ -389,8 +391,14 @@ impl Evaluator<'_> {
         // positive form of the condition (`==` for `!=`, `~=` for `!~=`).
         let (mut comparable, mut hit) = (false, false);
         visit(&mut |item| {
-            let Item::Scalar(scalar) = item else {
-                return ControlFlow::Continue(());
+            let scalar = match item {
+                Item::Scalar(scalar) => scalar,
+                Item::Object(object)
+                    if matches!(condition, Condition::Equal(_) | Condition::NotEqual(_)) =>
+                {
+                    Scalar::Str(object)
+                }
+                _ => return ControlFlow::Continue(()),
             };
             match self.test(condition, scalar) {
                 Some(true) => {
@@ -518,6 +526,10 @@ fn visit_payload<'v>(
                     f(Item::Exists)?;
                     map.values().try_for_each(|v| visit_strings(v, f))
                 }
+                [any] if any == "*" => {
+                    f(Item::Exists)?;
+                    map.values().try_for_each(|v| visit_strings(v, f))
+                }
                 [language] => match map.get(language) {
                     Some(v) => {
                         f(Item::Exists)?;
@@ -582,7 +594,7 @@ fn visit_scalars<'v>(value: &'v Value, f: Visitor<'_, 'v>) -> ControlFlow<()> {
 /// Relationship objects: a URI, an array of URIs, or (objectList) `{"object": URI}` items.
 fn visit_objects<'v>(value: &'v Value, f: Visitor<'_, 'v>) -> ControlFlow<()> {
     match value {
-        Value::String(s) => f(Item::Scalar(Scalar::Str(s))),
+        Value::String(s) => f(Item::Object(s)),
         Value::Array(items) => items.iter().try_for_each(|v| visit_objects(v, f)),
         Value::Object(map) => match map.get("object") {
             Some(inner) => visit_objects(inner, f),

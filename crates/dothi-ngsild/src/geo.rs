@@ -2,7 +2,7 @@
 //! the `georel`, `geometry` and `coordinates` parameters.
 //!
 //! Validation performed: known relationship and geometry names; `near`
-//! carries `maxDistance==N` and/or `minDistance==N` (non-negative, min ≤ max)
+//! carries `maxDistance==N` or `minDistance==N` (one of them, a positive number)
 //! and needs a `Point`; positions are `[lon, lat]` or `[lon, lat, alt]` with
 //! longitude in [-180, 180] and latitude in [-90, 90]; line strings have at
 //! least 2 positions; polygon rings have at least 4 positions and are closed.
@@ -91,6 +91,8 @@ pub enum GeoError {
     },
     #[error("georel at position {position}: {name} given twice")]
     DuplicateDistance { position: usize, name: &'static str },
+    #[error("georel at position {position}: near takes one distance modifier, not two")]
+    TwoDistances { position: usize },
     #[error("georel: minDistance {min} is greater than maxDistance {max}")]
     DistanceOrder { min: f64, max: f64 },
     #[error("unknown geometry '{0}': expected Point, LineString, Polygon, MultiPoint, MultiLineString or MultiPolygon")]
@@ -198,14 +200,18 @@ pub fn parse_georel(input: &str) -> Result<GeoRel, GeoError> {
         let n = number
             .parse::<f64>()
             .ok()
-            .filter(|n| n.is_finite() && *n >= 0.0 && !number.starts_with('+'))
+            .filter(|n| n.is_finite() && *n > 0.0 && !number.starts_with('+'))
             .ok_or_else(|| GeoError::Georel {
                 position: value_pos,
-                expected: "a non-negative number of metres",
+                expected: "a positive number of metres",
                 found: number.to_string(),
             })?;
         if slot.is_some() {
             return Err(GeoError::DuplicateDistance { position, name });
+        }
+        // §4.10 nearRel: exactly one distance modifier.
+        if position != parts[1].0 {
+            return Err(GeoError::TwoDistances { position });
         }
         *slot = Some(n);
     }
@@ -365,10 +371,7 @@ mod tests {
         );
         assert_eq!(
             parse_georel("near;minDistance==10;maxDistance==20"),
-            Ok(GeoRel::Near(Distance {
-                max: Some(20.0),
-                min: Some(10.0)
-            }))
+            Err(GeoError::TwoDistances { position: 21 })
         );
     }
 
@@ -448,7 +451,7 @@ mod tests {
             parse_georel("near;maxDistance==-5"),
             Err(GeoError::Georel {
                 position: 18,
-                expected: "a non-negative number of metres",
+                expected: "a positive number of metres",
                 found: "-5".into()
             })
         );
@@ -467,10 +470,7 @@ mod tests {
                 name: "maxDistance"
             })
         );
-        assert_eq!(
-            parse_georel("near;minDistance==9;maxDistance==5"),
-            Err(GeoError::DistanceOrder { min: 9.0, max: 5.0 })
-        );
+        assert!(parse_georel("near;maxDistance==0").is_err());
         assert_eq!(
             parse_georel("within;x"),
             Err(GeoError::Georel {

@@ -6,6 +6,7 @@
 //! * [`document`]: client JSON ↔ entities, and the attribute update semantics.
 //! * [`q`] parses the `q` query language (§4.9) into an AST; [`typesel`] the entity type
 //!   selection language (§4.17); [`geo`] the geo-query parameters (§4.10).
+//! * [`projection`] parses `pick`/`omit` (§4.21); [`scopeq`] the scope query language (§4.19).
 //! * [`eval`] evaluates q and geo-queries against an entity.
 //! * [`linked`]: `join`/`joinLevel` and nested `pick`/`omit` (Linked Entity Retrieval).
 //!
@@ -18,5 +19,7 @@ pub mod entity;
 pub mod eval;
 pub mod geo;
 pub mod linked;
+pub mod projection;
 pub mod q;
+pub mod scopeq;
 pub mod typesel;

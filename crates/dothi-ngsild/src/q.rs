@@ -321,7 +321,13 @@ impl Parser {
         let mut trailing = Vec::new();
         while self.peek() == Some('[') {
             self.pos += 1;
-            trailing.push(self.parse_name("attribute name after '['")?);
+            // `name[*]`: any language of a LanguageProperty (§4.9).
+            if self.peek() == Some('*') {
+                self.pos += 1;
+                trailing.push("*".to_string());
+            } else {
+                trailing.push(self.parse_name("attribute name after '['")?);
+            }
             if self.peek() != Some(']') {
                 return Err(self.unexpected("']'"));
             }

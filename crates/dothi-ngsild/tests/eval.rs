@@ -279,6 +279,33 @@ fn uris_equal_string_values() {
 }
 
 #[test]
+fn relationships_only_take_equal_and_unequal() {
+    let e = entity(vec![(
+        "refDevice",
+        vec![attr(
+            AttributeKind::Relationship,
+            json!("urn:ngsi-ld:Device:b"),
+        )],
+    )]);
+    assert_eq!(
+        holding(
+            &e,
+            &[
+                "refDevice==urn:ngsi-ld:Device:b",
+                "refDevice!=urn:ngsi-ld:Device:a",
+                "refDevice>\"urn:a\"",
+                "refDevice<=\"urn:z\"",
+                "refDevice~=\"Device\"",
+            ]
+        ),
+        vec![
+            "refDevice==urn:ngsi-ld:Device:b",
+            "refDevice!=urn:ngsi-ld:Device:a"
+        ]
+    );
+}
+
+#[test]
 fn unequal_requires_the_attribute_to_exist() {
     let e = entity(vec![("waterLevel", vec![prop(json!(2.4))])]);
     assert_eq!(
@@ -450,6 +477,9 @@ fn language_properties_match_any_language_or_the_bracketed_one() {
                 r#"name~="^Trạm""#,
                 r#"name!="Kim Long station""#,
                 r#"name[vi]!="Kim Long station""#,
+                r#"name[*]=="Kim Long station""#,
+                r#"name[*]!="Kim Long station""#,
+                r#"name[*]!="Huế station""#,
             ]
         ),
         vec![
@@ -459,6 +489,8 @@ fn language_properties_match_any_language_or_the_bracketed_one() {
             "name[vi]",
             r#"name~="^Trạm""#,
             r#"name[vi]!="Kim Long station""#,
+            r#"name[*]=="Kim Long station""#,
+            r#"name[*]!="Huế station""#,
         ]
     );
 }
@@ -862,16 +894,18 @@ fn near_query_excludes_points_closer_than_min_distance() {
 }
 
 #[test]
-fn near_query_with_both_distances_keeps_the_ring_between_them() {
-    assert_eq!(
-        near_hits("minDistance==3000;maxDistance==5000"),
-        vec!["Kim Long"]
-    );
-    assert_eq!(
-        near_hits("minDistance==5000;maxDistance==11000"),
-        vec!["Phú Ốc"]
-    );
-    assert_eq!(near_hits("maxDistance==0"), Vec::<&str>::new());
+fn near_takes_one_positive_distance() {
+    // §4.10 nearRel: one modifier, a PositiveNumber (no zero).
+    for georel in [
+        "near;minDistance==3000;maxDistance==5000",
+        "near;maxDistance==0",
+        "near;minDistance==0",
+    ] {
+        assert!(
+            geo::parse(georel, "Point", "[107.5786,16.4696]").is_err(),
+            "{georel}"
+        );
+    }
 }
 
 #[test]
@@ -884,7 +918,7 @@ fn near_query_measures_to_the_closest_point_of_lines_and_polygons() {
     let district = json!({"type": "Polygon", "coordinates": [[
         [107.55, 16.44], [107.60, 16.44], [107.60, 16.49], [107.55, 16.49], [107.55, 16.44]
     ]]});
-    assert!(matches_geometry(&near("maxDistance==0"), &district));
+    assert!(matches_geometry(&near("maxDistance==1"), &district));
     assert!(!matches_geometry(&near("minDistance==1"), &district));
 }
 
@@ -1045,7 +1079,7 @@ fn invalid_stored_geometries_never_match() {
     ];
     let queries = [
         near("maxDistance==100000"),
-        near("minDistance==0"),
+        near("minDistance==1"),
         geo_query("within", "Polygon", CITADEL_SQUARE),
         geo_query("contains", "Point", "[107.5419,16.4659]"),
         geo_query("intersects", "Polygon", CITADEL_SQUARE),

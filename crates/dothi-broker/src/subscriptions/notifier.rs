@@ -315,6 +315,7 @@ impl Notifier {
                 limit: PERIODIC_LIMIT,
                 offset: 0,
                 count: false,
+                ..EntityQuery::default()
             };
             for entity in self.broker.query_entities(&query, &expand).await?.entities {
                 if seen.insert(entity.id.clone()) {
@@ -426,6 +427,7 @@ fn notification(
         sys_attrs: sub.notification.sys_attrs,
         attrs: attribute_filter(sub),
         lang: sub.lang.clone(),
+        ..RenderOptions::default()
     };
     let data: Vec<Value> = match joined(sub) {
         Some(request) => linked::render(entities, links, &request, &c.render_ctx, &options),
