@@ -31,6 +31,36 @@ fn sys_attrs(params: &[(String, String)]) -> bool {
         .any(|o| o == "sysAttrs")
 }
 
+/// The version an `ngsi-ld=<version>` preference asks (RFC 7240 `Prefer`: preferences are
+/// comma-separated, names case-insensitive, values tokens or quoted strings, parameters after
+/// `;`), if any.
+fn preferred_version(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|preference| {
+            let first = preference.split(';').next()?.trim();
+            let (name, value) = first.split_once('=')?;
+            if !name.trim().eq_ignore_ascii_case("ngsi-ld") {
+                return None;
+            }
+            let value = value.trim().trim_matches('"');
+            (!value.is_empty()).then(|| value.to_string())
+        })
+}
+
+/// A subscription has no version fallbacks (§4.3.6.8 covers entity data only): a version
+/// preference is applied by answering the document unaltered.
+fn apply_version(response: &mut Response, headers: &HeaderMap) {
+    if let Some(version) = preferred_version(headers) {
+        if let Ok(v) = HeaderValue::from_str(&format!("ngsi-ld={version}")) {
+            response.headers_mut().insert("Preference-Applied", v);
+        }
+    }
+}
+
 pub async fn create(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) -> Answer {
     let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
     let id = broker
@@ -93,6 +123,7 @@ pub async fn list(
             .collect(),
     );
     let mut response = negotiate::respond(StatusCode::OK, body, accept, &rc);
+    apply_version(&mut response, &headers);
     if let Some(total) = page.total {
         response
             .headers_mut()
@@ -113,7 +144,9 @@ pub async fn retrieve(
     let rc = negotiate::context_of(&broker, &headers).await?;
     let state = broker.subscription(&id).await?;
     let body = render_subscription(&state, &rc.ctx, sys_attrs(&params), now_ms());
-    Ok(negotiate::respond(StatusCode::OK, body, accept, &rc))
+    let mut response = negotiate::respond(StatusCode::OK, body, accept, &rc);
+    apply_version(&mut response, &headers);
+    Ok(response)
 }
 
 pub async fn update(

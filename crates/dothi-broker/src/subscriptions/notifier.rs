@@ -6,18 +6,18 @@
 //! Invariant: the cursor only ever moves past changes whose notifications are in the outbox,
 //! so a crash repeats notifications (at-least-once) but never loses one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use dothi_ngsild::context::Context;
 use dothi_ngsild::document::{self, format_time, Format, RenderOptions};
-use dothi_ngsild::entity::Entity;
+use dothi_ngsild::entity::{Attribute, AttributeKind, Entity};
 use dothi_ngsild::eval::{CompiledGeoQuery, CompiledQuery};
 use dothi_ngsild::q;
 use dothi_store::ngsild::ChangeRow;
 use regex::Regex;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tokio::task::JoinHandle;
 
 use super::{attribute_filter, random_urn, state_of, status_of, Subscription, SubscriptionState};
@@ -214,20 +214,17 @@ impl Notifier {
         subs: &[Arc<Compiled>],
         items: &mut Vec<(String, String)>,
     ) {
-        // Deletions carry no snapshot, hence no type to select on: not notified (yet).
-        let Some(snapshot) = &change.snapshot else {
-            return;
-        };
-        let entity: Entity = match serde_json::from_str(snapshot) {
-            Ok(e) => e,
+        let view = match ChangeView::of(change) {
+            Ok(Some(view)) => view,
+            Ok(None) => return,
             Err(e) => {
-                tracing::warn!(seq = change.seq, error = %e, "an unreadable change-log snapshot");
+                tracing::warn!(seq = change.seq, error = %e, "an unreadable change-log row");
                 return;
             }
         };
         for c in subs {
             let sub = &c.state.subscription;
-            if change.seq <= sub.since_seq || !matches(c, change, &entity) {
+            if change.seq <= sub.since_seq || !matches(c, change, &view) {
                 continue;
             }
             if let Some(throttling) = sub.throttling {
@@ -237,7 +234,8 @@ impl Notifier {
                 }
             }
             self.last_sent.insert(sub.id.clone(), change.at);
-            let payload = notification(c, std::slice::from_ref(&entity), now_ms());
+            let data = vec![Value::Object(render_change(c, change, &view))];
+            let payload = notification(c, data, now_ms());
             items.push((sub.id.clone(), payload.to_string()));
         }
     }
@@ -265,7 +263,8 @@ impl Notifier {
             if entities.is_empty() {
                 continue;
             }
-            items.push((sub.id.clone(), notification(c, &entities, now).to_string()));
+            let data = entities.iter().map(|e| render_plain(c, e)).collect();
+            items.push((sub.id.clone(), notification(c, data, now).to_string()));
         }
         if !items.is_empty() {
             self.broker
@@ -331,11 +330,106 @@ impl Notifier {
     }
 }
 
+/// What the notifier knows of one change-log row.
+struct ChangeView {
+    /// The entity after the change; for a deletion, as it was.
+    entity: Entity,
+    /// What the change replaced: the previous instances of the changed attributes (every
+    /// attribute for a deletion); None when the row does not say (older rows).
+    previous: Option<BTreeMap<String, Vec<Attribute>>>,
+    deleted: bool,
+}
+
+/// How one attribute changed.
+#[derive(Default)]
+struct AttrChange {
+    created: bool,
+    updated: bool,
+    deleted: bool,
+}
+
+impl ChangeView {
+    /// None for a row that cannot be notified (a deletion written before the change log kept
+    /// the previous body).
+    fn of(change: &ChangeRow) -> serde_json::Result<Option<ChangeView>> {
+        if change.op == "delete" {
+            let Some(body) = &change.previous else {
+                return Ok(None);
+            };
+            let entity: Entity = serde_json::from_str(body)?;
+            let previous = Some(entity.attributes.clone());
+            return Ok(Some(ChangeView {
+                entity,
+                previous,
+                deleted: true,
+            }));
+        }
+        let Some(snapshot) = &change.snapshot else {
+            return Ok(None);
+        };
+        let previous = match &change.previous {
+            Some(text) => Some(serde_json::from_str(text)?),
+            None if change.op == "create" => Some(BTreeMap::new()),
+            None => None,
+        };
+        Ok(Some(ChangeView {
+            entity: serde_json::from_str(snapshot)?,
+            previous,
+            deleted: false,
+        }))
+    }
+
+    /// The attributes the change touched.
+    fn attrs<'a>(&'a self, change: &'a ChangeRow) -> Vec<&'a String> {
+        if self.deleted {
+            self.entity.attributes.keys().collect()
+        } else {
+            change.attrs.iter().collect()
+        }
+    }
+
+    fn change_of(&self, attr: &str) -> AttrChange {
+        if self.deleted {
+            return AttrChange {
+                deleted: true,
+                ..AttrChange::default()
+            };
+        }
+        let now = self.entity.attributes.get(attr);
+        let Some(previous) = &self.previous else {
+            // Unknown past: present means created or updated.
+            return AttrChange {
+                created: now.is_some(),
+                updated: now.is_some(),
+                deleted: now.is_none(),
+            };
+        };
+        let before = previous.get(attr);
+        let has = |list: Option<&Vec<Attribute>>, dataset: &Option<String>| {
+            list.is_some_and(|l| l.iter().any(|i| i.dataset_id == *dataset))
+        };
+        let mut out = AttrChange::default();
+        for i in now.into_iter().flatten() {
+            if has(before, &i.dataset_id) {
+                out.updated = true;
+            } else {
+                out.created = true;
+            }
+        }
+        out.deleted = before
+            .into_iter()
+            .flatten()
+            .any(|i| !has(now, &i.dataset_id));
+        out
+    }
+}
+
 /// Whether a change concerns a subscription (§5.11.1): an entity selector matches, a watched
 /// attribute changed in a way `notificationTrigger` asks for, and q and geoQ hold on the
-/// entity after the change.
-fn matches(c: &Compiled, change: &ChangeRow, entity: &Entity) -> bool {
+/// entity after the change (before it, for a deletion).
+fn matches(c: &Compiled, change: &ChangeRow, view: &ChangeView) -> bool {
     let sub = &c.state.subscription;
+    let entity = &view.entity;
     let selected = sub.entities.is_empty()
         || sub.entities.iter().zip(&c.id_patterns).any(|(s, pattern)| {
             s.id.as_ref().is_none_or(|id| *id == entity.id)
@@ -349,9 +443,9 @@ fn matches(c: &Compiled, change: &ChangeRow, entity: &Entity) -> bool {
     if !selected {
         return false;
     }
-    let relevant: Vec<&String> = change
-        .attrs
-        .iter()
+    let relevant: Vec<&String> = view
+        .attrs(change)
+        .into_iter()
         .filter(|a| sub.watched_attributes.is_empty() || sub.watched_attributes.contains(a))
         .collect();
     let trigger = |name: &str| sub.notification_trigger.iter().any(|t| t == name);
@@ -361,15 +455,19 @@ fn matches(c: &Compiled, change: &ChangeRow, entity: &Entity) -> bool {
                 || (trigger("attributeCreated")
                     && (sub.watched_attributes.is_empty() || !relevant.is_empty()))
         }
+        "delete" => {
+            trigger("entityDeleted")
+                || (trigger("attributeDeleted")
+                    && (sub.watched_attributes.is_empty() || !relevant.is_empty()))
+        }
         _ => {
             !relevant.is_empty()
                 && (trigger("entityUpdated")
                     || relevant.iter().any(|a| {
-                        if entity.attributes.contains_key(*a) {
-                            trigger("attributeCreated") || trigger("attributeUpdated")
-                        } else {
-                            trigger("attributeDeleted")
-                        }
+                        let how = view.change_of(a);
+                        (how.created && trigger("attributeCreated"))
+                            || (how.updated && trigger("attributeUpdated"))
+                            || (how.deleted && trigger("attributeDeleted"))
                     }))
         }
     };
@@ -392,11 +490,30 @@ fn matches(c: &Compiled, change: &ChangeRow, entity: &Entity) -> bool {
     true
 }
 
-/// The Notification (§5.2.19) of `entities` for a subscription, rendered per its
-/// `notification` member in its context (`@context` is added at delivery, per `accept`).
-fn notification(c: &Compiled, entities: &[Entity], now: i64) -> Value {
-    let sub: &Subscription = &c.state.subscription;
-    let options = RenderOptions {
+/// The value that marks a deleted attribute instance in a notification (§4.5.1 NGSI-LD Null).
+const NGSI_LD_NULL: &str = "urn:ngsi-ld:null";
+
+/// A deleted instance as notifications show it: its kind and datasetId, an NGSI-LD Null
+/// payload.
+fn null_instance(was: &Attribute) -> Attribute {
+    let value = match was.kind {
+        AttributeKind::LanguageProperty => json!({"@none": NGSI_LD_NULL}),
+        _ => json!(NGSI_LD_NULL),
+    };
+    Attribute {
+        kind: was.kind,
+        value,
+        observed_at: None,
+        unit_code: None,
+        dataset_id: was.dataset_id.clone(),
+        created_at: was.created_at,
+        modified_at: was.modified_at,
+        sub_attributes: BTreeMap::new(),
+    }
+}
+
+fn render_options(sub: &Subscription) -> RenderOptions {
+    RenderOptions {
         format: match sub.notification.format.as_str() {
             "keyValues" => Format::KeyValues,
             "concise" => Format::Concise,
@@ -405,11 +522,180 @@ fn notification(c: &Compiled, entities: &[Entity], now: i64) -> Value {
         sys_attrs: sub.notification.sys_attrs,
         attrs: attribute_filter(sub),
         lang: sub.lang.clone(),
+    }
+}
+
+/// Only the instances of the subscription's `datasetId` member (`@none`: the default instance).
+fn select_datasets(sub: &Subscription, entity: &mut Entity) {
+    if sub.dataset_id.is_empty() {
+        return;
+    }
+    let wanted = |d: &Option<String>| {
+        sub.dataset_id
+            .iter()
+            .any(|w| d.as_deref().unwrap_or("@none") == w)
     };
-    let data: Vec<Value> = entities
+    entity.attributes.retain(|_, instances| {
+        instances.retain(|i| wanted(&i.dataset_id));
+        !instances.is_empty()
+    });
+}
+
+/// An entity as a (periodic) notification shows it.
+fn render_plain(c: &Compiled, entity: &Entity) -> Value {
+    let sub = &c.state.subscription;
+    let mut entity = entity.clone();
+    select_datasets(sub, &mut entity);
+    let mut out = document::render_entity(&entity, &c.render_ctx, &render_options(sub));
+    pick_omit(c, &mut out);
+    Value::Object(out)
+}
+
+/// Applies `notification.pick`/`omit` (§4.21) to a rendered entity.
+fn pick_omit(c: &Compiled, out: &mut Map<String, Value>) {
+    let n = &c.state.subscription.notification;
+    if n.pick.is_empty() && n.omit.is_empty() {
+        return;
+    }
+    let ctx = &c.render_ctx;
+    out.retain(|key, _| {
+        let member = match key.as_str() {
+            "id" | "type" => key.clone(),
+            _ => ctx.expand(key),
+        };
+        (n.pick.is_empty() || n.pick.contains(&member)) && !n.omit.contains(&member)
+    });
+}
+
+/// The entity of a change as its notification shows it (§5.8.6): the entity after the change,
+/// deleted instances as NGSI-LD Null, with `showChanges` the previous payloads; for a
+/// deletion, the (watched) attributes as NGSI-LD Null and `deletedAt`.
+fn render_change(c: &Compiled, change: &ChangeRow, view: &ChangeView) -> Map<String, Value> {
+    let sub = &c.state.subscription;
+    let options = render_options(sub);
+    let mut entity = view.entity.clone();
+    let empty = BTreeMap::new();
+    let previous = view.previous.as_ref().unwrap_or(&empty);
+    if view.deleted {
+        let watched = &sub.watched_attributes;
+        entity
+            .attributes
+            .retain(|a, _| watched.is_empty() || watched.contains(a));
+        for instances in entity.attributes.values_mut() {
+            for i in instances.iter_mut() {
+                *i = null_instance(i);
+            }
+        }
+    } else {
+        for a in &change.attrs {
+            let Some(before) = previous.get(a) else {
+                continue;
+            };
+            let now = entity.attributes.entry(a.clone()).or_default();
+            for was in before {
+                if !now.iter().any(|i| i.dataset_id == was.dataset_id) {
+                    now.push(null_instance(was));
+                }
+            }
+            if now.is_empty() {
+                entity.attributes.remove(a);
+            }
+        }
+    }
+    select_datasets(sub, &mut entity);
+    let mut out = document::render_entity(&entity, &c.render_ctx, &options);
+    let deleted_at = json!(format_time(change.at));
+    if view.deleted {
+        out.insert("deletedAt".into(), deleted_at.clone());
+    }
+    if options.sys_attrs && options.format != Format::KeyValues {
+        for (key, value) in out.iter_mut() {
+            if matches!(key.as_str(), "id" | "type" | "scope") {
+                continue;
+            }
+            for instance in instances_mut(value) {
+                if is_null_instance(instance) {
+                    instance.insert("deletedAt".into(), deleted_at.clone());
+                }
+            }
+        }
+    }
+    if sub.notification.show_changes && options.format != Format::KeyValues {
+        let mut before = Entity {
+            attributes: BTreeMap::new(),
+            ..view.entity.clone()
+        };
+        for a in view.attrs(change) {
+            if let Some(instances) = previous.get(a) {
+                before.attributes.insert(a.clone(), instances.clone());
+            }
+        }
+        select_datasets(sub, &mut before);
+        let before_options = RenderOptions {
+            format: Format::Normalized,
+            sys_attrs: false,
+            ..options
+        };
+        let rendered = document::render_entity(&before, &c.render_ctx, &before_options);
+        for (key, was) in rendered {
+            if matches!(key.as_str(), "id" | "type" | "scope") {
+                continue;
+            }
+            let Some(now) = out.get_mut(&key) else {
+                continue;
+            };
+            let mut was = was;
+            for old in instances_mut(&mut was) {
+                let dataset = old.get("datasetId").cloned();
+                let Some(kind) = old
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .and_then(AttributeKind::parse)
+                else {
+                    continue;
+                };
+                let member = kind.payload_member();
+                let Some(payload) = old.get(member).cloned() else {
+                    continue;
+                };
+                let name = format!("previous{}{}", member[..1].to_uppercase(), &member[1..]);
+                if let Some(current) = instances_mut(now)
+                    .into_iter()
+                    .find(|i| i.get("datasetId") == dataset.as_ref())
+                {
+                    current.insert(name, payload);
+                }
+            }
+        }
+    }
+    pick_omit(c, &mut out);
+    out
+}
+
+/// The instance objects of a rendered attribute (one object or an array of them).
+fn instances_mut(value: &mut Value) -> Vec<&mut Map<String, Value>> {
+    match value {
+        Value::Object(o) => vec![o],
+        Value::Array(items) => items.iter_mut().filter_map(Value::as_object_mut).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn is_null_instance(instance: &Map<String, Value>) -> bool {
+    ["value", "object", "json", "vocab", "valueList", "objectList"]
         .iter()
-        .map(|e| Value::Object(document::render_entity(e, &c.render_ctx, &options)))
-        .collect();
+        .any(|m| instance.get(*m).and_then(Value::as_str) == Some(NGSI_LD_NULL))
+        || instance
+            .get("languageMap")
+            .and_then(|m| m.get("@none"))
+            .and_then(Value::as_str)
+            == Some(NGSI_LD_NULL)
+}
+
+/// The Notification (§5.2.19) of rendered entities for a subscription (`@context` is added at
+/// delivery, per `accept`).
+fn notification(c: &Compiled, data: Vec<Value>, now: i64) -> Value {
+    let sub: &Subscription = &c.state.subscription;
     json!({
         "id": random_urn("Notification"),
         "type": "Notification",
