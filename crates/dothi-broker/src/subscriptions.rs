@@ -953,9 +953,9 @@ impl Broker {
         })
     }
 
-    /// Update Subscription (§5.8.2): the fragment's members replace the subscription's (the
-    /// members of `notification` one by one), `null` removes a member, and the result is
-    /// validated as a whole. The notification context stays that of the creation.
+    /// Update Subscription (§5.8.2): the fragment's members replace the subscription's
+    /// (`notification` as a whole), `null` removes a member, and the result is validated as a
+    /// whole. The notification context stays that of the creation.
     pub async fn update_subscription(
         &self,
         id: &str,
@@ -984,15 +984,6 @@ impl Broker {
             match (key.as_str(), value, document.get_mut(key)) {
                 (_, Value::Null, _) => {
                     document.remove(key);
-                }
-                ("notification", Value::Object(members), Some(Value::Object(existing))) => {
-                    for (k, v) in members {
-                        if v.is_null() {
-                            existing.remove(k);
-                        } else {
-                            existing.insert(k.clone(), v.clone());
-                        }
-                    }
                 }
                 _ => {
                     document.insert(key.clone(), value.clone());

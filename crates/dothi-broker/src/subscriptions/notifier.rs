@@ -577,10 +577,17 @@ fn render_change(c: &Compiled, change: &ChangeRow, view: &ChangeView) -> Map<Str
     let empty = BTreeMap::new();
     let previous = view.previous.as_ref().unwrap_or(&empty);
     if view.deleted {
+        // The attributes go with the entity: shown when the subscription asks for their
+        // deletion or for changes, else only id, type and deletedAt.
+        let shown = sub.notification.show_changes
+            || sub
+                .notification_trigger
+                .iter()
+                .any(|t| t == "attributeDeleted");
         let watched = &sub.watched_attributes;
         entity
             .attributes
-            .retain(|a, _| watched.is_empty() || watched.contains(a));
+            .retain(|a, _| shown && (watched.is_empty() || watched.contains(a)));
         for instances in entity.attributes.values_mut() {
             for i in instances.iter_mut() {
                 *i = null_instance(i);
@@ -682,9 +689,16 @@ fn instances_mut(value: &mut Value) -> Vec<&mut Map<String, Value>> {
 }
 
 fn is_null_instance(instance: &Map<String, Value>) -> bool {
-    ["value", "object", "json", "vocab", "valueList", "objectList"]
-        .iter()
-        .any(|m| instance.get(*m).and_then(Value::as_str) == Some(NGSI_LD_NULL))
+    [
+        "value",
+        "object",
+        "json",
+        "vocab",
+        "valueList",
+        "objectList",
+    ]
+    .iter()
+    .any(|m| instance.get(*m).and_then(Value::as_str) == Some(NGSI_LD_NULL))
         || instance
             .get("languageMap")
             .and_then(|m| m.get("@none"))
