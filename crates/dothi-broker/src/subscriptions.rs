@@ -484,7 +484,7 @@ fn parse_notification(value: &Value, ctx: &Context) -> Result<NotificationParams
     };
     let pick = members("pick")?;
     let omit = members("omit")?;
-    if !attributes.is_empty() && !(pick.is_empty() && omit.is_empty()) {
+    if !attributes.is_empty() && (!pick.is_empty() || !omit.is_empty()) {
         return Err(bad(
             "notification.attributes cannot be used together with pick or omit (§4.21)",
         ));
@@ -587,7 +587,7 @@ pub fn parse_subscription(
     }
     let q = string_member(object, "q")?.map(str::to_string);
     if let Some(text) = &q {
-        let query = q::parse(text).map_err(|e| bad(format!("q: {e}")))?;
+        let query = q::parse(&percent_decoded(text)).map_err(|e| bad(format!("q: {e}")))?;
         CompiledQuery::new(&query).map_err(|e| bad(format!("q: {e}")))?;
     }
     let geo_q = object
@@ -1052,6 +1052,27 @@ pub(crate) fn link_url(reference: &Value) -> String {
     }
 }
 
+/// A subscription's `q` as evaluated: written as in a query string, it may be
+/// percent-encoded (`name=="Eiffel%20Tower"`); invalid escapes stay as they are.
+pub(crate) fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
+}
+
 /// The expanded attribute set of `notification.attributes` (None: all).
 pub(crate) fn attribute_filter(sub: &Subscription) -> Option<HashSet<String>> {
     (!sub.notification.attributes.is_empty())
@@ -1170,6 +1191,16 @@ mod tests {
         for (body, message) in cases {
             assert_eq!(parse(body).unwrap_err(), bad(message));
         }
+    }
+
+    #[test]
+    fn q_is_percent_decoded_where_escapes_are_valid() {
+        assert_eq!(
+            percent_decoded("name==\"Eiffel%20Tower\""),
+            "name==\"Eiffel Tower\""
+        );
+        assert_eq!(percent_decoded("a==%zz;b==%4"), "a==%zz;b==%4");
+        assert_eq!(percent_decoded("n==%C4%91"), "n==đ");
     }
 
     #[test]

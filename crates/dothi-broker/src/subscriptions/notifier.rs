@@ -20,7 +20,10 @@ use regex::Regex;
 use serde_json::{json, Map, Value};
 use tokio::task::JoinHandle;
 
-use super::{attribute_filter, random_urn, state_of, status_of, Subscription, SubscriptionState};
+use super::{
+    attribute_filter, percent_decoded, random_urn, state_of, status_of, Subscription,
+    SubscriptionState,
+};
 use crate::query::EntityQuery;
 use crate::{now_ms, Broker, Result};
 
@@ -190,7 +193,7 @@ impl Notifier {
         let q = sub
             .q
             .as_ref()
-            .and_then(|text| q::parse(text).ok())
+            .and_then(|text| q::parse(&percent_decoded(text)).ok())
             .and_then(|query| CompiledQuery::new(&query).ok());
         let geo = sub.geo_q.as_ref().and_then(|g| {
             g.query()
@@ -278,7 +281,10 @@ impl Notifier {
 
     async fn matching_now(&self, c: &Compiled) -> Result<Vec<Entity>> {
         let sub = &c.state.subscription;
-        let q = sub.q.as_ref().and_then(|text| q::parse(text).ok());
+        let q = sub
+            .q
+            .as_ref()
+            .and_then(|text| q::parse(&percent_decoded(text)).ok());
         let geo = match &sub.geo_q {
             Some(g) => Some((g.query()?, g.geoproperty.clone())),
             None => None,
@@ -547,8 +553,17 @@ fn render_plain(c: &Compiled, entity: &Entity) -> Value {
     let mut entity = entity.clone();
     select_datasets(sub, &mut entity);
     let mut out = document::render_entity(&entity, &c.render_ctx, &render_options(sub));
+    key_values_sys_attrs(sub, &entity, &mut out);
     pick_omit(c, &mut out);
     Value::Object(out)
+}
+
+/// `sysAttrs` in the keyValues format: the entity's createdAt and modifiedAt.
+fn key_values_sys_attrs(sub: &Subscription, entity: &Entity, out: &mut Map<String, Value>) {
+    if sub.notification.sys_attrs && sub.notification.format == "keyValues" {
+        out.insert("createdAt".into(), json!(format_time(entity.created_at)));
+        out.insert("modifiedAt".into(), json!(format_time(entity.modified_at)));
+    }
 }
 
 /// Applies `notification.pick`/`omit` (§4.21) to a rendered entity.
@@ -611,6 +626,7 @@ fn render_change(c: &Compiled, change: &ChangeRow, view: &ChangeView) -> Map<Str
     }
     select_datasets(sub, &mut entity);
     let mut out = document::render_entity(&entity, &c.render_ctx, &options);
+    key_values_sys_attrs(sub, &entity, &mut out);
     let deleted_at = json!(format_time(change.at));
     if view.deleted {
         out.insert("deletedAt".into(), deleted_at.clone());
