@@ -112,9 +112,9 @@ pub async fn list(
             "limit=0 is only allowed with count=true",
         ));
     }
-    let page = broker
-        .subscriptions(limit, number("offset", 0)?, count)
-        .await?;
+    let offset = number("offset", 0)?;
+    // The total tells whether a next page exists.
+    let page = broker.subscriptions(limit, offset, true).await?;
     let now = now_ms();
     let body = Value::Array(
         page.subscriptions
@@ -124,12 +124,50 @@ pub async fn list(
     );
     let mut response = negotiate::respond(StatusCode::OK, body, accept, &rc);
     apply_version(&mut response, &headers);
-    if let Some(total) = page.total {
+    let total = page.total.unwrap_or(0);
+    if count {
         response
             .headers_mut()
             .insert("NGSILD-Results-Count", HeaderValue::from(total));
     }
+    page_links(&mut response, limit, offset, total);
     Ok(response)
+}
+
+/// The `prev`/`next` page links (§6.3.11 pagination) of a subscription query, added to the
+/// `Link` header (after the context link, if any).
+fn page_links(response: &mut Response, limit: u32, offset: u32, total: u64) {
+    if limit == 0 {
+        return;
+    }
+    let media = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string();
+    let link = |offset: u32, rel: &str| {
+        format!(
+            "</ngsi-ld/v1/subscriptions?limit={limit}&offset={offset}>;rel=\"{rel}\";type=\"{media}\""
+        )
+    };
+    let mut links: Vec<String> = response
+        .headers()
+        .get_all(header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
+    if offset > 0 {
+        links.push(link(offset.saturating_sub(limit), "prev"));
+    }
+    if u64::from(offset) + u64::from(limit) < total {
+        links.push(link(offset + limit, "next"));
+    }
+    if let Ok(v) = HeaderValue::from_str(&links.join(", ")) {
+        if !links.is_empty() {
+            response.headers_mut().insert(header::LINK, v);
+        }
+    }
 }
 
 pub async fn retrieve(

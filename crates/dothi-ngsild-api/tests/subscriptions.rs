@@ -734,6 +734,20 @@ async fn subscription_reads_back_whole_and_is_updated_listed_and_deleted() {
             .get("/ngsi-ld/v1/subscriptions?limit=1&offset=1&count=true")
             .await;
         assert_eq!(listed.header("ngsild-results-count"), Some("2"));
+        let prev = "</ngsi-ld/v1/subscriptions?limit=1&offset=0>;rel=\"prev\";\
+                    type=\"application/json\"";
+        assert_eq!(
+            listed.header("link"),
+            Some(format!("{CORE_LINK}, {prev}").as_str())
+        );
+        let first = app.get("/ngsi-ld/v1/subscriptions?limit=1").await;
+        let next = "</ngsi-ld/v1/subscriptions?limit=1&offset=1>;rel=\"next\";\
+                    type=\"application/json\"";
+        assert_eq!(
+            first.header("link"),
+            Some(format!("{CORE_LINK}, {next}").as_str())
+        );
+        assert_eq!(first.header("ngsild-results-count"), None);
         let ids: Vec<&Value> = listed
             .body
             .as_array()
