@@ -166,20 +166,24 @@ impl Broker {
     ) -> Result<Vec<Result<()>>> {
         let results = self
             .store
-            .ngsild_modify(ids, |id: &str, current: Option<&StoredEntity>| {
-                let current = match current {
+            .ngsild_modify(ids, |id: &str, stored: Option<&StoredEntity>| {
+                let current = match stored {
                     Some(stored) => live(record::entity_of(stored)?, now_ms()),
                     None => None,
                 };
-                let existed = current.is_some();
+                // The change log keeps what a change replaced (showChanges, deletions).
+                let before = current.as_ref().map(|e| e.attributes.clone());
                 let change = match decide(id, current)? {
                     Mutation::Put {
                         entity,
                         changed,
                         created,
-                    } => record::put(&entity, &changed, created)?,
-                    Mutation::Delete if existed => record::delete(id),
-                    Mutation::Delete | Mutation::Keep => Change::Keep,
+                    } => record::put(&entity, &changed, created, before.as_ref())?,
+                    Mutation::Delete => match stored {
+                        Some(stored) => record::delete(id, &stored.body),
+                        None => Change::Keep,
+                    },
+                    Mutation::Keep => Change::Keep,
                 };
                 Ok((change, ()))
             })

@@ -11,6 +11,8 @@ use dothi_ngsild::eval;
 use dothi_store::ngsild::{
     Change, ChangeNote, EntityRecord, HistoryEntry, IndexEntry, StoredEntity,
 };
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use crate::{BrokerError, Result};
@@ -125,9 +127,35 @@ fn history_of(entity: &Entity, changed: &[String]) -> Result<Vec<HistoryEntry>> 
     Ok(rows)
 }
 
-pub(crate) fn put(entity: &Entity, changed: &[String], created: bool) -> Result<Change> {
+/// The change-log note of a put; `before` (the attributes before the change) gives the
+/// previous instances of the changed attributes, all that notifications need of the past.
+pub(crate) fn put(
+    entity: &Entity,
+    changed: &[String],
+    created: bool,
+    before: Option<&BTreeMap<String, Vec<Attribute>>>,
+) -> Result<Change> {
     let record = record_of(entity)?;
     let snapshot = Some(record.body.clone());
+    let previous = match before {
+        Some(before) if !created => {
+            let replaced: BTreeMap<&String, &Vec<Attribute>> = changed
+                .iter()
+                .filter_map(|iri| before.get_key_value(iri))
+                .collect();
+            if replaced.is_empty() {
+                None
+            } else {
+                Some(serde_json::to_string(&replaced).map_err(|e| {
+                    BrokerError::InternalError(format!(
+                        "previous values of {} not encodable: {e}",
+                        entity.id
+                    ))
+                })?)
+            }
+        }
+        _ => None,
+    };
     Ok(Change::Put {
         history: history_of(entity, changed)?,
         note: ChangeNote {
@@ -135,18 +163,22 @@ pub(crate) fn put(entity: &Entity, changed: &[String], created: bool) -> Result<
             op: if created { "create" } else { "update" }.to_string(),
             attrs: changed.to_vec(),
             snapshot,
+            previous,
         },
         record,
     })
 }
 
-pub(crate) fn delete(id: &str) -> Change {
+/// The note of a deletion: no snapshot (the rules engine reads that as a deletion), the body
+/// as it was in `previous`.
+pub(crate) fn delete(id: &str, body: &str) -> Change {
     Change::Delete {
         note: ChangeNote {
             entity_id: id.to_string(),
             op: "delete".to_string(),
             attrs: Vec::new(),
             snapshot: None,
+            previous: Some(body.to_string()),
         },
     }
 }

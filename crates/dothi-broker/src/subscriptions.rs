@@ -86,6 +86,15 @@ pub struct NotificationParams {
     pub format: String,
     #[serde(default)]
     pub sys_attrs: bool,
+    /// `showChanges`: notifications carry the previous payload of changed attributes.
+    #[serde(default)]
+    pub show_changes: bool,
+    /// `pick`/`omit` (§4.21): entity members (`id`, `type`, attribute names) to keep or drop;
+    /// attribute names expanded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pick: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub omit: Vec<String>,
     pub endpoint: Endpoint,
     /// Linked entities (§4.5.23): `inline` or `flat`; None for `@none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,6 +117,9 @@ pub struct Subscription {
     #[serde(default)]
     pub watched_attributes: Vec<String>,
     pub notification_trigger: Vec<String>,
+    /// `datasetId`: only these attribute instances are notified (`@none`: the default one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dataset_id: Vec<String>,
     /// Seconds between periodic notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_interval: Option<f64>,
@@ -128,6 +140,9 @@ pub struct Subscription {
     /// The `@context` of the creating request (a URL, an object or an array): it expands `q`
     /// and compacts notifications.
     pub context: Value,
+    /// `csf`: a filter on context source registrations (validated, kept as written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csf: Option<String>,
     /// `jsonldContext`: a URL whose context compacts notifications instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jsonld_context: Option<String>,
@@ -461,6 +476,45 @@ fn parse_notification(value: &Value, ctx: &Context) -> Result<NotificationParams
             )))
         }
     };
+    let show_changes = match object.get("showChanges") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(bad(format!(
+                "notification.showChanges must be true or false, not {other}"
+            )))
+        }
+    };
+    if show_changes && format == "keyValues" {
+        return Err(bad(
+            "notification.showChanges cannot be true with the keyValues format (§5.2.14)",
+        ));
+    }
+    let members = |name: &str| -> Result<Vec<String>> {
+        match object.get(name) {
+            None => Ok(Vec::new()),
+            Some(v) => Ok(string_list(v, &format!("notification.{name}"))?
+                .into_iter()
+                .map(|m| match m.as_str() {
+                    "id" | "type" => m,
+                    _ => ctx.expand(&m),
+                })
+                .collect()),
+        }
+    };
+    let pick = members("pick")?;
+    let omit = members("omit")?;
+    if !attributes.is_empty() && (!pick.is_empty() || !omit.is_empty()) {
+        return Err(bad(
+            "notification.attributes cannot be used together with pick or omit (§4.21)",
+        ));
+    }
+    if let Some(both) = pick.iter().find(|m| omit.contains(m)) {
+        return Err(bad(format!(
+            "'{}' cannot be both in notification.pick and notification.omit (§4.21)",
+            ctx.compact(both)
+        )));
+    }
     let endpoint = parse_endpoint(
         object
             .get("endpoint")
@@ -471,6 +525,9 @@ fn parse_notification(value: &Value, ctx: &Context) -> Result<NotificationParams
         attributes,
         format,
         sys_attrs,
+        show_changes,
+        pick,
+        omit,
         endpoint,
         join,
         join_level,
@@ -553,7 +610,7 @@ pub fn parse_subscription(
     }
     let q = string_member(object, "q")?.map(str::to_string);
     if let Some(text) = &q {
-        let query = q::parse(text).map_err(|e| bad(format!("q: {e}")))?;
+        let query = q::parse(&percent_decoded(text)).map_err(|e| bad(format!("q: {e}")))?;
         CompiledQuery::new(&query).map_err(|e| bad(format!("q: {e}")))?;
     }
     let geo_q = object
@@ -585,6 +642,20 @@ pub fn parse_subscription(
             Some(at)
         }
     };
+    let dataset_id = match object.get("datasetId") {
+        None => Vec::new(),
+        Some(v) => {
+            let list = string_list(v, "datasetId")?;
+            if let Some(d) = list.iter().find(|d| *d != "@none" && !is_uri(d)) {
+                return Err(bad(format!("datasetId: '{d}' is not a URI")));
+            }
+            list
+        }
+    };
+    let csf = string_member(object, "csf")?.map(str::to_string);
+    if let Some(text) = &csf {
+        q::parse(text).map_err(|e| bad(format!("csf: {e}")))?;
+    }
     let jsonld_context = string_member(object, "jsonldContext")?.map(str::to_string);
     if let Some(url) = &jsonld_context {
         if !is_uri(url) {
@@ -596,9 +667,11 @@ pub fn parse_subscription(
         name: string_member(object, "subscriptionName")?.map(str::to_string),
         description: string_member(object, "description")?.map(str::to_string),
         entities,
+        dataset_id,
         watched_attributes,
         notification_trigger,
         time_interval,
+        csf,
         q,
         geo_q,
         is_active,
@@ -697,7 +770,16 @@ pub fn render_document(sub: &Subscription, ctx: &Context) -> Map<String, Value> 
         o.insert("geoproperty".into(), json!(ctx.compact(&g.geoproperty)));
         out.insert("geoQ".into(), Value::Object(o));
     }
-    out.insert("isActive".into(), json!(sub.is_active));
+    if !sub.dataset_id.is_empty() {
+        out.insert("datasetId".into(), json!(sub.dataset_id));
+    }
+    if let Some(csf) = &sub.csf {
+        out.insert("csf".into(), json!(csf));
+    }
+    // true is the default: shown only when the subscription is paused.
+    if !sub.is_active {
+        out.insert("isActive".into(), json!(false));
+    }
     let n = &sub.notification;
     let mut notification = Map::new();
     if !n.attributes.is_empty() {
@@ -713,6 +795,23 @@ pub fn render_document(sub: &Subscription, ctx: &Context) -> Map<String, Value> 
     if let (Some(join), Some(level)) = (&n.join, n.join_level) {
         notification.insert("join".into(), json!(join));
         notification.insert("joinLevel".into(), json!(level));
+    }
+    if n.show_changes {
+        notification.insert("showChanges".into(), json!(true));
+    }
+    let members = |list: &[String]| -> Value {
+        list.iter()
+            .map(|m| match m.as_str() {
+                "id" | "type" => json!(m),
+                _ => json!(ctx.compact(m)),
+            })
+            .collect()
+    };
+    if !n.pick.is_empty() {
+        notification.insert("pick".into(), members(&n.pick));
+    }
+    if !n.omit.is_empty() {
+        notification.insert("omit".into(), members(&n.omit));
     }
     let mut endpoint = Map::new();
     endpoint.insert("uri".into(), json!(n.endpoint.uri));
@@ -765,8 +864,12 @@ pub fn render_subscription(
             n.insert("status".into(), json!(if failed { "failed" } else { "ok" }));
             n.insert("lastNotification".into(), json!(format_time(last)));
         }
-        n.insert("timesSent".into(), json!(r.times_sent));
-        n.insert("timesFailed".into(), json!(r.times_failed));
+        if r.times_sent > 0 {
+            n.insert("timesSent".into(), json!(r.times_sent));
+        }
+        if r.times_failed > 0 {
+            n.insert("timesFailed".into(), json!(r.times_failed));
+        }
         if let Some(at) = r.last_success {
             n.insert("lastSuccess".into(), json!(format_time(at)));
         }
@@ -877,9 +980,9 @@ impl Broker {
         })
     }
 
-    /// Update Subscription (§5.8.2): the fragment's members replace the subscription's (the
-    /// members of `notification` one by one), `null` removes a member, and the result is
-    /// validated as a whole. The notification context stays that of the creation.
+    /// Update Subscription (§5.8.2): the fragment's members replace the subscription's
+    /// (`notification` as a whole), `null` removes a member, and the result is validated as a
+    /// whole. The notification context stays that of the creation.
     pub async fn update_subscription(
         &self,
         id: &str,
@@ -908,15 +1011,6 @@ impl Broker {
             match (key.as_str(), value, document.get_mut(key)) {
                 (_, Value::Null, _) => {
                     document.remove(key);
-                }
-                ("notification", Value::Object(members), Some(Value::Object(existing))) => {
-                    for (k, v) in members {
-                        if v.is_null() {
-                            existing.remove(k);
-                        } else {
-                            existing.insert(k.clone(), v.clone());
-                        }
-                    }
                 }
                 _ => {
                     document.insert(key.clone(), value.clone());
@@ -983,6 +1077,27 @@ pub(crate) fn link_url(reference: &Value) -> String {
             .to_string(),
         _ => CORE_CONTEXT_URL.to_string(),
     }
+}
+
+/// A subscription's `q` as evaluated: written as in a query string, it may be
+/// percent-encoded (`name=="Eiffel%20Tower"`); invalid escapes stay as they are.
+pub(crate) fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
 }
 
 /// The expanded attribute set of `notification.attributes` (None: all).
@@ -1103,6 +1218,16 @@ mod tests {
         for (body, message) in cases {
             assert_eq!(parse(body).unwrap_err(), bad(message));
         }
+    }
+
+    #[test]
+    fn q_is_percent_decoded_where_escapes_are_valid() {
+        assert_eq!(
+            percent_decoded("name==\"Eiffel%20Tower\""),
+            "name==\"Eiffel Tower\""
+        );
+        assert_eq!(percent_decoded("a==%zz;b==%4"), "a==%zz;b==%4");
+        assert_eq!(percent_decoded("n==%C4%91"), "n==đ");
     }
 
     #[test]

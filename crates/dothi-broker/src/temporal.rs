@@ -578,6 +578,7 @@ impl Broker {
                             op: "create".into(),
                             attrs: entity.attributes.keys().cloned().collect(),
                             snapshot: Some(record.body.clone()),
+                            previous: None,
                         },
                         record,
                         history,

@@ -31,6 +31,36 @@ fn sys_attrs(params: &[(String, String)]) -> bool {
         .any(|o| o == "sysAttrs")
 }
 
+/// The version an `ngsi-ld=<version>` preference asks (RFC 7240 `Prefer`: preferences are
+/// comma-separated, names case-insensitive, values tokens or quoted strings, parameters after
+/// `;`), if any.
+fn preferred_version(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|preference| {
+            let first = preference.split(';').next()?.trim();
+            let (name, value) = first.split_once('=')?;
+            if !name.trim().eq_ignore_ascii_case("ngsi-ld") {
+                return None;
+            }
+            let value = value.trim().trim_matches('"');
+            (!value.is_empty()).then(|| value.to_string())
+        })
+}
+
+/// A subscription has no version fallbacks (§4.3.6.8 covers entity data only): a version
+/// preference is applied by answering the document unaltered.
+fn apply_version(response: &mut Response, headers: &HeaderMap) {
+    if let Some(version) = preferred_version(headers) {
+        if let Ok(v) = HeaderValue::from_str(&format!("ngsi-ld={version}")) {
+            response.headers_mut().insert("Preference-Applied", v);
+        }
+    }
+}
+
 pub async fn create(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) -> Answer {
     let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
     let id = broker
@@ -82,9 +112,9 @@ pub async fn list(
             "limit=0 is only allowed with count=true",
         ));
     }
-    let page = broker
-        .subscriptions(limit, number("offset", 0)?, count)
-        .await?;
+    let offset = number("offset", 0)?;
+    // The total tells whether a next page exists.
+    let page = broker.subscriptions(limit, offset, true).await?;
     let now = now_ms();
     let body = Value::Array(
         page.subscriptions
@@ -93,12 +123,51 @@ pub async fn list(
             .collect(),
     );
     let mut response = negotiate::respond(StatusCode::OK, body, accept, &rc);
-    if let Some(total) = page.total {
+    apply_version(&mut response, &headers);
+    let total = page.total.unwrap_or(0);
+    if count {
         response
             .headers_mut()
             .insert("NGSILD-Results-Count", HeaderValue::from(total));
     }
+    page_links(&mut response, limit, offset, total);
     Ok(response)
+}
+
+/// The `prev`/`next` page links (§6.3.11 pagination) of a subscription query, added to the
+/// `Link` header (after the context link, if any).
+fn page_links(response: &mut Response, limit: u32, offset: u32, total: u64) {
+    if limit == 0 {
+        return;
+    }
+    let media = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string();
+    let link = |offset: u32, rel: &str| {
+        format!(
+            "</ngsi-ld/v1/subscriptions?limit={limit}&offset={offset}>;rel=\"{rel}\";type=\"{media}\""
+        )
+    };
+    let mut links: Vec<String> = response
+        .headers()
+        .get_all(header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
+    if offset > 0 {
+        links.push(link(offset.saturating_sub(limit), "prev"));
+    }
+    if u64::from(offset) + u64::from(limit) < total {
+        links.push(link(offset + limit, "next"));
+    }
+    if let Ok(v) = HeaderValue::from_str(&links.join(", ")) {
+        if !links.is_empty() {
+            response.headers_mut().insert(header::LINK, v);
+        }
+    }
 }
 
 pub async fn retrieve(
@@ -113,7 +182,9 @@ pub async fn retrieve(
     let rc = negotiate::context_of(&broker, &headers).await?;
     let state = broker.subscription(&id).await?;
     let body = render_subscription(&state, &rc.ctx, sys_attrs(&params), now_ms());
-    Ok(negotiate::respond(StatusCode::OK, body, accept, &rc))
+    let mut response = negotiate::respond(StatusCode::OK, body, accept, &rc);
+    apply_version(&mut response, &headers);
+    Ok(response)
 }
 
 pub async fn update(

@@ -666,13 +666,10 @@ async fn subscription_reads_back_whole_and_is_updated_listed_and_deleted() {
             "watchedAttributes": ["waterLevel"],
             "notificationTrigger": ["attributeCreated", "attributeUpdated"],
             "q": "waterLevel>=3.5",
-            "isActive": true,
             "status": "active",
             "notification": {
                 "format": "normalized",
-                "endpoint": {"uri": "http://127.0.0.1:9/notify", "accept": "application/json"},
-                "timesSent": 0,
-                "timesFailed": 0
+                "endpoint": {"uri": "http://127.0.0.1:9/notify", "accept": "application/json"}
             },
             "expiresAt": "2040-01-01T00:00:00.000Z",
             "throttling": 10
@@ -694,12 +691,30 @@ async fn subscription_reads_back_whole_and_is_updated_listed_and_deleted() {
             )
         );
 
+        // notification is replaced as a whole: without an endpoint it is refused.
+        let partial = app
+            .json(
+                "PATCH",
+                &path,
+                &json!({"notification": {"format": "keyValues"}}),
+            )
+            .await;
+        assert_eq!(
+            partial.body,
+            problem(
+                "BadRequestData",
+                "Bad request data",
+                400,
+                "notification needs an endpoint"
+            )
+        );
         let patched = app
             .json(
                 "PATCH",
                 &path,
                 &json!({"throttling": null, "q": "waterLevel>=4",
-                        "notification": {"format": "keyValues"}}),
+                        "notification": {"format": "keyValues", "endpoint":
+                            {"uri": "http://127.0.0.1:9/notify"}}}),
             )
             .await;
         assert_eq!(patched.status, StatusCode::NO_CONTENT, "{:?}", patched.body);
@@ -719,6 +734,20 @@ async fn subscription_reads_back_whole_and_is_updated_listed_and_deleted() {
             .get("/ngsi-ld/v1/subscriptions?limit=1&offset=1&count=true")
             .await;
         assert_eq!(listed.header("ngsild-results-count"), Some("2"));
+        let prev = "</ngsi-ld/v1/subscriptions?limit=1&offset=0>;rel=\"prev\";\
+                    type=\"application/json\"";
+        assert_eq!(
+            listed.header("link"),
+            Some(format!("{CORE_LINK}, {prev}").as_str())
+        );
+        let first = app.get("/ngsi-ld/v1/subscriptions?limit=1").await;
+        let next = "</ngsi-ld/v1/subscriptions?limit=1&offset=1>;rel=\"next\";\
+                    type=\"application/json\"";
+        assert_eq!(
+            first.header("link"),
+            Some(format!("{CORE_LINK}, {next}").as_str())
+        );
+        assert_eq!(first.header("ngsild-results-count"), None);
         let ids: Vec<&Value> = listed
             .body
             .as_array()
@@ -801,4 +830,131 @@ async fn invalid_subscriptions_are_refused_with_problem_details() {
             "the subscription id 'flood' is not a URI"
         )
     );
+}
+
+#[tokio::test]
+async fn show_changes_and_deletions_are_notified_with_previous_values() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let receiver = Receiver::start().await;
+        app.json("POST", "/ngsi-ld/v1/entities", &gauge(3.2)).await;
+        let _workers = Workers::start(&app);
+        let mut body = subscription(
+            &receiver.url(),
+            json!({"notificationTrigger": ["attributeUpdated", "attributeDeleted", "entityDeleted"]}),
+        );
+        body["notification"]["showChanges"] = json!(true);
+        create_subscription(&app, &body).await;
+        let entity_path = format!("/ngsi-ld/v1/entities/{KIM_LONG}");
+
+        set_level(&app, 3.3).await;
+        let mut updated = app.get(&entity_path).await.body;
+        updated["waterLevel"]["previousValue"] = json!(3.2);
+        let deleted = app
+            .send(
+                "DELETE",
+                &format!("{entity_path}/attrs/alarmLevel"),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+        let mut attr_deleted = app.get(&entity_path).await.body;
+        attr_deleted["alarmLevel"] =
+            json!({"type": "Property", "value": "urn:ngsi-ld:null", "previousValue": 2});
+        let gone = app.send("DELETE", &entity_path, &[], None).await;
+        assert_eq!(gone.status, StatusCode::NO_CONTENT);
+
+        let got = receiver.wait_for(3, 10).await;
+        let bodies: Vec<Value> = got
+            .into_iter()
+            .map(|(_, b)| without_id_and_time(b))
+            .collect();
+        let notification = |entity: Value| json!({"type": "Notification", "subscriptionId": SUB, "data": [entity]});
+        assert_eq!(bodies[0], notification(updated), "{backend:?}");
+        assert_eq!(bodies[1], notification(attr_deleted), "{backend:?}");
+        let mut last = bodies[2].clone();
+        let entity = last["data"][0].as_object_mut().unwrap();
+        let deleted_at = entity.remove("deletedAt").unwrap();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(deleted_at.as_str().unwrap()).is_ok(),
+            "{deleted_at}"
+        );
+        assert_eq!(
+            last,
+            notification(json!({
+                "id": KIM_LONG,
+                "type": "RiverGauge",
+                "waterLevel": {"type": "Property", "value": "urn:ngsi-ld:null",
+                               "previousValue": 3.3},
+                "location": {"type": "GeoProperty", "value": "urn:ngsi-ld:null",
+                             "previousValue": {"type": "Point",
+                                               "coordinates": [107.5419, 16.4659]}}
+            })),
+            "{backend:?}"
+        );
+        settle(&app).await;
+        assert_eq!(receiver.bodies().len(), 3, "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn notification_members_are_validated_and_a_version_preference_applies_unaltered() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let refused = |extra: Value, detail: &str| {
+            let mut body = subscription("http://127.0.0.1:9/notify", json!({}));
+            for (k, v) in extra.as_object().unwrap() {
+                body["notification"][k] = v.clone();
+            }
+            (
+                body,
+                problem("BadRequestData", "Bad request data", 400, detail),
+            )
+        };
+        for (body, expected) in [
+            refused(
+                json!({"format": "keyValues", "showChanges": true}),
+                "notification.showChanges cannot be true with the keyValues format (§5.2.14)",
+            ),
+            refused(
+                json!({"pick": ["id"], "omit": ["id"]}),
+                "'id' cannot be both in notification.pick and notification.omit (§4.21)",
+            ),
+            refused(
+                json!({"pick": ["waterLevel"], "attributes": ["waterLevel"]}),
+                "notification.attributes cannot be used together with pick or omit (§4.21)",
+            ),
+            refused(
+                json!({"omit": []}),
+                "notification.omit may not be an empty array",
+            ),
+        ] {
+            let answer = app.json("POST", "/ngsi-ld/v1/subscriptions", &body).await;
+            assert_eq!(answer.body, expected, "{backend:?}");
+        }
+
+        create_subscription(&app, &subscription("http://127.0.0.1:9/notify", json!({}))).await;
+        let path = format!("/ngsi-ld/v1/subscriptions/{SUB}");
+        for prefer in ["NGSI-LD=1.0", "respond-async, ngsi-ld=\"1.0\";q=0.1"] {
+            let read = app.get_with(&path, &[("Prefer", prefer)]).await;
+            assert_eq!(read.status, StatusCode::OK);
+            assert_eq!(
+                read.header("preference-applied"),
+                Some("ngsi-ld=1.0"),
+                "{prefer}"
+            );
+            assert_eq!(
+                read.body,
+                json!({"id": SUB, "type": "Subscription", "entities": [{"type": "RiverGauge"}],
+                       "notificationTrigger": ["attributeCreated", "attributeUpdated"],
+                       "status": "active",
+                       "notification": {"format": "normalized", "endpoint":
+                           {"uri": "http://127.0.0.1:9/notify", "accept": "application/json"}}}),
+                "{backend:?}"
+            );
+        }
+        let plain = app.get_with(&path, &[("Prefer", "respond-async")]).await;
+        assert_eq!(plain.header("preference-applied"), None);
+    }
 }

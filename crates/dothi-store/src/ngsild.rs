@@ -167,6 +167,9 @@ pub struct ChangeNote {
     pub attrs: Vec<String>,
     /// The body after the change; None for a deletion.
     pub snapshot: Option<String>,
+    /// What the change replaced: for an update, the previous instances of the changed
+    /// attributes (JSON object, attribute IRI → instances); for a deletion, the entity body.
+    pub previous: Option<String>,
 }
 
 /// A row of the change log.
@@ -177,6 +180,8 @@ pub struct ChangeRow {
     pub op: String,
     pub attrs: Vec<String>,
     pub snapshot: Option<String>,
+    /// See [`ChangeNote::previous`].
+    pub previous: Option<String>,
     pub at: i64,
 }
 
@@ -862,21 +867,22 @@ async fn append_changes(
         advisory_locks(conn, &[CHANGE_LOG_LOCK]).await?;
     }
     let at = now_ms();
-    let mut vals = Vec::with_capacity(notes.len() * 5);
+    let mut vals = Vec::with_capacity(notes.len() * 6);
     for n in notes {
         vals.extend([
             Val::S(n.entity_id.clone()),
             Val::S(n.op.clone()),
             Val::S(to_json(&n.attrs)),
             Val::OptS(n.snapshot.clone()),
+            Val::OptS(n.previous.clone()),
             Val::I(at),
         ]);
     }
     insert_rows(
         conn,
         backend,
-        "INSERT INTO ngsild_changes (entity_id, op, attrs, snapshot, at)",
-        5,
+        "INSERT INTO ngsild_changes (entity_id, op, attrs, snapshot, previous, at)",
+        6,
         &vals,
     )
     .await
@@ -1779,7 +1785,7 @@ impl Store {
     /// Change log rows after `seq`, in order.
     pub async fn ngsild_changes_after(&self, seq: i64, limit: u32) -> Result<Vec<ChangeRow>> {
         let rows = sqlx::query(
-            "SELECT seq, entity_id, op, attrs, snapshot, at FROM ngsild_changes \
+            "SELECT seq, entity_id, op, attrs, snapshot, previous, at FROM ngsild_changes \
              WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
         .bind(seq)
@@ -1794,7 +1800,8 @@ impl Store {
                     op: r.get(2),
                     attrs: from_json(&r.get::<String, _>(3))?,
                     snapshot: r.get(4),
-                    at: r.get(5),
+                    previous: r.get(5),
+                    at: r.get(6),
                 })
             })
             .collect()

@@ -49,6 +49,7 @@ fn note(id: &str, op: &str, attrs: &[&str], snapshot: Option<&str>) -> ChangeNot
         op: op.into(),
         attrs: attrs.iter().map(|a| iri(a)).collect(),
         snapshot: snapshot.map(str::to_string),
+        previous: None,
     }
 }
 
@@ -61,6 +62,7 @@ fn put(record: EntityRecord, history: Vec<HistoryEntry>, op: &str) -> Change {
             op: op.into(),
             attrs,
             snapshot: Some(record.body.clone()),
+            previous: None,
         },
         history,
         record,
@@ -1314,6 +1316,7 @@ async fn the_change_log_follows_modifications_in_order() {
                 op: op.into(),
                 attrs,
                 snapshot: snapshot.map(str::to_string),
+                previous: None,
                 at: log.iter().find(|r| r.seq == seq).unwrap().at,
             })
             .collect();

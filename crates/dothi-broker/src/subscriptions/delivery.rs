@@ -33,7 +33,10 @@ const LINK_REL: &str = "http://www.w3.org/ns/json-ld#context";
 pub fn spawn_delivery_worker(broker: Broker) -> JoinHandle<()> {
     tokio::spawn(async move {
         let sender = Arc::new(Sender {
+            // Header names as written (Link, receiverInfo keys): some receivers match them
+            // case-sensitively.
             http: reqwest::Client::builder()
+                .http1_title_case_headers()
                 .timeout(SEND_TIMEOUT)
                 .build()
                 .unwrap_or_default(),
@@ -170,6 +173,12 @@ impl Sender {
         let ld = endpoint.accept == "application/ld+json";
         let body = match notification {
             Value::Object(mut o) if ld => {
+                // Each entity of `data` is a JSON-LD document of its own as well.
+                if let Some(Value::Array(data)) = o.get_mut("data") {
+                    for entity in data.iter_mut().filter_map(Value::as_object_mut) {
+                        entity.insert("@context".into(), reference.clone());
+                    }
+                }
                 o.insert("@context".into(), reference.clone());
                 Value::Object(o)
             }

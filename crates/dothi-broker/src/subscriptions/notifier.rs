@@ -6,22 +6,25 @@
 //! Invariant: the cursor only ever moves past changes whose notifications are in the outbox,
 //! so a crash repeats notifications (at-least-once) but never loses one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use dothi_ngsild::context::Context;
 use dothi_ngsild::document::{self, format_time, Format, RenderOptions};
-use dothi_ngsild::entity::Entity;
+use dothi_ngsild::entity::{Attribute, AttributeKind, Entity};
 use dothi_ngsild::eval::{CompiledGeoQuery, CompiledQuery};
 use dothi_ngsild::linked::{self, LinkedRequest};
 use dothi_ngsild::q;
 use dothi_store::ngsild::ChangeRow;
 use regex::Regex;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tokio::task::JoinHandle;
 
-use super::{attribute_filter, random_urn, state_of, status_of, Subscription, SubscriptionState};
+use super::{
+    attribute_filter, percent_decoded, random_urn, state_of, status_of, Subscription,
+    SubscriptionState,
+};
 use crate::query::EntityQuery;
 use crate::{now_ms, Broker, Result};
 
@@ -191,7 +194,7 @@ impl Notifier {
         let q = sub
             .q
             .as_ref()
-            .and_then(|text| q::parse(text).ok())
+            .and_then(|text| q::parse(&percent_decoded(text)).ok())
             .and_then(|query| CompiledQuery::new(&query).ok());
         let geo = sub.geo_q.as_ref().and_then(|g| {
             g.query()
@@ -215,20 +218,17 @@ impl Notifier {
         subs: &[Arc<Compiled>],
         items: &mut Vec<(String, String)>,
     ) -> Result<()> {
-        // Deletions carry no snapshot, hence no type to select on: not notified (yet).
-        let Some(snapshot) = &change.snapshot else {
-            return Ok(());
-        };
-        let entity: Entity = match serde_json::from_str(snapshot) {
-            Ok(e) => e,
+        let view = match ChangeView::of(change) {
+            Ok(Some(view)) => view,
+            Ok(None) => return Ok(()),
             Err(e) => {
-                tracing::warn!(seq = change.seq, error = %e, "an unreadable change-log snapshot");
+                tracing::warn!(seq = change.seq, error = %e, "an unreadable change-log row");
                 return Ok(());
             }
         };
         for c in subs {
             let sub = &c.state.subscription;
-            if change.seq <= sub.since_seq || !matches(c, change, &entity) {
+            if change.seq <= sub.since_seq || !matches(c, change, &view) {
                 continue;
             }
             if let Some(throttling) = sub.throttling {
@@ -238,9 +238,16 @@ impl Notifier {
                 }
             }
             self.last_sent.insert(sub.id.clone(), change.at);
-            let entities = std::slice::from_ref(&entity);
-            let links = self.linked(c, entities).await?;
-            let payload = notification(c, entities, &links, now_ms());
+            let data = match joined(sub) {
+                Some(request) => {
+                    let entities = std::slice::from_ref(&view.entity);
+                    let links = self.linked(c, entities).await?;
+                    let options = render_options(sub);
+                    linked::render(entities, &links, &request, &c.render_ctx, &options)
+                }
+                None => vec![Value::Object(render_change(c, change, &view))],
+            };
+            let payload = notification(c, data, now_ms());
             items.push((sub.id.clone(), payload.to_string()));
         }
         Ok(())
@@ -279,9 +286,15 @@ impl Notifier {
             if entities.is_empty() {
                 continue;
             }
-            let links = self.linked(c, &entities).await?;
-            let payload = notification(c, &entities, &links, now);
-            items.push((sub.id.clone(), payload.to_string()));
+            let data = match joined(sub) {
+                Some(request) => {
+                    let links = self.linked(c, &entities).await?;
+                    let options = render_options(sub);
+                    linked::render(&entities, &links, &request, &c.render_ctx, &options)
+                }
+                None => entities.iter().map(|e| render_plain(c, e)).collect(),
+            };
+            items.push((sub.id.clone(), notification(c, data, now).to_string()));
         }
         if !items.is_empty() {
             self.broker
@@ -295,7 +308,10 @@ impl Notifier {
 
     async fn matching_now(&self, c: &Compiled) -> Result<Vec<Entity>> {
         let sub = &c.state.subscription;
-        let q = sub.q.as_ref().and_then(|text| q::parse(text).ok());
+        let q = sub
+            .q
+            .as_ref()
+            .and_then(|text| q::parse(&percent_decoded(text)).ok());
         let geo = match &sub.geo_q {
             Some(g) => Some((g.query()?, g.geoproperty.clone())),
             None => None,
@@ -348,11 +364,106 @@ impl Notifier {
     }
 }
 
+/// What the notifier knows of one change-log row.
+struct ChangeView {
+    /// The entity after the change; for a deletion, as it was.
+    entity: Entity,
+    /// What the change replaced: the previous instances of the changed attributes (every
+    /// attribute for a deletion); None when the row does not say (older rows).
+    previous: Option<BTreeMap<String, Vec<Attribute>>>,
+    deleted: bool,
+}
+
+/// How one attribute changed.
+#[derive(Default)]
+struct AttrChange {
+    created: bool,
+    updated: bool,
+    deleted: bool,
+}
+
+impl ChangeView {
+    /// None for a row that cannot be notified (a deletion written before the change log kept
+    /// the previous body).
+    fn of(change: &ChangeRow) -> serde_json::Result<Option<ChangeView>> {
+        if change.op == "delete" {
+            let Some(body) = &change.previous else {
+                return Ok(None);
+            };
+            let entity: Entity = serde_json::from_str(body)?;
+            let previous = Some(entity.attributes.clone());
+            return Ok(Some(ChangeView {
+                entity,
+                previous,
+                deleted: true,
+            }));
+        }
+        let Some(snapshot) = &change.snapshot else {
+            return Ok(None);
+        };
+        let previous = match &change.previous {
+            Some(text) => Some(serde_json::from_str(text)?),
+            None if change.op == "create" => Some(BTreeMap::new()),
+            None => None,
+        };
+        Ok(Some(ChangeView {
+            entity: serde_json::from_str(snapshot)?,
+            previous,
+            deleted: false,
+        }))
+    }
+
+    /// The attributes the change touched.
+    fn attrs<'a>(&'a self, change: &'a ChangeRow) -> Vec<&'a String> {
+        if self.deleted {
+            self.entity.attributes.keys().collect()
+        } else {
+            change.attrs.iter().collect()
+        }
+    }
+
+    fn change_of(&self, attr: &str) -> AttrChange {
+        if self.deleted {
+            return AttrChange {
+                deleted: true,
+                ..AttrChange::default()
+            };
+        }
+        let now = self.entity.attributes.get(attr);
+        let Some(previous) = &self.previous else {
+            // Unknown past: present means created or updated.
+            return AttrChange {
+                created: now.is_some(),
+                updated: now.is_some(),
+                deleted: now.is_none(),
+            };
+        };
+        let before = previous.get(attr);
+        let has = |list: Option<&Vec<Attribute>>, dataset: &Option<String>| {
+            list.is_some_and(|l| l.iter().any(|i| i.dataset_id == *dataset))
+        };
+        let mut out = AttrChange::default();
+        for i in now.into_iter().flatten() {
+            if has(before, &i.dataset_id) {
+                out.updated = true;
+            } else {
+                out.created = true;
+            }
+        }
+        out.deleted = before
+            .into_iter()
+            .flatten()
+            .any(|i| !has(now, &i.dataset_id));
+        out
+    }
+}
+
 /// Whether a change concerns a subscription (§5.11.1): an entity selector matches, a watched
 /// attribute changed in a way `notificationTrigger` asks for, and q and geoQ hold on the
-/// entity after the change.
-fn matches(c: &Compiled, change: &ChangeRow, entity: &Entity) -> bool {
+/// entity after the change (before it, for a deletion).
+fn matches(c: &Compiled, change: &ChangeRow, view: &ChangeView) -> bool {
     let sub = &c.state.subscription;
+    let entity = &view.entity;
     let selected = sub.entities.is_empty()
         || sub.entities.iter().zip(&c.id_patterns).any(|(s, pattern)| {
             s.id.as_ref().is_none_or(|id| *id == entity.id)
@@ -366,9 +477,9 @@ fn matches(c: &Compiled, change: &ChangeRow, entity: &Entity) -> bool {
     if !selected {
         return false;
     }
-    let relevant: Vec<&String> = change
-        .attrs
-        .iter()
+    let relevant: Vec<&String> = view
+        .attrs(change)
+        .into_iter()
         .filter(|a| sub.watched_attributes.is_empty() || sub.watched_attributes.contains(a))
         .collect();
     let trigger = |name: &str| sub.notification_trigger.iter().any(|t| t == name);
@@ -378,15 +489,19 @@ fn matches(c: &Compiled, change: &ChangeRow, entity: &Entity) -> bool {
                 || (trigger("attributeCreated")
                     && (sub.watched_attributes.is_empty() || !relevant.is_empty()))
         }
+        "delete" => {
+            trigger("entityDeleted")
+                || (trigger("attributeDeleted")
+                    && (sub.watched_attributes.is_empty() || !relevant.is_empty()))
+        }
         _ => {
             !relevant.is_empty()
                 && (trigger("entityUpdated")
                     || relevant.iter().any(|a| {
-                        if entity.attributes.contains_key(*a) {
-                            trigger("attributeCreated") || trigger("attributeUpdated")
-                        } else {
-                            trigger("attributeDeleted")
-                        }
+                        let how = view.change_of(a);
+                        (how.created && trigger("attributeCreated"))
+                            || (how.updated && trigger("attributeUpdated"))
+                            || (how.deleted && trigger("attributeDeleted"))
                     }))
         }
     };
@@ -409,16 +524,30 @@ fn matches(c: &Compiled, change: &ChangeRow, entity: &Entity) -> bool {
     true
 }
 
-/// The Notification (§5.2.19) of `entities` for a subscription, rendered per its
-/// `notification` member in its context (`@context` is added at delivery, per `accept`).
-fn notification(
-    c: &Compiled,
-    entities: &[Entity],
-    links: &HashMap<String, Entity>,
-    now: i64,
-) -> Value {
-    let sub: &Subscription = &c.state.subscription;
-    let options = RenderOptions {
+/// The value that marks a deleted attribute instance in a notification (§4.5.1 NGSI-LD Null).
+const NGSI_LD_NULL: &str = "urn:ngsi-ld:null";
+
+/// A deleted instance as notifications show it: its kind and datasetId, an NGSI-LD Null
+/// payload.
+fn null_instance(was: &Attribute) -> Attribute {
+    let value = match was.kind {
+        AttributeKind::LanguageProperty => json!({"@none": NGSI_LD_NULL}),
+        _ => json!(NGSI_LD_NULL),
+    };
+    Attribute {
+        kind: was.kind,
+        value,
+        observed_at: None,
+        unit_code: None,
+        dataset_id: was.dataset_id.clone(),
+        created_at: was.created_at,
+        modified_at: was.modified_at,
+        sub_attributes: BTreeMap::new(),
+    }
+}
+
+fn render_options(sub: &Subscription) -> RenderOptions {
+    RenderOptions {
         format: match sub.notification.format.as_str() {
             "keyValues" => Format::KeyValues,
             "concise" => Format::Concise,
@@ -428,14 +557,204 @@ fn notification(
         attrs: attribute_filter(sub),
         lang: sub.lang.clone(),
         ..RenderOptions::default()
-    };
-    let data: Vec<Value> = match joined(sub) {
-        Some(request) => linked::render(entities, links, &request, &c.render_ctx, &options),
-        None => entities
+    }
+}
+
+/// Only the instances of the subscription's `datasetId` member (`@none`: the default instance).
+fn select_datasets(sub: &Subscription, entity: &mut Entity) {
+    if sub.dataset_id.is_empty() {
+        return;
+    }
+    let wanted = |d: &Option<String>| {
+        sub.dataset_id
             .iter()
-            .map(|e| Value::Object(document::render_entity(e, &c.render_ctx, &options)))
-            .collect(),
+            .any(|w| d.as_deref().unwrap_or("@none") == w)
     };
+    entity.attributes.retain(|_, instances| {
+        instances.retain(|i| wanted(&i.dataset_id));
+        !instances.is_empty()
+    });
+}
+
+/// An entity as a (periodic) notification shows it.
+fn render_plain(c: &Compiled, entity: &Entity) -> Value {
+    let sub = &c.state.subscription;
+    let mut entity = entity.clone();
+    select_datasets(sub, &mut entity);
+    let mut out = document::render_entity(&entity, &c.render_ctx, &render_options(sub));
+    key_values_sys_attrs(sub, &entity, &mut out);
+    pick_omit(c, &mut out);
+    Value::Object(out)
+}
+
+/// `sysAttrs` in the keyValues format: the entity's createdAt and modifiedAt.
+fn key_values_sys_attrs(sub: &Subscription, entity: &Entity, out: &mut Map<String, Value>) {
+    if sub.notification.sys_attrs && sub.notification.format == "keyValues" {
+        out.insert("createdAt".into(), json!(format_time(entity.created_at)));
+        out.insert("modifiedAt".into(), json!(format_time(entity.modified_at)));
+    }
+}
+
+/// Applies `notification.pick`/`omit` (§4.21) to a rendered entity.
+fn pick_omit(c: &Compiled, out: &mut Map<String, Value>) {
+    let n = &c.state.subscription.notification;
+    if n.pick.is_empty() && n.omit.is_empty() {
+        return;
+    }
+    let ctx = &c.render_ctx;
+    out.retain(|key, _| {
+        let member = match key.as_str() {
+            "id" | "type" => key.clone(),
+            _ => ctx.expand(key),
+        };
+        (n.pick.is_empty() || n.pick.contains(&member)) && !n.omit.contains(&member)
+    });
+}
+
+/// The entity of a change as its notification shows it (§5.8.6): the entity after the change,
+/// deleted instances as NGSI-LD Null, with `showChanges` the previous payloads; for a
+/// deletion, the (watched) attributes as NGSI-LD Null and `deletedAt`.
+fn render_change(c: &Compiled, change: &ChangeRow, view: &ChangeView) -> Map<String, Value> {
+    let sub = &c.state.subscription;
+    let options = render_options(sub);
+    let mut entity = view.entity.clone();
+    let empty = BTreeMap::new();
+    let previous = view.previous.as_ref().unwrap_or(&empty);
+    if view.deleted {
+        // The attributes go with the entity: shown when the subscription asks for their
+        // deletion or for changes, else only id, type and deletedAt.
+        let shown = sub.notification.show_changes
+            || sub
+                .notification_trigger
+                .iter()
+                .any(|t| t == "attributeDeleted");
+        let watched = &sub.watched_attributes;
+        entity
+            .attributes
+            .retain(|a, _| shown && (watched.is_empty() || watched.contains(a)));
+        for instances in entity.attributes.values_mut() {
+            for i in instances.iter_mut() {
+                *i = null_instance(i);
+            }
+        }
+    } else {
+        for a in &change.attrs {
+            let Some(before) = previous.get(a) else {
+                continue;
+            };
+            let now = entity.attributes.entry(a.clone()).or_default();
+            for was in before {
+                if !now.iter().any(|i| i.dataset_id == was.dataset_id) {
+                    now.push(null_instance(was));
+                }
+            }
+            if now.is_empty() {
+                entity.attributes.remove(a);
+            }
+        }
+    }
+    select_datasets(sub, &mut entity);
+    let mut out = document::render_entity(&entity, &c.render_ctx, &options);
+    key_values_sys_attrs(sub, &entity, &mut out);
+    let deleted_at = json!(format_time(change.at));
+    if view.deleted {
+        out.insert("deletedAt".into(), deleted_at.clone());
+    }
+    if options.sys_attrs && options.format != Format::KeyValues {
+        for (key, value) in out.iter_mut() {
+            if matches!(key.as_str(), "id" | "type" | "scope") {
+                continue;
+            }
+            for instance in instances_mut(value) {
+                if is_null_instance(instance) {
+                    instance.insert("deletedAt".into(), deleted_at.clone());
+                }
+            }
+        }
+    }
+    if sub.notification.show_changes && options.format != Format::KeyValues {
+        let mut before = Entity {
+            attributes: BTreeMap::new(),
+            ..view.entity.clone()
+        };
+        for a in view.attrs(change) {
+            if let Some(instances) = previous.get(a) {
+                before.attributes.insert(a.clone(), instances.clone());
+            }
+        }
+        select_datasets(sub, &mut before);
+        let before_options = RenderOptions {
+            format: Format::Normalized,
+            sys_attrs: false,
+            ..options
+        };
+        let rendered = document::render_entity(&before, &c.render_ctx, &before_options);
+        for (key, was) in rendered {
+            if matches!(key.as_str(), "id" | "type" | "scope") {
+                continue;
+            }
+            let Some(now) = out.get_mut(&key) else {
+                continue;
+            };
+            let mut was = was;
+            for old in instances_mut(&mut was) {
+                let dataset = old.get("datasetId").cloned();
+                let Some(kind) = old
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .and_then(AttributeKind::parse)
+                else {
+                    continue;
+                };
+                let member = kind.payload_member();
+                let Some(payload) = old.get(member).cloned() else {
+                    continue;
+                };
+                let name = format!("previous{}{}", member[..1].to_uppercase(), &member[1..]);
+                if let Some(current) = instances_mut(now)
+                    .into_iter()
+                    .find(|i| i.get("datasetId") == dataset.as_ref())
+                {
+                    current.insert(name, payload);
+                }
+            }
+        }
+    }
+    pick_omit(c, &mut out);
+    out
+}
+
+/// The instance objects of a rendered attribute (one object or an array of them).
+fn instances_mut(value: &mut Value) -> Vec<&mut Map<String, Value>> {
+    match value {
+        Value::Object(o) => vec![o],
+        Value::Array(items) => items.iter_mut().filter_map(Value::as_object_mut).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn is_null_instance(instance: &Map<String, Value>) -> bool {
+    [
+        "value",
+        "object",
+        "json",
+        "vocab",
+        "valueList",
+        "objectList",
+    ]
+    .iter()
+    .any(|m| instance.get(*m).and_then(Value::as_str) == Some(NGSI_LD_NULL))
+        || instance
+            .get("languageMap")
+            .and_then(|m| m.get("@none"))
+            .and_then(Value::as_str)
+            == Some(NGSI_LD_NULL)
+}
+
+/// The Notification (§5.2.19) of rendered entities for a subscription (`@context` is added at
+/// delivery, per `accept`).
+fn notification(c: &Compiled, data: Vec<Value>, now: i64) -> Value {
+    let sub: &Subscription = &c.state.subscription;
     json!({
         "id": random_urn("Notification"),
         "type": "Notification",
