@@ -905,8 +905,7 @@ pub async fn query(
     let options = render_options(&unpicked(&params, &linked), &rc.ctx)?;
     let query = parse_query(&params, &rc.ctx, &broker)?;
     let geometry = geometry_property(&params, &rc.ctx, accept)?;
-    let mut response =
-        run_query(&broker, &query, &options, accept, &rc, &geometry, linked).await?;
+    let mut response = run_query(&broker, &query, &options, accept, &rc, &geometry, linked).await?;
     page_links(&mut response, &params, &query);
     Ok(response)
 }
