@@ -1105,12 +1105,11 @@ pub async fn batch_query(
             "temporalQ belongs to Query Temporal Evolution of Entities, not Query Entities",
         ));
     }
-    if let Some(level) = object.get("joinLevel") {
-        if level.as_u64().is_none_or(|l| l == 0) {
-            return Err(Problem::bad_request_data(
-                "joinLevel must be a positive integer",
-            ));
-        }
+    // Its range is checked with `join` (linked_request).
+    if object.get("joinLevel").is_some_and(|level| !level.is_u64()) {
+        return Err(Problem::bad_request_data(
+            "joinLevel must be an integer from 1 to 10",
+        ));
     }
     if let Some(ordering) = object.get("ordering") {
         let ordering = ordering
