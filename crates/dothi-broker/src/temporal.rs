@@ -12,7 +12,7 @@
 //!   history at its modification time, and is reported with that time as `observedAt`.
 //! * Aggregation runs in SQL (`ngsild_aggregate`) over the numeric values; `distinctCount`
 //!   reads the instances. Periods are aligned on `timeAt` when the query has a lower bound, on
-//!   the Unix epoch (UTC) otherwise. Calendar durations (months, years) are refused.
+//!   the first instance otherwise. Calendar durations (months, years) are refused.
 //! * A temporal write to an absent entity also creates it in the current store, with the
 //!   latest instance of each attribute, in the same transaction as its history; a temporal
 //!   write to an existing entity only appends history.
@@ -455,10 +455,22 @@ impl Broker {
         aggregation: &Aggregation,
     ) -> Result<Vec<(SeriesKey, Vec<AggregatedPeriod>)>> {
         let (from, to) = range_of(request.timerel);
-        // The period grid: on timeAt when the query has a lower bound, else on the epoch; a
-        // zero duration is one period over the whole range (to the last instance if open).
+        // The period grid: on timeAt when the query has a lower bound, else on the first
+        // instance; a zero duration is one period over the whole range (to the last instance
+        // if open).
         let (origin, period, whole) = if aggregation.period_ms > 0 {
-            (from.unwrap_or(0), aggregation.period_ms, None)
+            let origin = match from {
+                Some(from) => from,
+                None => match self
+                    .store
+                    .ngsild_history_span(&ids, &request.attrs, None, to)
+                    .await?
+                {
+                    Some((first, _)) => first,
+                    None => return Ok(Vec::new()),
+                },
+            };
+            (origin, aggregation.period_ms, None)
         } else {
             let Some((first, last)) = self
                 .store

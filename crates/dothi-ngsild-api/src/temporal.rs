@@ -59,15 +59,21 @@ fn reading(params: &[(String, String)], ctx: &Context) -> Result<Reading, Proble
             sys_attrs = true;
         } else if let Some(r) = representation_of(&option) {
             chosen.push(r);
+        } else {
+            return Err(Problem::invalid_request(format!(
+                "options: {option} is not one of sysAttrs, normalized, concise, \
+                 temporalValues, aggregatedValues"
+            )));
         }
     }
+    // `format` takes precedence over the representation named in `options` (§6.3.7).
     if let Some(format) = param(params, "format") {
-        chosen.push(representation_of(format).ok_or_else(|| {
-            Problem::bad_request_data(format!(
+        chosen = vec![representation_of(format).ok_or_else(|| {
+            Problem::invalid_request(format!(
                 "format must be normalized, concise, temporalValues or aggregatedValues, not \
                  {format}"
             ))
-        })?);
+        })?];
     }
     chosen.dedup();
     let representation = match chosen.as_slice() {
@@ -171,6 +177,15 @@ fn series_header(series: &TemporalSeries) -> Map<String, Value> {
     out
 }
 
+/// A period bound: UTC, with a fraction of a second only when there is one.
+fn format_bound(ms: i64) -> String {
+    let text = document::format_time(ms);
+    match text.strip_suffix(".000Z") {
+        Some(whole) => format!("{whole}Z"),
+        None => text,
+    }
+}
+
 /// One series in the simplified or aggregated representation.
 fn render_series(series: &TemporalSeries, reading: &Reading, ctx: &Context) -> Value {
     let mut out = series_header(series);
@@ -203,8 +218,8 @@ fn render_series(series: &TemporalSeries, reading: &Reading, ctx: &Context) -> V
                 .iter()
                 .map(|p| {
                     (
-                        Value::String(document::format_time(p.start)),
-                        Value::String(document::format_time(p.end)),
+                        Value::String(format_bound(p.start)),
+                        Value::String(format_bound(p.end)),
                     )
                 })
                 .collect();
@@ -318,6 +333,15 @@ pub async fn retrieve(
                 "entity {id} is not of type {t}"
             )));
         }
+    }
+    // Only attributes that the entity has never had: nothing to show (§5.7.3.4).
+    if !reading.request.attrs.is_empty()
+        && reading.request.timerel.is_none()
+        && entity.series.is_empty()
+    {
+        return Err(Problem::not_found_detail(format!(
+            "entity {id} has no history of the attributes asked"
+        )));
     }
     let body = render(&entity, &reading, &rc.ctx);
     Ok(negotiate::respond(StatusCode::OK, body, accept, &rc))

@@ -18,9 +18,9 @@ fn at(hhmm: &str) -> String {
     format!("2026-11-24T{hhmm}:00Z")
 }
 
-/// A period bound as the broker writes times it computes (UTC, milliseconds).
+/// A period bound as the broker writes times it computes (UTC, whole seconds).
 fn ms(hhmm: &str) -> String {
-    format!("2026-11-24T{hhmm}:00.000Z")
+    format!("2026-11-24T{hhmm}:00Z")
 }
 
 /// Kim Long: the Hương river level every half hour from midnight to 02:30 (UTC), a status
@@ -269,8 +269,8 @@ async fn hourly_aggregation_gives_exact_counts_sums_averages_and_extremes() {
             })
         );
 
-        // Open intervals: periods on timeAt after it; on UTC hours before it, the last one
-        // ending at timeAt.
+        // Open intervals: periods on timeAt after it; on the first instance before it, the
+        // last one ending at timeAt.
         let after = app
             .get(&format!(
                 "{T}/{KIM_LONG}?attrs=waterLevel&options=aggregatedValues&aggrMethods=max\
@@ -295,6 +295,20 @@ async fn hourly_aggregation_gives_exact_counts_sums_averages_and_extremes() {
             before.body["waterLevel"],
             json!({"type": "Property", "min": [
                 [2.0, ms("00:00"), ms("01:00")], [3.0, ms("01:00"), ms("01:30")]
+            ]})
+        );
+        let unaligned = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?attrs=waterLevel&options=aggregatedValues&aggrMethods=min\
+                 &aggrPeriodDuration=PT45M&timerel=before&timeAt={}",
+                at("02:45")
+            ))
+            .await;
+        assert_eq!(
+            unaligned.body["waterLevel"],
+            json!({"type": "Property", "min": [
+                [2.0, ms("00:00"), ms("00:45")], [3.0, ms("00:45"), ms("01:30")],
+                [3.5, ms("01:30"), ms("02:15")], [3.0, ms("02:15"), ms("02:45")]
             ]})
         );
     }
@@ -672,6 +686,36 @@ async fn bad_temporal_requests_are_refused_with_problem_details() {
                     422,
                     "timeproperty=modifiedAt is not supported: the history is indexed on \
                      observedAt only",
+                ),
+            ),
+            (
+                format!("{T}/{KIM_LONG}?options=temporalValues,bogus"),
+                problem(
+                    "InvalidRequest",
+                    "Invalid request",
+                    400,
+                    "options: bogus is not one of sysAttrs, normalized, concise, \
+                     temporalValues, aggregatedValues",
+                ),
+            ),
+            (
+                format!("{T}/{KIM_LONG}?format=bogus"),
+                problem(
+                    "InvalidRequest",
+                    "Invalid request",
+                    400,
+                    "format must be normalized, concise, temporalValues or aggregatedValues, \
+                     not bogus",
+                ),
+            ),
+            (
+                format!("{T}/{KIM_LONG}?attrs=noSuchAttribute"),
+                problem(
+                    "ResourceNotFound",
+                    "Resource not found",
+                    404,
+                    "entity urn:ngsi-ld:RiverGauge:KimLong has no history of the attributes \
+                     asked",
                 ),
             ),
             (
