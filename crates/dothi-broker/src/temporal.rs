@@ -264,6 +264,8 @@ pub struct TemporalRequest {
     pub last_n: Option<u32>,
     /// Aggregated representation instead of instances.
     pub aggregation: Option<Aggregation>,
+    /// Query results by descending id (`orderBy=id;desc`); ascending otherwise.
+    pub descending: bool,
 }
 
 /// One instance of the history.
@@ -347,7 +349,12 @@ impl Broker {
             count: false,
             ..query.clone()
         };
-        let candidates = self.query_entities(&selection, expand).await?.entities;
+        let mut candidates = self.query_entities(&selection, expand).await?.entities;
+        // Ordered by id (§5.7.4.4: the only ordering a temporal query has).
+        candidates.sort_by(|a, b| a.id.cmp(&b.id));
+        if request.descending {
+            candidates.reverse();
+        }
         let (from, to) = range_of(request.timerel);
         let limit = query.limit as usize;
         let offset = query.offset as usize;

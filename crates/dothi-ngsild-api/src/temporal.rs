@@ -118,10 +118,87 @@ fn reading(params: &[(String, String)], ctx: &Context) -> Result<Reading, Proble
             timerel,
             last_n,
             aggregation,
+            descending: false,
         },
         representation,
         sys_attrs,
     })
+}
+
+/// `pick` and `omit` (§4.21): the members of each temporal entity to keep or to leave out.
+struct Projection {
+    pick: Vec<String>,
+    omit: Vec<String>,
+}
+
+fn projection(params: &[(String, String)], ctx: &Context) -> Result<Option<Projection>, Problem> {
+    let pick = list_param(params, "pick");
+    let omit = list_param(params, "omit");
+    if pick.is_empty() && omit.is_empty() {
+        return Ok(None);
+    }
+    if !list_param(params, "attrs").is_empty() {
+        return Err(Problem::bad_request_data(
+            "pick and omit cannot be used together with attrs",
+        ));
+    }
+    for member in pick.iter().chain(&omit) {
+        if member.contains(['{', '}', '.', '[', ']']) {
+            return Err(Problem::bad_request_data(format!(
+                "pick/omit: '{member}' is a linked or nested projection, which the temporal \
+                 API does not have"
+            )));
+        }
+    }
+    if let Some(both) = pick.iter().find(|m| omit.contains(m)) {
+        return Err(Problem::bad_request_data(format!(
+            "'{both}' is in both pick and omit"
+        )));
+    }
+    let expand = |list: Vec<String>| list.iter().map(|m| ctx.expand(m)).collect();
+    Ok(Some(Projection {
+        pick: expand(pick),
+        omit: expand(omit),
+    }))
+}
+
+/// Keeps the members `projection` selects; `@context` always stays.
+fn project(body: Value, projection: Option<&Projection>, ctx: &Context) -> Value {
+    let (Some(p), Value::Object(members)) = (projection, &body) else {
+        return body;
+    };
+    let keep = |key: &str| {
+        if key == "@context" {
+            return true;
+        }
+        let name = ctx.expand(key);
+        (p.pick.is_empty() || p.pick.contains(&name)) && !p.omit.contains(&name)
+    };
+    Value::Object(
+        members
+            .iter()
+            .filter(|(k, _)| keep(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
+/// Whether a projected entity has nothing left but its `@context`.
+fn is_empty_entity(body: &Value) -> bool {
+    body.as_object()
+        .is_some_and(|o| o.keys().all(|k| k == "@context"))
+}
+
+/// `orderBy` of a temporal query (§5.7.4.4): only `id`, ascending or descending.
+fn descending(params: &[(String, String)]) -> Result<bool, Problem> {
+    match param(params, "orderBy") {
+        None | Some("id") | Some("id;asc") => Ok(false),
+        Some("id;desc") => Ok(true),
+        Some(other) => Err(Problem::bad_request_data(format!(
+            "orderBy: a temporal query is ordered by id only (id, id;asc or id;desc), not \
+             {other}"
+        ))),
+    }
 }
 
 fn check_id(id: &str) -> Result<(), Problem> {
@@ -325,6 +402,7 @@ pub async fn retrieve(
     let params = negotiate::params(raw.as_deref())?;
     check_id(&id)?;
     let rc = negotiate::context_of(&broker, &headers).await?;
+    let projection = projection(&params, &rc.ctx)?;
     let reading = reading(&params, &rc.ctx)?;
     let entity = broker.temporal_entity(&id, &reading.request).await?;
     if let Some(t) = param(&params, "type") {
@@ -343,7 +421,16 @@ pub async fn retrieve(
             "entity {id} has no history of the attributes asked"
         )));
     }
-    let body = render(&entity, &reading, &rc.ctx);
+    let body = project(
+        render(&entity, &reading, &rc.ctx),
+        projection.as_ref(),
+        &rc.ctx,
+    );
+    if is_empty_entity(&body) {
+        return Err(Problem::not_found_detail(format!(
+            "pick/omit leave nothing of the entity {id}"
+        )));
+    }
     Ok(negotiate::respond(StatusCode::OK, body, accept, &rc))
 }
 
@@ -458,7 +545,10 @@ pub async fn query(
     let accept = negotiate::accept(&headers, false)?;
     let params = negotiate::params(raw.as_deref())?;
     let rc = negotiate::context_of(&broker, &headers).await?;
-    let reading = reading(&params, &rc.ctx)?;
+    let descending = descending(&params)?;
+    let projection = projection(&params, &rc.ctx)?;
+    let mut reading = reading(&params, &rc.ctx)?;
+    reading.request.descending = descending;
     if reading.request.timerel.is_none() {
         return Err(Problem::bad_request_data(
             "Query Temporal Evolution needs a temporal query: timerel with timeAt (and \
@@ -474,7 +564,8 @@ pub async fn query(
     let body = Value::Array(
         page.entities
             .iter()
-            .map(|e| render(e, &reading, &rc.ctx))
+            .map(|e| project(render(e, &reading, &rc.ctx), projection.as_ref(), &rc.ctx))
+            .filter(|e| !is_empty_entity(e))
             .collect(),
     );
     let mut response = negotiate::respond(StatusCode::OK, body, accept, &rc);

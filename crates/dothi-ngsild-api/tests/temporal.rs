@@ -883,3 +883,81 @@ async fn perf_aggregated_retrieve_over_a_million_instances() {
         }
     }
 }
+
+#[tokio::test]
+async fn pick_omit_and_order_by_id_shape_temporal_reads() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        seed(&app).await;
+        let picked = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?pick=id,refDevice&options=temporalValues"
+            ))
+            .await;
+        assert_eq!(picked.status, StatusCode::OK, "{:?}", picked.body);
+        assert_eq!(
+            picked.body,
+            json!({"id": KIM_LONG, "refDevice": {"type": "Relationship",
+                "objects": [["urn:ngsi-ld:Device:kl-01", at("00:00")]]}})
+        );
+        let omitted = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?omit=type,waterLevel,status&options=temporalValues"
+            ))
+            .await;
+        assert_eq!(omitted.body, picked.body);
+        let nothing = app.get(&format!("{T}/{KIM_LONG}?pick=unknown")).await;
+        assert_eq!(
+            nothing.body,
+            problem(
+                "ResourceNotFound",
+                "Resource not found",
+                404,
+                "pick/omit leave nothing of the entity urn:ngsi-ld:RiverGauge:KimLong",
+            )
+        );
+
+        // Query results are ordered by id, ascending unless orderBy=id;desc.
+        let window = "type=RiverGauge&timerel=after&timeAt=2026-11-01T00:00:00Z";
+        let ids = |body: &Value| -> Vec<Value> {
+            body.as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].clone())
+                .collect()
+        };
+        let ascending = app.get(&format!("{T}?{window}&pick=id")).await;
+        assert_eq!(ascending.body, json!([{"id": KIM_LONG}, {"id": PHU_OC}]));
+        let descending = app.get(&format!("{T}?{window}&orderBy=id;desc")).await;
+        assert_eq!(ids(&descending.body), vec![json!(PHU_OC), json!(KIM_LONG)]);
+
+        let bad = |detail: &str| problem("BadRequestData", "Bad request data", 400, detail);
+        for (query, expected) in [
+            (
+                "pick=status&omit=status",
+                bad("'status' is in both pick and omit"),
+            ),
+            (
+                "pick=status&attrs=status",
+                bad("pick and omit cannot be used together with attrs"),
+            ),
+            (
+                "pick=refDevice%7Bname%7D",
+                bad(
+                    "pick/omit: 'refDevice{name}' is a linked or nested projection, which the \
+                     temporal API does not have",
+                ),
+            ),
+            (
+                "orderBy=status",
+                bad(
+                    "orderBy: a temporal query is ordered by id only (id, id;asc or id;desc), \
+                     not status",
+                ),
+            ),
+        ] {
+            let answer = app.get(&format!("{T}?{window}&{query}")).await;
+            assert_eq!(answer.body, expected, "{query}");
+        }
+    }
+}
