@@ -266,6 +266,9 @@ pub struct TemporalRequest {
     pub aggregation: Option<Aggregation>,
     /// Query results by descending id (`orderBy=id;desc`); ascending otherwise.
     pub descending: bool,
+    /// Only the series of these datasetIds (None in the list: the default instance); None:
+    /// every series.
+    pub dataset_ids: Option<Vec<Option<String>>>,
 }
 
 /// One instance of the history.
@@ -441,6 +444,11 @@ impl Broker {
                         data: SeriesData::Aggregated(periods),
                     });
                 }
+            }
+        }
+        if let Some(wanted) = &request.dataset_ids {
+            for series in by_entity.values_mut() {
+                series.retain(|s| wanted.contains(&s.dataset_id));
             }
         }
         Ok(entities

@@ -107,6 +107,13 @@ fn reading(params: &[(String, String)], ctx: &Context) -> Result<Reading, Proble
     } else {
         None
     };
+    // `datasetId` (§6.18.3.2): `@none` names the default instance.
+    let dataset_ids = param(params, "datasetId").map(|_| {
+        list_param(params, "datasetId")
+            .into_iter()
+            .map(|d| (d != "@none").then_some(d))
+            .collect()
+    });
     let mut attrs: Vec<String> = list_param(params, "attrs")
         .iter()
         .map(|a| ctx.expand(a))
@@ -119,6 +126,7 @@ fn reading(params: &[(String, String)], ctx: &Context) -> Result<Reading, Proble
             last_n,
             aggregation,
             descending: false,
+            dataset_ids,
         },
         representation,
         sys_attrs,

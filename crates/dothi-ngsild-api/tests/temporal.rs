@@ -339,6 +339,27 @@ async fn each_dataset_is_its_own_series_and_an_open_whole_range_ends_at_the_last
                  "values": [[9.5, at("00:30")]]}
             ]})
         );
+        let radar = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?options=temporalValues&datasetId=urn:ngsi-ld:Dataset:radar"
+            ))
+            .await;
+        assert_eq!(
+            radar.body,
+            json!({"id": KIM_LONG, "type": "RiverGauge", "waterLevel":
+                {"type": "Property", "datasetId": "urn:ngsi-ld:Dataset:radar",
+                 "values": [[9.5, at("00:30")]]}})
+        );
+        let default = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?options=temporalValues&datasetId=@none"
+            ))
+            .await;
+        assert_eq!(
+            default.body,
+            json!({"id": KIM_LONG, "type": "RiverGauge", "waterLevel":
+                {"type": "Property", "values": [[2.0, at("00:00")], [2.0, at("01:00")]]}})
+        );
         let whole = app
             .get(&format!(
                 "{T}/{KIM_LONG}?options=aggregatedValues&aggrMethods=totalCount,distinctCount\
