@@ -62,6 +62,10 @@ pub fn router(broker: Broker) -> Router {
             "/temporal/entities/{id}",
             get(temporal::retrieve).delete(temporal::delete),
         )
+        .route(
+            "/temporal/entityOperations/query",
+            post(temporal::query_post),
+        )
         .route("/temporal/entities/{id}/attrs", post(temporal::append))
         .route(
             "/temporal/entities/{id}/attrs/{attr}",

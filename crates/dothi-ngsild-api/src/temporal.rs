@@ -553,6 +553,136 @@ pub async fn query(
     let accept = negotiate::accept(&headers, false)?;
     let params = negotiate::params(raw.as_deref())?;
     let rc = negotiate::context_of(&broker, &headers).await?;
+    run_query(&broker, &params, accept, &rc).await
+}
+
+/// Query Temporal Evolution of Entities via POST (§6.24.3.1): the members of the `Query`
+/// document (§5.2.23) become the equivalent URL parameters; `limit`, `offset`, `count`,
+/// `options` and `format` stay in the URL.
+pub async fn query_post(
+    State(broker): State<Broker>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    let accept = negotiate::accept(&headers, false)?;
+    let url_params = negotiate::params(raw.as_deref())?;
+    let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
+    let params = query_params(&body, url_params)?;
+    run_query(&broker, &params, accept, &rc).await
+}
+
+/// A string member, or the comma-separated items of an array of strings.
+fn text_of(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn query_params(
+    body: &Value,
+    url_params: Vec<(String, String)>,
+) -> Result<Vec<(String, String)>, Problem> {
+    let Some(object) = body.as_object() else {
+        return Err(Problem::bad_request_data("the body must be a Query object"));
+    };
+    if object.get("type").and_then(Value::as_str) != Some("Query") {
+        return Err(Problem::bad_request_data(
+            "the body's type must be \"Query\"",
+        ));
+    }
+    let mut params: Vec<(String, String)> = url_params
+        .into_iter()
+        .filter(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "limit" | "offset" | "count" | "options" | "format"
+            )
+        })
+        .collect();
+    let mut push = |name: &str, value: Option<String>| {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            params.push((name.to_string(), v));
+        }
+    };
+    if let Some(entities) = object.get("entities").and_then(Value::as_array) {
+        let all = |member: &str| -> Option<String> {
+            let items: Vec<&str> = entities
+                .iter()
+                .filter_map(|e| e.get(member)?.as_str())
+                .collect();
+            (!items.is_empty()).then(|| items.join(","))
+        };
+        push("type", all("type"));
+        push("id", all("id"));
+        push(
+            "idPattern",
+            entities
+                .iter()
+                .find_map(|e| e.get("idPattern")?.as_str())
+                .map(str::to_string),
+        );
+    }
+    for member in ["attrs", "q", "datasetId", "pick", "omit", "lang", "scopeQ"] {
+        push(member, object.get(member).and_then(text_of));
+    }
+    if let Some(geo_q) = object.get("geoQ").and_then(Value::as_object) {
+        for member in ["georel", "geometry", "coordinates", "geoproperty"] {
+            push(member, geo_q.get(member).and_then(text_of));
+        }
+    }
+    let mut aggregated = false;
+    if let Some(temporal_q) = object.get("temporalQ").and_then(Value::as_object) {
+        for member in [
+            "timerel",
+            "timeAt",
+            "endTimeAt",
+            "timeproperty",
+            "lastN",
+            "aggrPeriodDuration",
+        ] {
+            push(member, temporal_q.get(member).and_then(text_of));
+        }
+        if let Some(methods) = temporal_q.get("aggrMethods").and_then(text_of) {
+            aggregated = true;
+            push("aggrMethods", Some(methods));
+        }
+    }
+    if let Some(aggr) = object.get("aggrParams").and_then(Value::as_object) {
+        aggregated = true;
+        push("aggrMethods", aggr.get("aggrMethods").and_then(text_of));
+        push(
+            "aggrPeriodDuration",
+            aggr.get("aggrPeriodDuration").and_then(text_of),
+        );
+    }
+    // Aggregation parameters ask for the aggregated representation.
+    if aggregated && param(&params, "format").is_none() {
+        params.retain(|(k, _)| k != "options");
+        params.push(("options".into(), "aggregatedValues".into()));
+    }
+    Ok(params)
+}
+
+async fn run_query(
+    broker: &Broker,
+    params: &[(String, String)],
+    accept: negotiate::Accept,
+    rc: &RequestContext,
+) -> Answer {
+    let params = params.to_vec();
     let descending = descending(&params)?;
     let projection = projection(&params, &rc.ctx)?;
     let mut reading = reading(&params, &rc.ctx)?;
@@ -563,7 +693,7 @@ pub async fn query(
              endTimeAt for between)",
         ));
     }
-    let query = selection(&params, &rc.ctx, &broker)?;
+    let query = selection(&params, &rc.ctx, broker)?;
     let ctx = rc.ctx.clone();
     let expand = move |term: &str| ctx.expand(term);
     let page = broker
@@ -576,7 +706,7 @@ pub async fn query(
             .filter(|e| !is_empty_entity(e))
             .collect(),
     );
-    let mut response = negotiate::respond(StatusCode::OK, body, accept, &rc);
+    let mut response = negotiate::respond(StatusCode::OK, body, accept, rc);
     if let Some(total) = page.total {
         response
             .headers_mut()

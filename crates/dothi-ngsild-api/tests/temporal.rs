@@ -982,3 +982,65 @@ async fn pick_omit_and_order_by_id_shape_temporal_reads() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_temporal_query_document_is_the_get_query_in_a_body() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        seed(&app).await;
+        let post = |body: Value| {
+            let app = &app;
+            async move {
+                app.json("POST", "/ngsi-ld/v1/temporal/entityOperations/query", &body)
+                    .await
+            }
+        };
+        let by_post = post(json!({
+            "type": "Query",
+            "entities": [{"type": "RiverGauge"}],
+            "attrs": ["refDevice"],
+            "temporalQ": {"timerel": "after", "timeAt": at("00:00")}
+        }))
+        .await;
+        let by_get = app
+            .get(&format!(
+                "{T}?type=RiverGauge&attrs=refDevice&timerel=after&timeAt={}",
+                at("00:00")
+            ))
+            .await;
+        assert_eq!(by_post.status, StatusCode::OK, "{:?}", by_post.body);
+        assert_eq!(by_post.body, by_get.body);
+
+        // Aggregation parameters ask for the aggregated representation.
+        let aggregated = post(json!({
+            "type": "Query",
+            "entities": [{"type": "RiverGauge"}],
+            "attrs": "waterLevel",
+            "temporalQ": {"timerel": "between", "timeAt": at("00:00"),
+                          "endTimeAt": at("01:00")},
+            "aggrParams": {"aggrMethods": ["max"], "aggrPeriodDuration": "PT1H"}
+        }))
+        .await;
+        assert_eq!(
+            aggregated.body,
+            json!([{"id": KIM_LONG, "type": "RiverGauge", "waterLevel":
+                {"type": "Property", "max": [[2.5, ms("00:00"), ms("01:00")]]}}])
+        );
+
+        let zero = post(json!({
+            "type": "Query",
+            "entities": [{"type": "RiverGauge"}],
+            "temporalQ": {"timerel": "after", "timeAt": at("00:00"), "lastN": 0}
+        }))
+        .await;
+        assert_eq!(
+            zero.body,
+            problem(
+                "BadRequestData",
+                "Bad request data",
+                400,
+                "lastN must be a positive integer, not 0"
+            )
+        );
+    }
+}
