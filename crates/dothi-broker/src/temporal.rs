@@ -320,6 +320,83 @@ pub struct TemporalEntity {
 pub struct TemporalPage {
     pub entities: Vec<TemporalEntity>,
     pub total: Option<u64>,
+    /// Set when the instance limit cut the answer (§6.3.10).
+    pub range: Option<InstanceRange>,
+}
+
+/// The time range of the instances returned when the instance limit cut some series
+/// (§6.3.10, `Content-Range: date-time start-end/size`): every instance of the selected series
+/// in that range is in the answer. Forward reads (no lastN) go from `start` up to `end`;
+/// lastN reads go from `start` down to `end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceRange {
+    pub start: i64,
+    pub end: i64,
+    /// lastN when asked; None (`*`) otherwise.
+    pub size: Option<u32>,
+}
+
+/// Cuts the series read with `limit` instances each at the time where the first of them ran
+/// out, so that no instance inside the returned range is missing; None when no series
+/// reached the limit.
+fn paginate(
+    by_entity: &mut HashMap<String, Vec<TemporalSeries>>,
+    limit: u32,
+    request: &TemporalRequest,
+) -> Option<InstanceRange> {
+    fn lists(
+        by_entity: &HashMap<String, Vec<TemporalSeries>>,
+    ) -> impl Iterator<Item = &Vec<TemporalInstance>> {
+        by_entity.values().flatten().filter_map(|s| match &s.data {
+            SeriesData::Instances(list) => Some(list),
+            SeriesData::Aggregated(_) => None,
+        })
+    }
+    let backward = request.last_n.is_some();
+    let cut = {
+        let reached: Vec<&Vec<TemporalInstance>> = lists(by_entity)
+            .filter(|l| l.len() >= limit as usize)
+            .collect();
+        if backward {
+            reached
+                .iter()
+                .filter_map(|l| l.first())
+                .map(|i| i.observed_at)
+                .max()?
+        } else {
+            reached
+                .iter()
+                .filter_map(|l| l.last())
+                .map(|i| i.observed_at)
+                .min()?
+        }
+    };
+    for series in by_entity.values_mut().flatten() {
+        if let SeriesData::Instances(list) = &mut series.data {
+            list.retain(|i| {
+                if backward {
+                    i.observed_at >= cut
+                } else {
+                    i.observed_at <= cut
+                }
+            });
+        }
+    }
+    let times = || lists(by_entity).flatten().map(|i| i.observed_at);
+    let (from, to) = range_of(request.timerel);
+    Some(if backward {
+        InstanceRange {
+            start: to.or_else(|| times().max()).unwrap_or(cut),
+            end: cut,
+            size: request.last_n,
+        }
+    } else {
+        InstanceRange {
+            start: from.or_else(|| times().min()).unwrap_or(cut),
+            end: cut,
+            size: None,
+        }
+    })
 }
 
 type SeriesKey = (String, String, Option<String>);
@@ -330,10 +407,10 @@ impl Broker {
         &self,
         id: &str,
         request: &TemporalRequest,
-    ) -> Result<TemporalEntity> {
+    ) -> Result<(TemporalEntity, Option<InstanceRange>)> {
         let entity = self.entity(id).await?;
-        let mut found = self.temporal_of(vec![entity], request).await?;
-        found.pop().ok_or_else(|| not_found(id))
+        let (mut found, range) = self.temporal_of(vec![entity], request).await?;
+        Ok((found.pop().ok_or_else(|| not_found(id))?, range))
     }
 
     /// Query Temporal Evolution of Entities (§5.7.4). `query` selects on the current entities
@@ -374,6 +451,7 @@ impl Broker {
                         from,
                         to,
                         last_n: Some(1),
+                        first_n: None,
                     })
                     .await?
                     .into_iter()
@@ -389,13 +467,16 @@ impl Broker {
         };
         let total = query.count.then_some(selected.len() as u64);
         let page: Vec<Entity> = selected.into_iter().skip(offset).take(limit).collect();
-        let entities = self
-            .temporal_of(page, request)
-            .await?
+        let (entities, range) = self.temporal_of(page, request).await?;
+        let entities = entities
             .into_iter()
             .filter(|e| !e.series.is_empty())
             .collect();
-        Ok(TemporalPage { entities, total })
+        Ok(TemporalPage {
+            entities,
+            total,
+            range,
+        })
     }
 
     /// The temporal representation of `entities`, in their order.
@@ -403,10 +484,15 @@ impl Broker {
         &self,
         entities: Vec<Entity>,
         request: &TemporalRequest,
-    ) -> Result<Vec<TemporalEntity>> {
+    ) -> Result<(Vec<TemporalEntity>, Option<InstanceRange>)> {
         if entities.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
+        // The instance limit (§6.3.10): a lastN within it is answered whole; otherwise each
+        // series is read up to the limit, and the answer cut where the first one ran out.
+        let server_limit = self.config.temporal_limit.max(1);
+        let within = request.last_n.is_some_and(|n| n <= server_limit);
+        let limit = request.last_n.filter(|_| within).unwrap_or(server_limit);
         let ids: Vec<String> = entities.iter().map(|e| e.id.clone()).collect();
         let mut by_entity: HashMap<String, Vec<TemporalSeries>> = HashMap::new();
         match &request.aggregation {
@@ -418,7 +504,8 @@ impl Broker {
                         attrs: request.attrs.clone(),
                         from: range_of(request.timerel).0,
                         to: range_of(request.timerel).1,
-                        last_n: request.last_n,
+                        last_n: request.last_n.map(|_| limit),
+                        first_n: Some(limit),
                     })
                     .await?;
                 for (key, instances) in group_instances(rows)? {
@@ -451,7 +538,12 @@ impl Broker {
                 series.retain(|s| wanted.contains(&s.dataset_id));
             }
         }
-        Ok(entities
+        let range = if request.aggregation.is_none() && !within {
+            paginate(&mut by_entity, limit, request)
+        } else {
+            None
+        };
+        let entities = entities
             .into_iter()
             .map(|e| TemporalEntity {
                 series: by_entity.remove(&e.id).unwrap_or_default(),
@@ -459,7 +551,8 @@ impl Broker {
                 types: e.types,
                 scopes: e.scopes,
             })
-            .collect())
+            .collect();
+        Ok((entities, range))
     }
 
     /// Aggregated periods per series, ordered like the history.
@@ -529,6 +622,7 @@ impl Broker {
                     from: Some(from.map_or(origin, |f| f.max(origin))),
                     to,
                     last_n: None,
+                    first_n: None,
                 })
                 .await?;
             distinct_counts(&rows, origin, period)?

@@ -9,7 +9,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dothi_broker::query::EntityQuery;
 use dothi_broker::temporal::{
-    self, Aggregation, SeriesData, TemporalEntity, TemporalRequest, TemporalSeries, TimeRel,
+    self, Aggregation, InstanceRange, SeriesData, TemporalEntity, TemporalRequest, TemporalSeries,
+    TimeRel,
 };
 use dothi_broker::Broker;
 use dothi_ngsild::context::Context;
@@ -207,6 +208,25 @@ fn descending(params: &[(String, String)]) -> Result<bool, Problem> {
              {other}"
         ))),
     }
+}
+
+/// 206 Partial Content with `Content-Range: date-time start-end/size` when the instance limit
+/// cut the answer (§6.3.10).
+fn with_range(mut response: Response, range: Option<InstanceRange>) -> Response {
+    let Some(range) = range else {
+        return response;
+    };
+    let size = range.size.map_or("*".to_string(), |n| n.to_string());
+    let text = format!(
+        "date-time {}-{}/{size}",
+        format_bound(range.start),
+        format_bound(range.end)
+    );
+    if let Ok(v) = HeaderValue::from_str(&text) {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        response.headers_mut().insert(header::CONTENT_RANGE, v);
+    }
+    response
 }
 
 fn check_id(id: &str) -> Result<(), Problem> {
@@ -412,7 +432,7 @@ pub async fn retrieve(
     let rc = negotiate::context_of(&broker, &headers).await?;
     let projection = projection(&params, &rc.ctx)?;
     let reading = reading(&params, &rc.ctx)?;
-    let entity = broker.temporal_entity(&id, &reading.request).await?;
+    let (entity, range) = broker.temporal_entity(&id, &reading.request).await?;
     if let Some(t) = param(&params, "type") {
         if !entity.types.contains(&rc.ctx.expand(t)) {
             return Err(Problem::not_found_detail(format!(
@@ -439,7 +459,10 @@ pub async fn retrieve(
             "pick/omit leave nothing of the entity {id}"
         )));
     }
-    Ok(negotiate::respond(StatusCode::OK, body, accept, &rc))
+    Ok(with_range(
+        negotiate::respond(StatusCode::OK, body, accept, &rc),
+        range,
+    ))
 }
 
 /// The entity selection of a temporal query (§6.18.3.2); `attrs` goes to the temporal
@@ -706,7 +729,10 @@ async fn run_query(
             .filter(|e| !is_empty_entity(e))
             .collect(),
     );
-    let mut response = negotiate::respond(StatusCode::OK, body, accept, rc);
+    let mut response = with_range(
+        negotiate::respond(StatusCode::OK, body, accept, rc),
+        page.range,
+    );
     if let Some(total) = page.total {
         response
             .headers_mut()

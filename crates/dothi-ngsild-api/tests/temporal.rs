@@ -1044,3 +1044,73 @@ async fn the_temporal_query_document_is_the_get_query_in_a_body() {
         );
     }
 }
+
+/// Past the instance limit (1000 by default) a temporal read is cut by time: 206 with the
+/// range of the answer in Content-Range (§6.3.10); a lastN within the limit is answered whole.
+#[tokio::test]
+async fn long_evolutions_are_paged_by_time_with_content_range() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        // 1,001 readings a minute apart, and 3 statuses.
+        let minute = |n: i64| {
+            let t = 1_763_942_400_000_i64 + n * 60_000;
+            chrono::DateTime::from_timestamp_millis(t)
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
+        let levels: Vec<Value> = (0..1001)
+            .map(|n| json!({"type": "Property", "value": n, "observedAt": minute(n)}))
+            .collect();
+        let gauge = json!({"id": KIM_LONG, "type": "RiverGauge", "waterLevel": levels,
+            "status": [{"type": "Property", "value": "normal", "observedAt": minute(0)},
+                       {"type": "Property", "value": "high", "observedAt": minute(999)},
+                       {"type": "Property", "value": "normal", "observedAt": minute(1000)}]});
+        assert_eq!(
+            app.json("POST", T, &gauge).await.status,
+            StatusCode::CREATED
+        );
+
+        let all = app
+            .get(&format!("{T}/{KIM_LONG}?options=temporalValues"))
+            .await;
+        assert_eq!(all.status, StatusCode::PARTIAL_CONTENT);
+        assert_eq!(
+            all.header("content-range"),
+            Some(format!("date-time {}-{}/*", minute(0), minute(999)).as_str())
+        );
+        let values = all.body["waterLevel"]["values"].as_array().unwrap();
+        assert_eq!(values.len(), 1000);
+        assert_eq!(values[999], json!([999, minute(999)]));
+        assert_eq!(
+            all.body["status"]["values"],
+            json!([["normal", minute(0)], ["high", minute(999)]])
+        );
+
+        // Backwards: lastN beyond the limit, from the end of the interval down.
+        let last = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?options=temporalValues&lastN=2000&timerel=before&timeAt={}",
+                minute(2000)
+            ))
+            .await;
+        assert_eq!(last.status, StatusCode::PARTIAL_CONTENT);
+        assert_eq!(
+            last.header("content-range"),
+            Some(format!("date-time {}-{}/2000", minute(2000), minute(1)).as_str())
+        );
+        assert_eq!(
+            last.body["status"]["values"],
+            json!([["high", minute(999)], ["normal", minute(1000)]])
+        );
+
+        let two = app
+            .get(&format!("{T}/{KIM_LONG}?options=temporalValues&lastN=2"))
+            .await;
+        assert_eq!(two.status, StatusCode::OK);
+        assert_eq!(two.header("content-range"), None);
+        assert_eq!(
+            two.body["waterLevel"]["values"],
+            json!([[999, minute(999)], [1000, minute(1000)]])
+        );
+    }
+}

@@ -324,6 +324,8 @@ pub struct HistoryFilter {
     pub to: Option<i64>,
     /// Only the last N instances of each series (entity, attribute, datasetId) in the range.
     pub last_n: Option<u32>,
+    /// Only the first N instances of each series in the range (ignored with `last_n`).
+    pub first_n: Option<u32>,
 }
 
 /// The optional aggregates of a bucket (the counts are always computed). Asking only for what
@@ -1516,8 +1518,13 @@ impl Store {
             }
             sql
         };
-        if let Some(n) = filter.last_n {
-            // One index range per series, read backwards from its end.
+        let bounded = match (filter.last_n, filter.first_n) {
+            (Some(n), _) => Some((n, "DESC")),
+            (None, Some(n)) => Some((n, "ASC")),
+            (None, None) => None,
+        };
+        if let Some((n, order)) = bounded {
+            // One index range per series, read from its end (last N) or its start (first N).
             for s in &series {
                 let mut b = Binds::new(backend);
                 let sid = b.push(Val::I(s.sid));
@@ -1525,12 +1532,17 @@ impl Store {
                 let limit = b.push(Val::I(i64::from(n)));
                 let sql = format!(
                     "SELECT seq, observed_at, num, instance FROM ngsild_history \
-                     WHERE sid = {sid}{range} ORDER BY observed_at DESC, seq DESC LIMIT {limit}"
+                     WHERE sid = {sid}{range} ORDER BY observed_at {order}, seq {order} \
+                     LIMIT {limit}"
                 );
                 let rows = bind_all(sqlx::query(&sql), &b.vals)
                     .fetch_all(&mut *conn)
                     .await?;
-                out.extend(rows.iter().rev().map(|r| row(s, r, 0)));
+                if order == "DESC" {
+                    out.extend(rows.iter().rev().map(|r| row(s, r, 0)));
+                } else {
+                    out.extend(rows.iter().map(|r| row(s, r, 0)));
+                }
             }
             return Ok(out);
         }
