@@ -769,6 +769,63 @@ impl Broker {
         Ok(())
     }
 
+    /// Delete Attribute Instance from Temporal Representation of an Entity (§5.6.15).
+    /// `instance_id` is one the temporal API gave (`urn:ngsi-ld:instance:<n>`).
+    pub async fn delete_temporal_instance(
+        &self,
+        id: &str,
+        attr_iri: &str,
+        instance_id: &str,
+    ) -> Result<()> {
+        let missing = || {
+            BrokerError::ResourceNotFound(format!(
+                "entity {id} has no instance {instance_id} of the attribute {attr_iri}"
+            ))
+        };
+        let seq = instance_seq(instance_id)?.ok_or_else(missing)?;
+        if !self
+            .store
+            .ngsild_delete_history_instance(id, attr_iri, seq)
+            .await?
+        {
+            return Err(missing());
+        }
+        Ok(())
+    }
+
+    /// Modify Attribute Instance in Temporal Representation of an Entity (§5.6.14): the
+    /// instance is looked up (400/404 as the specification says), but modifying it is not
+    /// supported (422).
+    pub async fn modify_temporal_instance(
+        &self,
+        id: &str,
+        attr_iri: &str,
+        instance_id: &str,
+    ) -> Result<()> {
+        let missing = || {
+            BrokerError::ResourceNotFound(format!(
+                "entity {id} has no instance {instance_id} of the attribute {attr_iri}"
+            ))
+        };
+        let seq = instance_seq(instance_id)?.ok_or_else(missing)?;
+        let rows = self
+            .store
+            .ngsild_history(&HistoryFilter {
+                entity_ids: vec![id.to_string()],
+                attrs: vec![attr_iri.to_string()],
+                ..Default::default()
+            })
+            .await?;
+        if !rows.iter().any(|r| r.seq == seq) {
+            return Err(missing());
+        }
+        Err(BrokerError::OperationNotSupported(
+            "modifying an attribute instance of the history is not supported; delete it and \
+             add the new instance instead"
+                .into(),
+        ))
+    }
+
     /// Retention: deletes the history observed more than `older_than_days` days ago; returns
     /// the number of instances deleted. 0 keeps everything.
     pub async fn purge_history(&self, older_than_days: u32) -> Result<u64> {
@@ -826,6 +883,18 @@ fn parse_temporal_attributes(
         }
     }
     Ok(out)
+}
+
+/// The history sequence number of an instanceId this broker gave; None for another URI.
+fn instance_seq(instance_id: &str) -> Result<Option<i64>> {
+    if !document::is_uri(instance_id) {
+        return Err(BrokerError::BadRequestData(format!(
+            "the instanceId '{instance_id}' is not a URI"
+        )));
+    }
+    Ok(instance_id
+        .strip_prefix("urn:ngsi-ld:instance:")
+        .and_then(|n| n.parse::<i64>().ok()))
 }
 
 fn observed_ms(instance: &Attribute) -> i64 {

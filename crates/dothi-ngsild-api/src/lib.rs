@@ -71,6 +71,10 @@ pub fn router(broker: Broker) -> Router {
             "/temporal/entities/{id}/attrs/{attr}",
             axum::routing::delete(temporal::delete_attribute),
         )
+        .route(
+            "/temporal/entities/{id}/attrs/{attr}/{instance}",
+            axum::routing::delete(temporal::delete_instance).patch(temporal::modify_instance),
+        )
         .route("/types", get(discovery::types))
         .route("/types/{type}", get(discovery::type_info))
         .route("/attributes", get(discovery::attributes))

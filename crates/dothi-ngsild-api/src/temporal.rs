@@ -781,6 +781,37 @@ pub async fn append(
     Ok(no_content())
 }
 
+/// Delete Attribute Instance from Temporal Representation of an Entity (§6.22.3.2).
+pub async fn delete_instance(
+    State(broker): State<Broker>,
+    Path((id, attr, instance)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Answer {
+    check_id(&id)?;
+    document::check_name(&attr).map_err(|e| Problem::bad_request_data(e.to_string()))?;
+    let rc: RequestContext = negotiate::context_of(&broker, &headers).await?;
+    broker
+        .delete_temporal_instance(&id, &rc.ctx.expand(&attr), &instance)
+        .await?;
+    Ok(no_content())
+}
+
+/// Modify Attribute Instance in Temporal Representation of an Entity (§6.22.3.1): not
+/// supported (422) once the instance is found.
+pub async fn modify_instance(
+    State(broker): State<Broker>,
+    Path((id, attr, instance)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Answer {
+    check_id(&id)?;
+    document::check_name(&attr).map_err(|e| Problem::bad_request_data(e.to_string()))?;
+    let rc: RequestContext = negotiate::context_of(&broker, &headers).await?;
+    broker
+        .modify_temporal_instance(&id, &rc.ctx.expand(&attr), &instance)
+        .await?;
+    Ok(no_content())
+}
+
 /// Delete Attribute from Temporal Representation of an Entity (§6.21.3.1): every instance of
 /// the attribute; deleting one datasetId only is not supported.
 pub async fn delete_attribute(

@@ -1114,3 +1114,59 @@ async fn long_evolutions_are_paged_by_time_with_content_range() {
         );
     }
 }
+
+#[tokio::test]
+async fn one_instance_of_the_history_can_be_deleted_by_its_instance_id() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        seed(&app).await;
+        let before = app.get(&format!("{T}/{KIM_LONG}?attrs=status")).await;
+        let first = before.body["status"][0]["instanceId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let path = format!("{T}/{KIM_LONG}/attrs/status/{first}");
+        let modified = app
+            .json("PATCH", &path, &json!({"type": "Property", "value": "x"}))
+            .await;
+        assert_eq!(modified.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            app.send("DELETE", &path, &[], None).await.status,
+            StatusCode::NO_CONTENT
+        );
+        let after = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?attrs=status&options=temporalValues"
+            ))
+            .await;
+        assert_eq!(
+            after.body["status"]["values"],
+            json!([["normal", at("01:00")], ["warning", at("02:00")]])
+        );
+        let not_found =
+            |detail: String| problem("ResourceNotFound", "Resource not found", 404, &detail);
+        assert_eq!(
+            app.send("DELETE", &path, &[], None).await.body,
+            not_found(format!(
+                "entity {KIM_LONG} has no instance {first} of the attribute \
+                 https://uri.etsi.org/ngsi-ld/status"
+            ))
+        );
+        assert_eq!(
+            app.send(
+                "DELETE",
+                &format!("{T}/{KIM_LONG}/attrs/status/not-a-uri"),
+                &[],
+                None
+            )
+            .await
+            .body,
+            problem(
+                "BadRequestData",
+                "Bad request data",
+                400,
+                "the instanceId 'not-a-uri' is not a URI"
+            )
+        );
+    }
+}

@@ -1774,6 +1774,36 @@ impl Store {
         Ok(n)
     }
 
+    /// Delete the history instance `seq` of the attribute `attr` of an entity; false when the
+    /// attribute has no such instance.
+    pub async fn ngsild_delete_history_instance(
+        &self,
+        entity_id: &str,
+        attr: &str,
+        seq: i64,
+    ) -> Result<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let backend = self.db.backend;
+        let series = find_series(
+            tx.conn(),
+            backend,
+            &[entity_id.to_string()],
+            &[attr.to_string()],
+        )
+        .await?;
+        let mut deleted = 0;
+        for s in &series {
+            deleted += sqlx::query("DELETE FROM ngsild_history WHERE sid = $1 AND seq = $2")
+                .bind(s.sid)
+                .bind(seq)
+                .execute(tx.conn())
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+
     /// Delete the history of an entity (or of one of its attributes, every datasetId);
     /// returns the instances deleted.
     pub async fn ngsild_delete_history(&self, entity_id: &str, attr: Option<&str>) -> Result<u64> {
