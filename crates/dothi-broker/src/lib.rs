@@ -47,6 +47,9 @@ pub struct BrokerConfig {
     pub default_limit: u32,
     /// The largest `limit` a client may ask.
     pub max_limit: u32,
+    /// The temporal API's instance limit (§6.3.10): at most this many instances of each
+    /// attribute per answer; a longer evolution is cut and answered 206 with a Content-Range.
+    pub temporal_limit: u32,
     /// Who may read and write (see [`Access`]).
     pub access: Access,
 }
@@ -58,6 +61,7 @@ impl Default for BrokerConfig {
             base_url: "http://127.0.0.1:8080".into(),
             default_limit: 20,
             max_limit: 1000,
+            temporal_limit: 1000,
             access: Access::default(),
         }
     }

@@ -12,7 +12,7 @@
 //!   history at its modification time, and is reported with that time as `observedAt`.
 //! * Aggregation runs in SQL (`ngsild_aggregate`) over the numeric values; `distinctCount`
 //!   reads the instances. Periods are aligned on `timeAt` when the query has a lower bound, on
-//!   the Unix epoch (UTC) otherwise. Calendar durations (months, years) are refused.
+//!   the first instance otherwise. Calendar durations (months, years) are refused.
 //! * A temporal write to an absent entity also creates it in the current store, with the
 //!   latest instance of each attribute, in the same transaction as its history; a temporal
 //!   write to an existing entity only appends history.
@@ -264,6 +264,11 @@ pub struct TemporalRequest {
     pub last_n: Option<u32>,
     /// Aggregated representation instead of instances.
     pub aggregation: Option<Aggregation>,
+    /// Query results by descending id (`orderBy=id;desc`); ascending otherwise.
+    pub descending: bool,
+    /// Only the series of these datasetIds (None in the list: the default instance); None:
+    /// every series.
+    pub dataset_ids: Option<Vec<Option<String>>>,
 }
 
 /// One instance of the history.
@@ -315,6 +320,83 @@ pub struct TemporalEntity {
 pub struct TemporalPage {
     pub entities: Vec<TemporalEntity>,
     pub total: Option<u64>,
+    /// Set when the instance limit cut the answer (§6.3.10).
+    pub range: Option<InstanceRange>,
+}
+
+/// The time range of the instances returned when the instance limit cut some series
+/// (§6.3.10, `Content-Range: date-time start-end/size`): every instance of the selected series
+/// in that range is in the answer. Forward reads (no lastN) go from `start` up to `end`;
+/// lastN reads go from `start` down to `end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceRange {
+    pub start: i64,
+    pub end: i64,
+    /// lastN when asked; None (`*`) otherwise.
+    pub size: Option<u32>,
+}
+
+/// Cuts the series read with `limit` instances each at the time where the first of them ran
+/// out, so that no instance inside the returned range is missing; None when no series
+/// reached the limit.
+fn paginate(
+    by_entity: &mut HashMap<String, Vec<TemporalSeries>>,
+    limit: u32,
+    request: &TemporalRequest,
+) -> Option<InstanceRange> {
+    fn lists(
+        by_entity: &HashMap<String, Vec<TemporalSeries>>,
+    ) -> impl Iterator<Item = &Vec<TemporalInstance>> {
+        by_entity.values().flatten().filter_map(|s| match &s.data {
+            SeriesData::Instances(list) => Some(list),
+            SeriesData::Aggregated(_) => None,
+        })
+    }
+    let backward = request.last_n.is_some();
+    let cut = {
+        let reached: Vec<&Vec<TemporalInstance>> = lists(by_entity)
+            .filter(|l| l.len() >= limit as usize)
+            .collect();
+        if backward {
+            reached
+                .iter()
+                .filter_map(|l| l.first())
+                .map(|i| i.observed_at)
+                .max()?
+        } else {
+            reached
+                .iter()
+                .filter_map(|l| l.last())
+                .map(|i| i.observed_at)
+                .min()?
+        }
+    };
+    for series in by_entity.values_mut().flatten() {
+        if let SeriesData::Instances(list) = &mut series.data {
+            list.retain(|i| {
+                if backward {
+                    i.observed_at >= cut
+                } else {
+                    i.observed_at <= cut
+                }
+            });
+        }
+    }
+    let times = || lists(by_entity).flatten().map(|i| i.observed_at);
+    let (from, to) = range_of(request.timerel);
+    Some(if backward {
+        InstanceRange {
+            start: to.or_else(|| times().max()).unwrap_or(cut),
+            end: cut,
+            size: request.last_n,
+        }
+    } else {
+        InstanceRange {
+            start: from.or_else(|| times().min()).unwrap_or(cut),
+            end: cut,
+            size: None,
+        }
+    })
 }
 
 type SeriesKey = (String, String, Option<String>);
@@ -325,10 +407,10 @@ impl Broker {
         &self,
         id: &str,
         request: &TemporalRequest,
-    ) -> Result<TemporalEntity> {
+    ) -> Result<(TemporalEntity, Option<InstanceRange>)> {
         let entity = self.entity(id).await?;
-        let mut found = self.temporal_of(vec![entity], request).await?;
-        found.pop().ok_or_else(|| not_found(id))
+        let (mut found, range) = self.temporal_of(vec![entity], request).await?;
+        Ok((found.pop().ok_or_else(|| not_found(id))?, range))
     }
 
     /// Query Temporal Evolution of Entities (§5.7.4). `query` selects on the current entities
@@ -347,7 +429,12 @@ impl Broker {
             count: false,
             ..query.clone()
         };
-        let candidates = self.query_entities(&selection, expand).await?.entities;
+        let mut candidates = self.query_entities(&selection, expand).await?.entities;
+        // Ordered by id (§5.7.4.4: the only ordering a temporal query has).
+        candidates.sort_by(|a, b| a.id.cmp(&b.id));
+        if request.descending {
+            candidates.reverse();
+        }
         let (from, to) = range_of(request.timerel);
         let limit = query.limit as usize;
         let offset = query.offset as usize;
@@ -364,6 +451,7 @@ impl Broker {
                         from,
                         to,
                         last_n: Some(1),
+                        first_n: None,
                     })
                     .await?
                     .into_iter()
@@ -379,13 +467,16 @@ impl Broker {
         };
         let total = query.count.then_some(selected.len() as u64);
         let page: Vec<Entity> = selected.into_iter().skip(offset).take(limit).collect();
-        let entities = self
-            .temporal_of(page, request)
-            .await?
+        let (entities, range) = self.temporal_of(page, request).await?;
+        let entities = entities
             .into_iter()
             .filter(|e| !e.series.is_empty())
             .collect();
-        Ok(TemporalPage { entities, total })
+        Ok(TemporalPage {
+            entities,
+            total,
+            range,
+        })
     }
 
     /// The temporal representation of `entities`, in their order.
@@ -393,10 +484,15 @@ impl Broker {
         &self,
         entities: Vec<Entity>,
         request: &TemporalRequest,
-    ) -> Result<Vec<TemporalEntity>> {
+    ) -> Result<(Vec<TemporalEntity>, Option<InstanceRange>)> {
         if entities.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
+        // The instance limit (§6.3.10): a lastN within it is answered whole; otherwise each
+        // series is read up to the limit, and the answer cut where the first one ran out.
+        let server_limit = self.config.temporal_limit.max(1);
+        let within = request.last_n.is_some_and(|n| n <= server_limit);
+        let limit = request.last_n.filter(|_| within).unwrap_or(server_limit);
         let ids: Vec<String> = entities.iter().map(|e| e.id.clone()).collect();
         let mut by_entity: HashMap<String, Vec<TemporalSeries>> = HashMap::new();
         match &request.aggregation {
@@ -408,7 +504,8 @@ impl Broker {
                         attrs: request.attrs.clone(),
                         from: range_of(request.timerel).0,
                         to: range_of(request.timerel).1,
-                        last_n: request.last_n,
+                        last_n: request.last_n.map(|_| limit),
+                        first_n: Some(limit),
                     })
                     .await?;
                 for (key, instances) in group_instances(rows)? {
@@ -436,7 +533,17 @@ impl Broker {
                 }
             }
         }
-        Ok(entities
+        if let Some(wanted) = &request.dataset_ids {
+            for series in by_entity.values_mut() {
+                series.retain(|s| wanted.contains(&s.dataset_id));
+            }
+        }
+        let range = if request.aggregation.is_none() && !within {
+            paginate(&mut by_entity, limit, request)
+        } else {
+            None
+        };
+        let entities = entities
             .into_iter()
             .map(|e| TemporalEntity {
                 series: by_entity.remove(&e.id).unwrap_or_default(),
@@ -444,7 +551,8 @@ impl Broker {
                 types: e.types,
                 scopes: e.scopes,
             })
-            .collect())
+            .collect();
+        Ok((entities, range))
     }
 
     /// Aggregated periods per series, ordered like the history.
@@ -455,10 +563,22 @@ impl Broker {
         aggregation: &Aggregation,
     ) -> Result<Vec<(SeriesKey, Vec<AggregatedPeriod>)>> {
         let (from, to) = range_of(request.timerel);
-        // The period grid: on timeAt when the query has a lower bound, else on the epoch; a
-        // zero duration is one period over the whole range (to the last instance if open).
+        // The period grid: on timeAt when the query has a lower bound, else on the first
+        // instance; a zero duration is one period over the whole range (to the last instance
+        // if open).
         let (origin, period, whole) = if aggregation.period_ms > 0 {
-            (from.unwrap_or(0), aggregation.period_ms, None)
+            let origin = match from {
+                Some(from) => from,
+                None => match self
+                    .store
+                    .ngsild_history_span(&ids, &request.attrs, None, to)
+                    .await?
+                {
+                    Some((first, _)) => first,
+                    None => return Ok(Vec::new()),
+                },
+            };
+            (origin, aggregation.period_ms, None)
         } else {
             let Some((first, last)) = self
                 .store
@@ -502,6 +622,7 @@ impl Broker {
                     from: Some(from.map_or(origin, |f| f.max(origin))),
                     to,
                     last_n: None,
+                    first_n: None,
                 })
                 .await?;
             distinct_counts(&rows, origin, period)?
@@ -649,6 +770,63 @@ impl Broker {
         Ok(())
     }
 
+    /// Delete Attribute Instance from Temporal Representation of an Entity (§5.6.15).
+    /// `instance_id` is one the temporal API gave (`urn:ngsi-ld:instance:<n>`).
+    pub async fn delete_temporal_instance(
+        &self,
+        id: &str,
+        attr_iri: &str,
+        instance_id: &str,
+    ) -> Result<()> {
+        let missing = || {
+            BrokerError::ResourceNotFound(format!(
+                "entity {id} has no instance {instance_id} of the attribute {attr_iri}"
+            ))
+        };
+        let seq = instance_seq(instance_id)?.ok_or_else(missing)?;
+        if !self
+            .store
+            .ngsild_delete_history_instance(id, attr_iri, seq)
+            .await?
+        {
+            return Err(missing());
+        }
+        Ok(())
+    }
+
+    /// Modify Attribute Instance in Temporal Representation of an Entity (§5.6.14): the
+    /// instance is looked up (400/404 as the specification says), but modifying it is not
+    /// supported (422).
+    pub async fn modify_temporal_instance(
+        &self,
+        id: &str,
+        attr_iri: &str,
+        instance_id: &str,
+    ) -> Result<()> {
+        let missing = || {
+            BrokerError::ResourceNotFound(format!(
+                "entity {id} has no instance {instance_id} of the attribute {attr_iri}"
+            ))
+        };
+        let seq = instance_seq(instance_id)?.ok_or_else(missing)?;
+        let rows = self
+            .store
+            .ngsild_history(&HistoryFilter {
+                entity_ids: vec![id.to_string()],
+                attrs: vec![attr_iri.to_string()],
+                ..Default::default()
+            })
+            .await?;
+        if !rows.iter().any(|r| r.seq == seq) {
+            return Err(missing());
+        }
+        Err(BrokerError::OperationNotSupported(
+            "modifying an attribute instance of the history is not supported; delete it and \
+             add the new instance instead"
+                .into(),
+        ))
+    }
+
     /// Retention: deletes the history observed more than `older_than_days` days ago; returns
     /// the number of instances deleted. 0 keeps everything.
     pub async fn purge_history(&self, older_than_days: u32) -> Result<u64> {
@@ -706,6 +884,18 @@ fn parse_temporal_attributes(
         }
     }
     Ok(out)
+}
+
+/// The history sequence number of an instanceId this broker gave; None for another URI.
+fn instance_seq(instance_id: &str) -> Result<Option<i64>> {
+    if !document::is_uri(instance_id) {
+        return Err(BrokerError::BadRequestData(format!(
+            "the instanceId '{instance_id}' is not a URI"
+        )));
+    }
+    Ok(instance_id
+        .strip_prefix("urn:ngsi-ld:instance:")
+        .and_then(|n| n.parse::<i64>().ok()))
 }
 
 fn observed_ms(instance: &Attribute) -> i64 {

@@ -69,10 +69,18 @@ pub fn router(broker: Broker) -> Router {
             "/temporal/entities/{id}",
             get(temporal::retrieve).delete(temporal::delete),
         )
+        .route(
+            "/temporal/entityOperations/query",
+            post(temporal::query_post),
+        )
         .route("/temporal/entities/{id}/attrs", post(temporal::append))
         .route(
             "/temporal/entities/{id}/attrs/{attr}",
             axum::routing::delete(temporal::delete_attribute),
+        )
+        .route(
+            "/temporal/entities/{id}/attrs/{attr}/{instance}",
+            axum::routing::delete(temporal::delete_instance).patch(temporal::modify_instance),
         )
         .route("/types", get(discovery::types))
         .route("/types/{type}", get(discovery::type_info))

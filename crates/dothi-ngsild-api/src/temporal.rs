@@ -9,7 +9,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dothi_broker::query::EntityQuery;
 use dothi_broker::temporal::{
-    self, Aggregation, SeriesData, TemporalEntity, TemporalRequest, TemporalSeries, TimeRel,
+    self, Aggregation, InstanceRange, SeriesData, TemporalEntity, TemporalRequest, TemporalSeries,
+    TimeRel,
 };
 use dothi_broker::Broker;
 use dothi_ngsild::context::Context;
@@ -59,15 +60,21 @@ fn reading(params: &[(String, String)], ctx: &Context) -> Result<Reading, Proble
             sys_attrs = true;
         } else if let Some(r) = representation_of(&option) {
             chosen.push(r);
+        } else {
+            return Err(Problem::invalid_request(format!(
+                "options: {option} is not one of sysAttrs, normalized, concise, \
+                 temporalValues, aggregatedValues"
+            )));
         }
     }
+    // `format` takes precedence over the representation named in `options` (§6.3.7).
     if let Some(format) = param(params, "format") {
-        chosen.push(representation_of(format).ok_or_else(|| {
-            Problem::bad_request_data(format!(
+        chosen = vec![representation_of(format).ok_or_else(|| {
+            Problem::invalid_request(format!(
                 "format must be normalized, concise, temporalValues or aggregatedValues, not \
                  {format}"
             ))
-        })?);
+        })?];
     }
     chosen.dedup();
     let representation = match chosen.as_slice() {
@@ -101,6 +108,13 @@ fn reading(params: &[(String, String)], ctx: &Context) -> Result<Reading, Proble
     } else {
         None
     };
+    // `datasetId` (§6.18.3.2): `@none` names the default instance.
+    let dataset_ids = param(params, "datasetId").map(|_| {
+        list_param(params, "datasetId")
+            .into_iter()
+            .map(|d| (d != "@none").then_some(d))
+            .collect()
+    });
     let mut attrs: Vec<String> = list_param(params, "attrs")
         .iter()
         .map(|a| ctx.expand(a))
@@ -112,10 +126,107 @@ fn reading(params: &[(String, String)], ctx: &Context) -> Result<Reading, Proble
             timerel,
             last_n,
             aggregation,
+            descending: false,
+            dataset_ids,
         },
         representation,
         sys_attrs,
     })
+}
+
+/// `pick` and `omit` (§4.21): the members of each temporal entity to keep or to leave out.
+struct Projection {
+    pick: Vec<String>,
+    omit: Vec<String>,
+}
+
+fn projection(params: &[(String, String)], ctx: &Context) -> Result<Option<Projection>, Problem> {
+    let pick = list_param(params, "pick");
+    let omit = list_param(params, "omit");
+    if pick.is_empty() && omit.is_empty() {
+        return Ok(None);
+    }
+    if !list_param(params, "attrs").is_empty() {
+        return Err(Problem::bad_request_data(
+            "pick and omit cannot be used together with attrs",
+        ));
+    }
+    for member in pick.iter().chain(&omit) {
+        if member.contains(['{', '}', '.', '[', ']']) {
+            return Err(Problem::bad_request_data(format!(
+                "pick/omit: '{member}' is a linked or nested projection, which the temporal \
+                 API does not have"
+            )));
+        }
+    }
+    if let Some(both) = pick.iter().find(|m| omit.contains(m)) {
+        return Err(Problem::bad_request_data(format!(
+            "'{both}' is in both pick and omit"
+        )));
+    }
+    let expand = |list: Vec<String>| list.iter().map(|m| ctx.expand(m)).collect();
+    Ok(Some(Projection {
+        pick: expand(pick),
+        omit: expand(omit),
+    }))
+}
+
+/// Keeps the members `projection` selects; `@context` always stays.
+fn project(body: Value, projection: Option<&Projection>, ctx: &Context) -> Value {
+    let (Some(p), Value::Object(members)) = (projection, &body) else {
+        return body;
+    };
+    let keep = |key: &str| {
+        if key == "@context" {
+            return true;
+        }
+        let name = ctx.expand(key);
+        (p.pick.is_empty() || p.pick.contains(&name)) && !p.omit.contains(&name)
+    };
+    Value::Object(
+        members
+            .iter()
+            .filter(|(k, _)| keep(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
+/// Whether a projected entity has nothing left but its `@context`.
+fn is_empty_entity(body: &Value) -> bool {
+    body.as_object()
+        .is_some_and(|o| o.keys().all(|k| k == "@context"))
+}
+
+/// `orderBy` of a temporal query (§5.7.4.4): only `id`, ascending or descending.
+fn descending(params: &[(String, String)]) -> Result<bool, Problem> {
+    match param(params, "orderBy") {
+        None | Some("id") | Some("id;asc") => Ok(false),
+        Some("id;desc") => Ok(true),
+        Some(other) => Err(Problem::bad_request_data(format!(
+            "orderBy: a temporal query is ordered by id only (id, id;asc or id;desc), not \
+             {other}"
+        ))),
+    }
+}
+
+/// 206 Partial Content with `Content-Range: date-time start-end/size` when the instance limit
+/// cut the answer (§6.3.10).
+fn with_range(mut response: Response, range: Option<InstanceRange>) -> Response {
+    let Some(range) = range else {
+        return response;
+    };
+    let size = range.size.map_or("*".to_string(), |n| n.to_string());
+    let text = format!(
+        "date-time {}-{}/{size}",
+        format_bound(range.start),
+        format_bound(range.end)
+    );
+    if let Ok(v) = HeaderValue::from_str(&text) {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        response.headers_mut().insert(header::CONTENT_RANGE, v);
+    }
+    response
 }
 
 fn check_id(id: &str) -> Result<(), Problem> {
@@ -171,6 +282,15 @@ fn series_header(series: &TemporalSeries) -> Map<String, Value> {
     out
 }
 
+/// A period bound: UTC, with a fraction of a second only when there is one.
+fn format_bound(ms: i64) -> String {
+    let text = document::format_time(ms);
+    match text.strip_suffix(".000Z") {
+        Some(whole) => format!("{whole}Z"),
+        None => text,
+    }
+}
+
 /// One series in the simplified or aggregated representation.
 fn render_series(series: &TemporalSeries, reading: &Reading, ctx: &Context) -> Value {
     let mut out = series_header(series);
@@ -203,8 +323,8 @@ fn render_series(series: &TemporalSeries, reading: &Reading, ctx: &Context) -> V
                 .iter()
                 .map(|p| {
                     (
-                        Value::String(document::format_time(p.start)),
-                        Value::String(document::format_time(p.end)),
+                        Value::String(format_bound(p.start)),
+                        Value::String(format_bound(p.end)),
                     )
                 })
                 .collect();
@@ -310,8 +430,9 @@ pub async fn retrieve(
     let params = negotiate::params(raw.as_deref())?;
     check_id(&id)?;
     let rc = negotiate::context_of(&broker, &headers).await?;
+    let projection = projection(&params, &rc.ctx)?;
     let reading = reading(&params, &rc.ctx)?;
-    let entity = broker.temporal_entity(&id, &reading.request).await?;
+    let (entity, range) = broker.temporal_entity(&id, &reading.request).await?;
     if let Some(t) = param(&params, "type") {
         if !entity.types.contains(&rc.ctx.expand(t)) {
             return Err(Problem::not_found_detail(format!(
@@ -319,8 +440,29 @@ pub async fn retrieve(
             )));
         }
     }
-    let body = render(&entity, &reading, &rc.ctx);
-    Ok(negotiate::respond(StatusCode::OK, body, accept, &rc))
+    // Only attributes that the entity has never had: nothing to show (§5.7.3.4).
+    if !reading.request.attrs.is_empty()
+        && reading.request.timerel.is_none()
+        && entity.series.is_empty()
+    {
+        return Err(Problem::not_found_detail(format!(
+            "entity {id} has no history of the attributes asked"
+        )));
+    }
+    let body = project(
+        render(&entity, &reading, &rc.ctx),
+        projection.as_ref(),
+        &rc.ctx,
+    );
+    if is_empty_entity(&body) {
+        return Err(Problem::not_found_detail(format!(
+            "pick/omit leave nothing of the entity {id}"
+        )));
+    }
+    Ok(with_range(
+        negotiate::respond(StatusCode::OK, body, accept, &rc),
+        range,
+    ))
 }
 
 /// The entity selection of a temporal query (§6.18.3.2); `attrs` goes to the temporal
@@ -435,14 +577,147 @@ pub async fn query(
     let accept = negotiate::accept(&headers, false)?;
     let params = negotiate::params(raw.as_deref())?;
     let rc = negotiate::context_of(&broker, &headers).await?;
-    let reading = reading(&params, &rc.ctx)?;
+    run_query(&broker, &params, accept, &rc).await
+}
+
+/// Query Temporal Evolution of Entities via POST (§6.24.3.1): the members of the `Query`
+/// document (§5.2.23) become the equivalent URL parameters; `limit`, `offset`, `count`,
+/// `options` and `format` stay in the URL.
+pub async fn query_post(
+    State(broker): State<Broker>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    let accept = negotiate::accept(&headers, false)?;
+    let url_params = negotiate::params(raw.as_deref())?;
+    let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
+    let params = query_params(&body, url_params)?;
+    run_query(&broker, &params, accept, &rc).await
+}
+
+/// A string member, or the comma-separated items of an array of strings.
+fn text_of(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn query_params(
+    body: &Value,
+    url_params: Vec<(String, String)>,
+) -> Result<Vec<(String, String)>, Problem> {
+    let Some(object) = body.as_object() else {
+        return Err(Problem::bad_request_data("the body must be a Query object"));
+    };
+    if object.get("type").and_then(Value::as_str) != Some("Query") {
+        return Err(Problem::bad_request_data(
+            "the body's type must be \"Query\"",
+        ));
+    }
+    let mut params: Vec<(String, String)> = url_params
+        .into_iter()
+        .filter(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "limit" | "offset" | "count" | "options" | "format"
+            )
+        })
+        .collect();
+    let mut push = |name: &str, value: Option<String>| {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            params.push((name.to_string(), v));
+        }
+    };
+    if let Some(entities) = object.get("entities").and_then(Value::as_array) {
+        let all = |member: &str| -> Option<String> {
+            let items: Vec<&str> = entities
+                .iter()
+                .filter_map(|e| e.get(member)?.as_str())
+                .collect();
+            (!items.is_empty()).then(|| items.join(","))
+        };
+        push("type", all("type"));
+        push("id", all("id"));
+        push(
+            "idPattern",
+            entities
+                .iter()
+                .find_map(|e| e.get("idPattern")?.as_str())
+                .map(str::to_string),
+        );
+    }
+    for member in ["attrs", "q", "datasetId", "pick", "omit", "lang", "scopeQ"] {
+        push(member, object.get(member).and_then(text_of));
+    }
+    if let Some(geo_q) = object.get("geoQ").and_then(Value::as_object) {
+        for member in ["georel", "geometry", "coordinates", "geoproperty"] {
+            push(member, geo_q.get(member).and_then(text_of));
+        }
+    }
+    let mut aggregated = false;
+    if let Some(temporal_q) = object.get("temporalQ").and_then(Value::as_object) {
+        for member in [
+            "timerel",
+            "timeAt",
+            "endTimeAt",
+            "timeproperty",
+            "lastN",
+            "aggrPeriodDuration",
+        ] {
+            push(member, temporal_q.get(member).and_then(text_of));
+        }
+        if let Some(methods) = temporal_q.get("aggrMethods").and_then(text_of) {
+            aggregated = true;
+            push("aggrMethods", Some(methods));
+        }
+    }
+    if let Some(aggr) = object.get("aggrParams").and_then(Value::as_object) {
+        aggregated = true;
+        push("aggrMethods", aggr.get("aggrMethods").and_then(text_of));
+        push(
+            "aggrPeriodDuration",
+            aggr.get("aggrPeriodDuration").and_then(text_of),
+        );
+    }
+    // Aggregation parameters ask for the aggregated representation.
+    if aggregated && param(&params, "format").is_none() {
+        params.retain(|(k, _)| k != "options");
+        params.push(("options".into(), "aggregatedValues".into()));
+    }
+    Ok(params)
+}
+
+async fn run_query(
+    broker: &Broker,
+    params: &[(String, String)],
+    accept: negotiate::Accept,
+    rc: &RequestContext,
+) -> Answer {
+    let params = params.to_vec();
+    let descending = descending(&params)?;
+    let projection = projection(&params, &rc.ctx)?;
+    let mut reading = reading(&params, &rc.ctx)?;
+    reading.request.descending = descending;
     if reading.request.timerel.is_none() {
         return Err(Problem::bad_request_data(
             "Query Temporal Evolution needs a temporal query: timerel with timeAt (and \
              endTimeAt for between)",
         ));
     }
-    let query = selection(&params, &rc.ctx, &broker)?;
+    let query = selection(&params, &rc.ctx, broker)?;
     let ctx = rc.ctx.clone();
     let expand = move |term: &str| ctx.expand(term);
     let page = broker
@@ -451,10 +726,14 @@ pub async fn query(
     let body = Value::Array(
         page.entities
             .iter()
-            .map(|e| render(e, &reading, &rc.ctx))
+            .map(|e| project(render(e, &reading, &rc.ctx), projection.as_ref(), &rc.ctx))
+            .filter(|e| !is_empty_entity(e))
             .collect(),
     );
-    let mut response = negotiate::respond(StatusCode::OK, body, accept, &rc);
+    let mut response = with_range(
+        negotiate::respond(StatusCode::OK, body, accept, rc),
+        page.range,
+    );
     if let Some(total) = page.total {
         response
             .headers_mut()
@@ -499,6 +778,37 @@ pub async fn append(
     let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
     broker
         .append_temporal_attributes(&id, &rc.ctx, &body)
+        .await?;
+    Ok(no_content())
+}
+
+/// Delete Attribute Instance from Temporal Representation of an Entity (§6.22.3.2).
+pub async fn delete_instance(
+    State(broker): State<Broker>,
+    Path((id, attr, instance)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Answer {
+    check_id(&id)?;
+    document::check_name(&attr).map_err(|e| Problem::bad_request_data(e.to_string()))?;
+    let rc: RequestContext = negotiate::context_of(&broker, &headers).await?;
+    broker
+        .delete_temporal_instance(&id, &rc.ctx.expand(&attr), &instance)
+        .await?;
+    Ok(no_content())
+}
+
+/// Modify Attribute Instance in Temporal Representation of an Entity (§6.22.3.1): not
+/// supported (422) once the instance is found.
+pub async fn modify_instance(
+    State(broker): State<Broker>,
+    Path((id, attr, instance)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Answer {
+    check_id(&id)?;
+    document::check_name(&attr).map_err(|e| Problem::bad_request_data(e.to_string()))?;
+    let rc: RequestContext = negotiate::context_of(&broker, &headers).await?;
+    broker
+        .modify_temporal_instance(&id, &rc.ctx.expand(&attr), &instance)
         .await?;
     Ok(no_content())
 }

@@ -18,9 +18,9 @@ fn at(hhmm: &str) -> String {
     format!("2026-11-24T{hhmm}:00Z")
 }
 
-/// A period bound as the broker writes times it computes (UTC, milliseconds).
+/// A period bound as the broker writes times it computes (UTC, whole seconds).
 fn ms(hhmm: &str) -> String {
-    format!("2026-11-24T{hhmm}:00.000Z")
+    format!("2026-11-24T{hhmm}:00Z")
 }
 
 /// Kim Long: the Hương river level every half hour from midnight to 02:30 (UTC), a status
@@ -269,8 +269,8 @@ async fn hourly_aggregation_gives_exact_counts_sums_averages_and_extremes() {
             })
         );
 
-        // Open intervals: periods on timeAt after it; on UTC hours before it, the last one
-        // ending at timeAt.
+        // Open intervals: periods on timeAt after it; on the first instance before it, the
+        // last one ending at timeAt.
         let after = app
             .get(&format!(
                 "{T}/{KIM_LONG}?attrs=waterLevel&options=aggregatedValues&aggrMethods=max\
@@ -295,6 +295,20 @@ async fn hourly_aggregation_gives_exact_counts_sums_averages_and_extremes() {
             before.body["waterLevel"],
             json!({"type": "Property", "min": [
                 [2.0, ms("00:00"), ms("01:00")], [3.0, ms("01:00"), ms("01:30")]
+            ]})
+        );
+        let unaligned = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?attrs=waterLevel&options=aggregatedValues&aggrMethods=min\
+                 &aggrPeriodDuration=PT45M&timerel=before&timeAt={}",
+                at("02:45")
+            ))
+            .await;
+        assert_eq!(
+            unaligned.body["waterLevel"],
+            json!({"type": "Property", "min": [
+                [2.0, ms("00:00"), ms("00:45")], [3.0, ms("00:45"), ms("01:30")],
+                [3.5, ms("01:30"), ms("02:15")], [3.0, ms("02:15"), ms("02:45")]
             ]})
         );
     }
@@ -324,6 +338,27 @@ async fn each_dataset_is_its_own_series_and_an_open_whole_range_ends_at_the_last
                 {"type": "Property", "datasetId": "urn:ngsi-ld:Dataset:radar",
                  "values": [[9.5, at("00:30")]]}
             ]})
+        );
+        let radar = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?options=temporalValues&datasetId=urn:ngsi-ld:Dataset:radar"
+            ))
+            .await;
+        assert_eq!(
+            radar.body,
+            json!({"id": KIM_LONG, "type": "RiverGauge", "waterLevel":
+                {"type": "Property", "datasetId": "urn:ngsi-ld:Dataset:radar",
+                 "values": [[9.5, at("00:30")]]}})
+        );
+        let default = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?options=temporalValues&datasetId=@none"
+            ))
+            .await;
+        assert_eq!(
+            default.body,
+            json!({"id": KIM_LONG, "type": "RiverGauge", "waterLevel":
+                {"type": "Property", "values": [[2.0, at("00:00")], [2.0, at("01:00")]]}})
         );
         let whole = app
             .get(&format!(
@@ -675,6 +710,36 @@ async fn bad_temporal_requests_are_refused_with_problem_details() {
                 ),
             ),
             (
+                format!("{T}/{KIM_LONG}?options=temporalValues,bogus"),
+                problem(
+                    "InvalidRequest",
+                    "Invalid request",
+                    400,
+                    "options: bogus is not one of sysAttrs, normalized, concise, \
+                     temporalValues, aggregatedValues",
+                ),
+            ),
+            (
+                format!("{T}/{KIM_LONG}?format=bogus"),
+                problem(
+                    "InvalidRequest",
+                    "Invalid request",
+                    400,
+                    "format must be normalized, concise, temporalValues or aggregatedValues, \
+                     not bogus",
+                ),
+            ),
+            (
+                format!("{T}/{KIM_LONG}?attrs=noSuchAttribute"),
+                problem(
+                    "ResourceNotFound",
+                    "Resource not found",
+                    404,
+                    "entity urn:ngsi-ld:RiverGauge:KimLong has no history of the attributes \
+                     asked",
+                ),
+            ),
+            (
                 format!("{T}/{KIM_LONG}?attrs=refDevice&options=aggregatedValues&aggrMethods=avg"),
                 problem(
                     "InvalidRequest",
@@ -709,5 +774,271 @@ async fn bad_temporal_requests_are_refused_with_problem_details() {
             )
             .await;
         assert_eq!(dataset.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}
+
+#[tokio::test]
+async fn pick_omit_and_order_by_id_shape_temporal_reads() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        seed(&app).await;
+        let picked = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?pick=id,refDevice&options=temporalValues"
+            ))
+            .await;
+        assert_eq!(picked.status, StatusCode::OK, "{:?}", picked.body);
+        assert_eq!(
+            picked.body,
+            json!({"id": KIM_LONG, "refDevice": {"type": "Relationship",
+                "objects": [["urn:ngsi-ld:Device:kl-01", at("00:00")]]}})
+        );
+        let omitted = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?omit=type,waterLevel,status&options=temporalValues"
+            ))
+            .await;
+        assert_eq!(omitted.body, picked.body);
+        let nothing = app.get(&format!("{T}/{KIM_LONG}?pick=unknown")).await;
+        assert_eq!(
+            nothing.body,
+            problem(
+                "ResourceNotFound",
+                "Resource not found",
+                404,
+                "pick/omit leave nothing of the entity urn:ngsi-ld:RiverGauge:KimLong",
+            )
+        );
+
+        // Query results are ordered by id, ascending unless orderBy=id;desc.
+        let window = "type=RiverGauge&timerel=after&timeAt=2026-11-01T00:00:00Z";
+        let ids = |body: &Value| -> Vec<Value> {
+            body.as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].clone())
+                .collect()
+        };
+        let ascending = app.get(&format!("{T}?{window}&pick=id")).await;
+        assert_eq!(ascending.body, json!([{"id": KIM_LONG}, {"id": PHU_OC}]));
+        let descending = app.get(&format!("{T}?{window}&orderBy=id;desc")).await;
+        assert_eq!(ids(&descending.body), vec![json!(PHU_OC), json!(KIM_LONG)]);
+
+        let bad = |detail: &str| problem("BadRequestData", "Bad request data", 400, detail);
+        for (query, expected) in [
+            (
+                "pick=status&omit=status",
+                bad("'status' is in both pick and omit"),
+            ),
+            (
+                "pick=status&attrs=status",
+                bad("pick and omit cannot be used together with attrs"),
+            ),
+            (
+                "pick=refDevice%7Bname%7D",
+                bad(
+                    "pick/omit: 'refDevice{name}' is a linked or nested projection, which the \
+                     temporal API does not have",
+                ),
+            ),
+            (
+                "orderBy=status",
+                bad(
+                    "orderBy: a temporal query is ordered by id only (id, id;asc or id;desc), \
+                     not status",
+                ),
+            ),
+        ] {
+            let answer = app.get(&format!("{T}?{window}&{query}")).await;
+            assert_eq!(answer.body, expected, "{query}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_temporal_query_document_is_the_get_query_in_a_body() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        seed(&app).await;
+        let post = |body: Value| {
+            let app = &app;
+            async move {
+                app.json("POST", "/ngsi-ld/v1/temporal/entityOperations/query", &body)
+                    .await
+            }
+        };
+        let by_post = post(json!({
+            "type": "Query",
+            "entities": [{"type": "RiverGauge"}],
+            "attrs": ["refDevice"],
+            "temporalQ": {"timerel": "after", "timeAt": at("00:00")}
+        }))
+        .await;
+        let by_get = app
+            .get(&format!(
+                "{T}?type=RiverGauge&attrs=refDevice&timerel=after&timeAt={}",
+                at("00:00")
+            ))
+            .await;
+        assert_eq!(by_post.status, StatusCode::OK, "{:?}", by_post.body);
+        assert_eq!(by_post.body, by_get.body);
+
+        // Aggregation parameters ask for the aggregated representation.
+        let aggregated = post(json!({
+            "type": "Query",
+            "entities": [{"type": "RiverGauge"}],
+            "attrs": "waterLevel",
+            "temporalQ": {"timerel": "between", "timeAt": at("00:00"),
+                          "endTimeAt": at("01:00")},
+            "aggrParams": {"aggrMethods": ["max"], "aggrPeriodDuration": "PT1H"}
+        }))
+        .await;
+        assert_eq!(
+            aggregated.body,
+            json!([{"id": KIM_LONG, "type": "RiverGauge", "waterLevel":
+                {"type": "Property", "max": [[2.5, ms("00:00"), ms("01:00")]]}}])
+        );
+
+        let zero = post(json!({
+            "type": "Query",
+            "entities": [{"type": "RiverGauge"}],
+            "temporalQ": {"timerel": "after", "timeAt": at("00:00"), "lastN": 0}
+        }))
+        .await;
+        assert_eq!(
+            zero.body,
+            problem(
+                "BadRequestData",
+                "Bad request data",
+                400,
+                "lastN must be a positive integer, not 0"
+            )
+        );
+    }
+}
+
+/// Past the instance limit (1000 by default) a temporal read is cut by time: 206 with the
+/// range of the answer in Content-Range (§6.3.10); a lastN within the limit is answered whole.
+#[tokio::test]
+async fn long_evolutions_are_paged_by_time_with_content_range() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        // 1,001 readings a minute apart, and 3 statuses.
+        let minute = |n: i64| {
+            let t = 1_763_942_400_000_i64 + n * 60_000;
+            chrono::DateTime::from_timestamp_millis(t)
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
+        let levels: Vec<Value> = (0..1001)
+            .map(|n| json!({"type": "Property", "value": n, "observedAt": minute(n)}))
+            .collect();
+        let gauge = json!({"id": KIM_LONG, "type": "RiverGauge", "waterLevel": levels,
+            "status": [{"type": "Property", "value": "normal", "observedAt": minute(0)},
+                       {"type": "Property", "value": "high", "observedAt": minute(999)},
+                       {"type": "Property", "value": "normal", "observedAt": minute(1000)}]});
+        assert_eq!(
+            app.json("POST", T, &gauge).await.status,
+            StatusCode::CREATED
+        );
+
+        let all = app
+            .get(&format!("{T}/{KIM_LONG}?options=temporalValues"))
+            .await;
+        assert_eq!(all.status, StatusCode::PARTIAL_CONTENT);
+        assert_eq!(
+            all.header("content-range"),
+            Some(format!("date-time {}-{}/*", minute(0), minute(999)).as_str())
+        );
+        let values = all.body["waterLevel"]["values"].as_array().unwrap();
+        assert_eq!(values.len(), 1000);
+        assert_eq!(values[999], json!([999, minute(999)]));
+        assert_eq!(
+            all.body["status"]["values"],
+            json!([["normal", minute(0)], ["high", minute(999)]])
+        );
+
+        // Backwards: lastN beyond the limit, from the end of the interval down.
+        let last = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?options=temporalValues&lastN=2000&timerel=before&timeAt={}",
+                minute(2000)
+            ))
+            .await;
+        assert_eq!(last.status, StatusCode::PARTIAL_CONTENT);
+        assert_eq!(
+            last.header("content-range"),
+            Some(format!("date-time {}-{}/2000", minute(2000), minute(1)).as_str())
+        );
+        assert_eq!(
+            last.body["status"]["values"],
+            json!([["high", minute(999)], ["normal", minute(1000)]])
+        );
+
+        let two = app
+            .get(&format!("{T}/{KIM_LONG}?options=temporalValues&lastN=2"))
+            .await;
+        assert_eq!(two.status, StatusCode::OK);
+        assert_eq!(two.header("content-range"), None);
+        assert_eq!(
+            two.body["waterLevel"]["values"],
+            json!([[999, minute(999)], [1000, minute(1000)]])
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_instance_of_the_history_can_be_deleted_by_its_instance_id() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        seed(&app).await;
+        let before = app.get(&format!("{T}/{KIM_LONG}?attrs=status")).await;
+        let first = before.body["status"][0]["instanceId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let path = format!("{T}/{KIM_LONG}/attrs/status/{first}");
+        let modified = app
+            .json("PATCH", &path, &json!({"type": "Property", "value": "x"}))
+            .await;
+        assert_eq!(modified.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            app.send("DELETE", &path, &[], None).await.status,
+            StatusCode::NO_CONTENT
+        );
+        let after = app
+            .get(&format!(
+                "{T}/{KIM_LONG}?attrs=status&options=temporalValues"
+            ))
+            .await;
+        assert_eq!(
+            after.body["status"]["values"],
+            json!([["normal", at("01:00")], ["warning", at("02:00")]])
+        );
+        let not_found =
+            |detail: String| problem("ResourceNotFound", "Resource not found", 404, &detail);
+        assert_eq!(
+            app.send("DELETE", &path, &[], None).await.body,
+            not_found(format!(
+                "entity {KIM_LONG} has no instance {first} of the attribute \
+                 https://uri.etsi.org/ngsi-ld/status"
+            ))
+        );
+        assert_eq!(
+            app.send(
+                "DELETE",
+                &format!("{T}/{KIM_LONG}/attrs/status/not-a-uri"),
+                &[],
+                None
+            )
+            .await
+            .body,
+            problem(
+                "BadRequestData",
+                "Bad request data",
+                400,
+                "the instanceId 'not-a-uri' is not a URI"
+            )
+        );
     }
 }

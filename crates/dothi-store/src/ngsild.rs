@@ -329,6 +329,8 @@ pub struct HistoryFilter {
     pub to: Option<i64>,
     /// Only the last N instances of each series (entity, attribute, datasetId) in the range.
     pub last_n: Option<u32>,
+    /// Only the first N instances of each series in the range (ignored with `last_n`).
+    pub first_n: Option<u32>,
 }
 
 /// The optional aggregates of a bucket (the counts are always computed). Asking only for what
@@ -1522,8 +1524,13 @@ impl Store {
             }
             sql
         };
-        if let Some(n) = filter.last_n {
-            // One index range per series, read backwards from its end.
+        let bounded = match (filter.last_n, filter.first_n) {
+            (Some(n), _) => Some((n, "DESC")),
+            (None, Some(n)) => Some((n, "ASC")),
+            (None, None) => None,
+        };
+        if let Some((n, order)) = bounded {
+            // One index range per series, read from its end (last N) or its start (first N).
             for s in &series {
                 let mut b = Binds::new(backend);
                 let sid = b.push(Val::I(s.sid));
@@ -1531,12 +1538,17 @@ impl Store {
                 let limit = b.push(Val::I(i64::from(n)));
                 let sql = format!(
                     "SELECT seq, observed_at, num, instance FROM ngsild_history \
-                     WHERE sid = {sid}{range} ORDER BY observed_at DESC, seq DESC LIMIT {limit}"
+                     WHERE sid = {sid}{range} ORDER BY observed_at {order}, seq {order} \
+                     LIMIT {limit}"
                 );
                 let rows = bind_all(sqlx::query(&sql), &b.vals)
                     .fetch_all(&mut *conn)
                     .await?;
-                out.extend(rows.iter().rev().map(|r| row(s, r, 0)));
+                if order == "DESC" {
+                    out.extend(rows.iter().rev().map(|r| row(s, r, 0)));
+                } else {
+                    out.extend(rows.iter().map(|r| row(s, r, 0)));
+                }
             }
             return Ok(out);
         }
@@ -1766,6 +1778,36 @@ impl Store {
         .rows_affected();
         tx.commit().await?;
         Ok(n)
+    }
+
+    /// Delete the history instance `seq` of the attribute `attr` of an entity; false when the
+    /// attribute has no such instance.
+    pub async fn ngsild_delete_history_instance(
+        &self,
+        entity_id: &str,
+        attr: &str,
+        seq: i64,
+    ) -> Result<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let backend = self.db.backend;
+        let series = find_series(
+            tx.conn(),
+            backend,
+            &[entity_id.to_string()],
+            &[attr.to_string()],
+        )
+        .await?;
+        let mut deleted = 0;
+        for s in &series {
+            deleted += sqlx::query("DELETE FROM ngsild_history WHERE sid = $1 AND seq = $2")
+                .bind(s.sid)
+                .bind(seq)
+                .execute(tx.conn())
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(deleted > 0)
     }
 
     /// Delete the history of an entity (or of one of its attributes, every datasetId);

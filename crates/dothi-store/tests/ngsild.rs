@@ -976,6 +976,7 @@ async fn history_reads_a_range_and_the_last_n_of_each_series() {
             from,
             to,
             last_n,
+            first_n: None,
         };
         let times = |rows: Vec<HistoryRow>| -> Vec<(Option<String>, i64)> {
             rows.into_iter()

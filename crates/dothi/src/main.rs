@@ -190,6 +190,10 @@ struct ServeArgs {
     /// hour); 0 keeps the history forever.
     #[arg(long, env = "DOTHI_NGSILD_HISTORY_RETENTION_DAYS", default_value_t = 0)]
     ngsild_history_retention_days: u32,
+    /// NGSI-LD: the most instances of one attribute a temporal read answers at once; longer
+    /// evolutions are paged by time (206 with Content-Range, docs/NGSI-LD.md).
+    #[arg(long, env = "DOTHI_NGSILD_TEMPORAL_LIMIT", default_value_t = 1000)]
+    ngsild_temporal_limit: u32,
 }
 
 // --- MQTT ingestion (IoT) ---
@@ -447,6 +451,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             fetch_remote_contexts: args.ngsild_fetch_contexts,
             base_url: public_url.clone(),
             access: args.ngsild_access,
+            temporal_limit: args.ngsild_temporal_limit.max(1),
             ..Default::default()
         },
     );
