@@ -225,6 +225,10 @@ fn render_options(params: &[(String, String)], ctx: &Context) -> Result<RenderOp
 /// `join`/`joinLevel` and the `pick`/`omit` selections of linked entities (§4.5.23, §4.21);
 /// None when the plain rendering applies.
 fn linked_request(params: &[(String, String)]) -> Result<Option<LinkedRequest>, Problem> {
+    // Without join, pick/omit are the plain projection that render_options checks.
+    if param(params, "join").is_none() && param(params, "joinLevel").is_none() {
+        return Ok(None);
+    }
     LinkedRequest::parse(
         param(params, "join"),
         param(params, "joinLevel"),

@@ -146,7 +146,7 @@ async fn nested_pick_and_omit_select_members_of_linked_entities() {
         for (query, detail) in [
             (
                 "pick=locatedIn{name}",
-                "pick/omit select members of linked entities ({…}) only together with join",
+                "pick projects Linked Entities ('{…}'), which needs the join parameter",
             ),
             (
                 "join=inline&omit=locatedIn{inCountry{name}}",
