@@ -23,6 +23,24 @@ type Answer = Result<Response, Problem>;
 
 /// The URL parameters of Query Entities (§6.4.3.2) and Retrieve Entity (§6.5.3.1); any other
 /// is refused (§6.3.20).
+/// Purge Entities (§6.4.3.3): the selection of Query Entities, and `keep`/`drop`.
+const PURGE_PARAMS: &[&str] = &[
+    "id",
+    "type",
+    "idPattern",
+    "attrs",
+    "q",
+    "scopeQ",
+    "csf",
+    "georel",
+    "geometry",
+    "coordinates",
+    "geoproperty",
+    "local",
+    "keep",
+    "drop",
+];
+
 pub(crate) const QUERY_PARAMS: &[&str] = &[
     "id",
     "type",
@@ -406,7 +424,7 @@ pub async fn purge(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Answer {
-    let params = negotiate::params(raw.as_deref())?;
+    let params = negotiate::checked_params(raw.as_deref(), PURGE_PARAMS)?;
     let rc = negotiate::context_of(&broker, &headers).await?;
     let keep = list_param(&params, "keep");
     let drop = list_param(&params, "drop");
@@ -1199,6 +1217,7 @@ async fn batch_body(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(Value, Vec<BatchError>, RequestContext), Problem> {
+    let ld = negotiate::body_is_json_ld(headers)?;
     let items = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Array(items)) if items.iter().any(|i| !i.is_string()) => items,
         _ => {
@@ -1209,14 +1228,6 @@ async fn batch_body(
     if items.iter().any(Value::is_null) {
         return Err(Problem::bad_request_data("a batch item is null"));
     }
-    let ld = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim()
-                .to_ascii_lowercase()
-                .starts_with(negotiate::JSON_LD)
-        });
     let (good, bad): (Vec<Value>, Vec<Value>) = items
         .into_iter()
         .partition(|item| !item.is_object() || item.get("@context").is_some() == ld);

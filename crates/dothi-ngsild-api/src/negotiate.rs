@@ -215,30 +215,33 @@ fn content_type(headers: &HeaderMap) -> Option<String> {
 /// Parses a JSON body and finds its context: with `application/json` it is the Link header
 /// (and the body may not have `@context`); with `application/ld+json` it is the body's
 /// `@context` (for an array body, the first item's).
-pub async fn body_and_context(
-    broker: &Broker,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<(Value, RequestContext), Problem> {
-    let media = content_type(headers);
-    let ld = match media.as_deref() {
-        Some(JSON) | Some(MERGE_PATCH) => false,
-        Some(JSON_LD) => true,
-        Some(other) => {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "InvalidRequest",
-                "Unsupported media type",
-                format!("the body must be application/json or application/ld+json, not {other}"),
-            ))
-        }
-        None => return Err(Problem::new(
+/// Whether the body is JSON-LD (true) or JSON (false, also merge-patch); any other media type,
+/// or none, is 415 (§6.3.4).
+pub fn body_is_json_ld(headers: &HeaderMap) -> Result<bool, Problem> {
+    match content_type(headers).as_deref() {
+        Some(JSON) | Some(MERGE_PATCH) => Ok(false),
+        Some(JSON_LD) => Ok(true),
+        Some(other) => Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "InvalidRequest",
+            "Unsupported media type",
+            format!("the body must be application/json or application/ld+json, not {other}"),
+        )),
+        None => Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "InvalidRequest",
             "Unsupported media type",
             "the request has a body but no Content-Type (application/json or application/ld+json)",
         )),
-    };
+    }
+}
+
+pub async fn body_and_context(
+    broker: &Broker,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Value, RequestContext), Problem> {
+    let ld = body_is_json_ld(headers)?;
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| Problem::invalid_request(format!("the body is not valid JSON: {e}")))?;
     if has_nul(&value) {

@@ -61,7 +61,13 @@ fn apply_version(response: &mut Response, headers: &HeaderMap) {
     }
 }
 
-pub async fn create(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) -> Answer {
+pub async fn create(
+    State(broker): State<Broker>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    negotiate::checked_params(raw.as_deref(), &[])?;
     let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
     let id = broker
         .create_subscription(&rc.ctx, &rc.reference, &body)
@@ -78,8 +84,8 @@ pub async fn list(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Answer {
+    let params = negotiate::checked_params(raw.as_deref(), &["limit", "offset", "count", "local"])?;
     let accept = negotiate::accept(&headers, false)?;
-    let params = negotiate::params(raw.as_deref())?;
     let rc = negotiate::context_of(&broker, &headers).await?;
     let number = |name: &str, default: u32| -> Result<u32, Problem> {
         match param(&params, name) {

@@ -569,13 +569,52 @@ fn selection(
     })
 }
 
+/// The parameters of Query Temporal Evolution of Entities (§6.18.3.1); others are refused.
+const TEMPORAL_QUERY_PARAMS: &[&str] = &[
+    "id",
+    "type",
+    "idPattern",
+    "attrs",
+    "pick",
+    "omit",
+    "q",
+    "csf",
+    "scopeQ",
+    "georel",
+    "geometry",
+    "coordinates",
+    "geoproperty",
+    "timeproperty",
+    "timerel",
+    "timeAt",
+    "endTimeAt",
+    "time",
+    "endTime",
+    "lastN",
+    "aggrMethods",
+    "aggrPeriodDuration",
+    "options",
+    "format",
+    "lang",
+    "limit",
+    "offset",
+    "count",
+    "local",
+    "datasetId",
+    "orderBy",
+    "collation",
+    "expandValues",
+    "entityMap",
+    "via",
+];
+
 pub async fn query(
     State(broker): State<Broker>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Answer {
+    let params = negotiate::checked_params(raw.as_deref(), TEMPORAL_QUERY_PARAMS)?;
     let accept = negotiate::accept(&headers, false)?;
-    let params = negotiate::params(raw.as_deref())?;
     let rc = negotiate::context_of(&broker, &headers).await?;
     run_query(&broker, &params, accept, &rc).await
 }
@@ -747,7 +786,13 @@ async fn run_query(
 
 /// Create or Update Temporal Representation of an Entity (§6.18.3.1): 201 when the entity was
 /// created, 204 when instances were added to an existing one.
-pub async fn create(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) -> Answer {
+pub async fn create(
+    State(broker): State<Broker>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    negotiate::checked_params(raw.as_deref(), &[])?;
     let (body, rc) = negotiate::body_and_context(&broker, &headers, &body).await?;
     let created = broker.create_temporal(&rc.ctx, &body).await?;
     if !created {

@@ -116,7 +116,7 @@ async fn pick_and_omit_project_entities() {
             ),
             (
                 "omit=a{b{c}}&join=inline&joinLevel=1",
-                "omit reaches 2 levels of Linked Entities, deeper than joinLevel 1",
+                "pick/omit address linked entities 2 hops away, but joinLevel is 1",
             ),
         ] {
             let refused = app.get(&retrieve(query)).await;
