@@ -779,7 +779,7 @@ fn parse_query(
 }
 
 /// System attribute names: they do not narrow a query (§5.7.2.4).
-const SYSTEM_NAMES: &[&str] = &[
+pub(crate) const SYSTEM_NAMES: &[&str] = &[
     "createdAt",
     "modifiedAt",
     "deletedAt",
@@ -788,7 +788,7 @@ const SYSTEM_NAMES: &[&str] = &[
     "type",
 ];
 
-fn names_user_attribute(query: &q::Query) -> bool {
+pub(crate) fn names_user_attribute(query: &q::Query) -> bool {
     match query {
         q::Query::Term(term) => term
             .attribute

@@ -544,15 +544,22 @@ fn selection(
             "limit=0 is only allowed with count=true",
         ));
     }
-    // §5.7.4.4: ids alone do not restrict enough.
+    if let Some(csf) = param(params, "csf") {
+        q::parse(csf).map_err(|e| Problem::bad_request_data(format!("csf: {e}")))?;
+    }
+    // §5.7.4.4: ids alone, or attrs and q that name only system attributes, do not restrict
+    // enough.
     let restricted = types.is_some()
-        || !list_param(params, "attrs").is_empty()
-        || q.is_some()
+        || list_param(params, "attrs")
+            .iter()
+            .any(|a| !crate::entities::SYSTEM_NAMES.contains(&a.as_str()))
+        || q.as_ref()
+            .is_some_and(crate::entities::names_user_attribute)
         || geo.is_some()
         || param(params, "local") == Some("true");
     if !restricted {
         return Err(Problem::bad_request_data(
-            "a temporal query needs at least one of type, attrs, q or a geo-query",
+            "a temporal query needs at least one of type, attrs, q or a geo-query (system attributes alone do not count)",
         ));
     }
     Ok(EntityQuery {

@@ -696,8 +696,16 @@ async fn bad_temporal_requests_are_refused_with_problem_details() {
                 ),
             ),
             (
+                format!("{T}?attrs=createdAt&timerel=after&timeAt={}", at("00:00")),
+                bad("a temporal query needs at least one of type, attrs, q or a geo-query (system attributes alone do not count)"),
+            ),
+            (
+                format!("{T}?type=RiverGauge&csf=))bad((&timerel=after&timeAt={}", at("00:00")),
+                bad("csf: invalid q at position 0: expected attribute name or '(', found ')'"),
+            ),
+            (
                 format!("{T}?id={KIM_LONG}&timerel=after&timeAt={}", at("00:00")),
-                bad("a temporal query needs at least one of type, attrs, q or a geo-query"),
+                bad("a temporal query needs at least one of type, attrs, q or a geo-query (system attributes alone do not count)"),
             ),
             (
                 format!("{T}/{KIM_LONG}?timeproperty=modifiedAt"),
