@@ -387,8 +387,10 @@ impl Evaluator<'_> {
             });
             return exists;
         };
-        // `comparable`: some value had the operand's type; `hit`: some value satisfied the
-        // positive form of the condition (`==` for `!=`, `~=` for `!~=`).
+        // `comparable`: some value had the operand's type (for `!=`, any value: a value of
+        // another type is unequal, §4.9); `hit`: some value satisfied the positive form of the
+        // condition (`==` for `!=`, `~=` for `!~=`).
+        let unequal = matches!(condition, Condition::NotEqual(_));
         let (mut comparable, mut hit) = (false, false);
         visit(&mut |item| {
             let scalar = match item {
@@ -409,7 +411,10 @@ impl Evaluator<'_> {
                     comparable = true;
                     ControlFlow::Continue(())
                 }
-                None => ControlFlow::Continue(()),
+                None => {
+                    comparable |= unequal;
+                    ControlFlow::Continue(())
+                }
             }
         });
         match condition {

@@ -185,7 +185,8 @@ fn booleans_match_only_equal_booleans() {
 }
 
 #[test]
-fn mismatched_types_match_neither_equal_nor_unequal() {
+/// §4.9: values of different data types are unequal; they never compare or order.
+fn mismatched_types_are_unequal_and_never_equal() {
     let e = entity(vec![
         ("waterLevel", vec![prop(json!(2.4))]),
         ("station", vec![prop(json!("Kim Long"))]),
@@ -205,7 +206,7 @@ fn mismatched_types_match_neither_equal_nor_unequal() {
                 "station==2024-01-01",
             ]
         ),
-        Vec::<&str>::new()
+        vec![r#"waterLevel!="2.4""#, "waterLevel!=true", "station!=5"]
     );
 }
 
