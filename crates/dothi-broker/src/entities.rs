@@ -211,7 +211,8 @@ impl Broker {
         .await
     }
 
-    /// Update Entity Attributes (§5.6.2): only attributes the entity has are changed.
+    /// Update Entity Attributes (§5.6.2): attributes the entity has are replaced, others are
+    /// appended (as ETSI's TP 011_01_03 expects); the NGSI-LD Null deletes an attribute.
     pub async fn update_attributes(
         &self,
         id: &str,
@@ -234,7 +235,7 @@ impl Broker {
                         .push((iri, "the entity has no such attribute".into()));
                 }
             }
-            let mut outcome = entity.update_existing(fragment.attributes, now);
+            let mut outcome = entity.append(fragment.attributes, true, now);
             outcome.updated.extend(deleted.updated);
             outcome.not_updated.extend(deleted.not_updated);
             // Types given are added (§5.6.2); a scope replaces an existing one only.

@@ -364,19 +364,23 @@ async fn attribute_operations_follow_ngsi_ld_update_semantics() {
                                    "reason": "the attribute exists and noOverwrite was asked"}]})
         );
 
+        // Update replaces the attributes the entity has and appends the others (ETSI 011_01_03).
         let updated = app
             .json(
                 "PATCH",
                 &attrs,
                 &json!({"waterLevel": {"type": "Property", "value": 3.5, "observedAt": "2026-11-25T09:00:00+07:00"},
-                        "turbidity": {"type": "Property", "value": 12}}),
+                        "salinity": {"type": "Property", "value": 12}}),
             )
             .await;
-        assert_eq!(updated.status, StatusCode::MULTI_STATUS);
+        assert_eq!(updated.status, StatusCode::NO_CONTENT, "{:?}", updated.body);
+        assert_eq!(updated.body, Value::Null);
         assert_eq!(
-            updated.body,
-            json!({"updated": ["waterLevel"],
-                   "notUpdated": [{"attributeName": "turbidity", "reason": "the entity has no such attribute"}]})
+            app.get(&format!("{}?attrs=salinity", path(KIM_LONG)))
+                .await
+                .body,
+            json!({"id": KIM_LONG, "type": "RiverGauge",
+                   "salinity": {"type": "Property", "value": 12}})
         );
 
         // A partial update changes only the members sent.

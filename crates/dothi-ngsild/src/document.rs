@@ -840,7 +840,8 @@ impl Entity {
     }
 
     /// Append Entity Attributes (§5.6.3): new attributes are added; existing instances are
-    /// overwritten unless `overwrite` is false (`options=noOverwrite`).
+    /// overwritten unless `overwrite` is false (`options=noOverwrite`). Update Entity
+    /// Attributes (§5.6.2) and Batch Update (§5.6.9) apply the same with `overwrite`.
     pub fn append(
         &mut self,
         attributes: BTreeMap<String, Vec<Attribute>>,
@@ -873,40 +874,6 @@ impl Entity {
                 outcome
                     .not_updated
                     .push((iri, "the attribute exists and noOverwrite was asked".into()));
-            }
-        }
-        if !outcome.updated.is_empty() {
-            self.modified_at = now;
-        }
-        outcome
-    }
-
-    /// Update Entity Attributes (§5.6.2): only instances that exist are replaced.
-    pub fn update_existing(
-        &mut self,
-        attributes: BTreeMap<String, Vec<Attribute>>,
-        now: i64,
-    ) -> AttrOutcome {
-        let mut outcome = AttrOutcome::default();
-        for (iri, instances) in attributes {
-            let mut changed = false;
-            for instance in instances {
-                let dataset = instance.dataset_id.clone();
-                if let Some(existing) = self.instance_mut(&iri, dataset.as_deref()) {
-                    overwrite(existing, instance, now);
-                    changed = true;
-                } else if let Some(others) = self.attributes.get_mut(&iri) {
-                    // A new datasetId of an existing attribute adds an instance (§5.5.8).
-                    others.push(instance);
-                    changed = true;
-                }
-            }
-            if changed {
-                outcome.updated.push(iri);
-            } else {
-                outcome
-                    .not_updated
-                    .push((iri, "the entity has no such attribute".into()));
             }
         }
         if !outcome.updated.is_empty() {
