@@ -8,7 +8,7 @@ use dothi_ngsild::entity::Entity;
 use dothi_ngsild::linked::targets;
 use dothi_store::ngsild::EntityFilter;
 
-use crate::{record, Broker, Result};
+use crate::{live, now_ms, record, Broker, Result};
 
 /// Ids asked of storage in one lookup.
 const LOOKUP_CHUNK: usize = 500;
@@ -41,7 +41,7 @@ impl Broker {
                     ..EntityFilter::default()
                 };
                 for stored in &self.store.ngsild_query(&filter).await?.entities {
-                    fetched.push(record::entity_of(stored)?);
+                    fetched.extend(live(record::entity_of(stored)?, now_ms()));
                 }
             }
             frontier = fetched.iter().flat_map(targets).collect();

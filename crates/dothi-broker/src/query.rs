@@ -17,7 +17,7 @@ use dothi_store::ngsild::{Cmp, EntityFilter, Prefilter};
 use regex::Regex;
 use serde_json::Value;
 
-use crate::{record, Broker, BrokerError, Result};
+use crate::{live, now_ms, record, Broker, BrokerError, Result};
 
 /// A parsed Query Entities request, with every name already expanded except inside `q`.
 #[derive(Debug, Clone, Default)]
@@ -109,46 +109,58 @@ impl Broker {
                 .then(|| query_bbox(g))
                 .flatten()
         });
-        let exact = q_exact
+        let mut exact = q_exact
             && id_pattern.is_none()
             && query.geo.is_none()
             && query.scope_q.is_none()
             && query.order_by.is_empty();
-        let filter = EntityFilter {
+        let mut filter = EntityFilter {
             ids: query.ids.clone(),
             types: query.types.clone().unwrap_or_default(),
             attrs_any: query.attrs.clone(),
             prefilter: q_prefilter,
             bbox: geo_bbox,
-            limit: exact.then_some(query.limit),
-            offset: if exact { query.offset } else { 0 },
-            count: exact && query.count,
-            after_pk: None,
+            ..EntityFilter::default()
         };
-        let page = self.store.ngsild_query(&filter).await?;
-        let mut entities = Vec::with_capacity(page.entities.len());
-        for stored in &page.entities {
-            let entity = record::entity_of(stored)?;
-            let keep = id_pattern.as_ref().is_none_or(|re| re.is_match(&entity.id))
-                && compiled.as_ref().is_none_or(|q| q.matches(&entity, expand))
-                && query
-                    .geo
-                    .as_ref()
-                    .is_none_or(|(g, iri)| eval::matches_geo(g, &entity, iri))
-                && query
-                    .scope_q
-                    .as_ref()
-                    .is_none_or(|s| s.matches(&entity.scopes));
-            if keep {
-                entities.push(entity);
+        let mut entities = loop {
+            filter.limit = exact.then_some(query.limit);
+            filter.offset = if exact { query.offset } else { 0 };
+            filter.count = exact && query.count;
+            let page = self.store.ngsild_query(&filter).await?;
+            let now = now_ms();
+            let mut entities = Vec::with_capacity(page.entities.len());
+            for stored in &page.entities {
+                // Storage leaves out expired entities; expired attribute instances go here.
+                let Some(entity) = live(record::entity_of(stored)?, now) else {
+                    continue;
+                };
+                let keep = id_pattern.as_ref().is_none_or(|re| re.is_match(&entity.id))
+                    && compiled.as_ref().is_none_or(|q| q.matches(&entity, expand))
+                    && query
+                        .geo
+                        .as_ref()
+                        .is_none_or(|(g, iri)| eval::matches_geo(g, &entity, iri))
+                    && query
+                        .scope_q
+                        .as_ref()
+                        .is_none_or(|s| s.matches(&entity.scopes));
+                if keep {
+                    entities.push(entity);
+                }
             }
-        }
-        if exact {
-            return Ok(EntityPage {
-                entities,
-                total: page.total,
-            });
-        }
+            if !exact {
+                break entities;
+            }
+            if entities.len() == page.entities.len() {
+                return Ok(EntityPage {
+                    entities,
+                    total: page.total,
+                });
+            }
+            // The index still held an attribute instance that has expired since (or the entity
+            // expired meanwhile): storage's page and count are off, so the broker pages.
+            exact = false;
+        };
         if !query.order_by.is_empty() {
             // A stable sort keeps storage order among equal keys.
             let folded = query.collation.is_some();

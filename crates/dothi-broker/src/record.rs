@@ -5,7 +5,7 @@
 //! (a number, a string, each scalar of an array, each string of a language map, the object of a
 //! relationship), and at least one row per attribute, so that `Exists` prefilters are exact.
 
-use dothi_ngsild::document::{parse_time, LOCATION};
+use dothi_ngsild::document::{parse_time, EXPIRES_AT, LOCATION};
 use dothi_ngsild::entity::{Attribute, AttributeKind, Entity};
 use dothi_ngsild::eval;
 use dothi_store::ngsild::{
@@ -61,7 +61,19 @@ pub(crate) fn record_of(entity: &Entity) -> Result<EntityRecord> {
         modified_at: entity.modified_at,
         index,
         bbox,
+        expires_at: expires_at(entity),
     })
+}
+
+/// When the entity expires (§4.22): the earliest `expiresAt` of its instances, as [`crate::live`]
+/// reads it.
+fn expires_at(entity: &Entity) -> Option<i64> {
+    entity
+        .attributes
+        .get(EXPIRES_AT)?
+        .iter()
+        .filter_map(|i| i.value.as_str().and_then(parse_time))
+        .min()
 }
 
 fn index_instance(iri: &str, instance: &Attribute, index: &mut Vec<IndexEntry>) {

@@ -382,6 +382,102 @@ async fn an_expired_entity_or_attribute_instance_is_gone() {
 }
 
 #[tokio::test]
+async fn queries_and_discovery_leave_expired_entities_out() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        // Trường Tiền's length has expired; cầu phao has expired; the ferry expires soon.
+        let mut truong_tien = bridge("urn:ngsi-ld:Bridge:TruongTien", "Trường Tiền");
+        truong_tien["length"]["expiresAt"] = json!("2020-01-01T00:00:00Z");
+        create(&app, &truong_tien).await;
+        let mut phao = bridge("urn:ngsi-ld:Bridge:Phao", "cầu phao");
+        phao["expiresAt"] = json!("2020-01-01T00:00:00Z");
+        create(&app, &phao).await;
+        let soon = (chrono::Utc::now() + chrono::Duration::milliseconds(1500))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        create(
+            &app,
+            &json!({"id": "urn:ngsi-ld:Ferry:ThuanAn", "type": "Ferry", "expiresAt": soon,
+                    "capacity": {"type": "Property", "value": 40}}),
+        )
+        .await;
+        create(&app, &bridge("urn:ngsi-ld:Bridge:PhuXuan", "Phú Xuân")).await;
+
+        let ferry = json!({"id": "urn:ngsi-ld:Ferry:ThuanAn", "type": "Ferry",
+                           "expiresAt": {"type": "Property", "value": soon},
+                           "capacity": {"type": "Property", "value": 40}});
+        let truong_tien = json!({"id": "urn:ngsi-ld:Bridge:TruongTien", "type": "Bridge",
+            "name": {"type": "Property", "value": "Trường Tiền"}});
+        let phu_xuan = bridge("urn:ngsi-ld:Bridge:PhuXuan", "Phú Xuân");
+        let all = app
+            .get(&format!("{ENTITIES}?type=Bridge,Ferry&count=true"))
+            .await;
+        assert_eq!(all.status, StatusCode::OK, "{:?}", all.body);
+        assert_eq!(
+            all.body,
+            json!([truong_tien.clone(), ferry.clone(), phu_xuan.clone()])
+        );
+        assert_eq!(all.header("ngsild-results-count"), Some("3"));
+        // Trường Tiền's expired length no longer matches, also when storage pages and counts.
+        let long = app
+            .get(&format!(
+                "{ENTITIES}?type=Bridge&q=length%3E100&count=true&limit=1"
+            ))
+            .await;
+        assert_eq!(long.body, json!([phu_xuan.clone()]));
+        assert_eq!(long.header("ngsild-results-count"), Some("1"));
+        let posted = app
+            .json(
+                "POST",
+                "/ngsi-ld/v1/entityOperations/query",
+                &json!({"type": "Query", "entities": [{"type": "Bridge"}]}),
+            )
+            .await;
+        assert_eq!(posted.body, json!([truong_tien.clone(), phu_xuan.clone()]));
+        assert_eq!(
+            app.get("/ngsi-ld/v1/types/Bridge").await.body["entityCount"],
+            2
+        );
+        // A Relationship to an expired entity links nothing.
+        let road = json!({"id": "urn:ngsi-ld:Road:LeLoi", "type": "Road",
+            "crosses": {"type": "Relationship", "object": "urn:ngsi-ld:Bridge:Phao"}});
+        create(&app, &road).await;
+        let joined = app
+            .get(&format!("{ENTITIES}/urn:ngsi-ld:Road:LeLoi?join=inline"))
+            .await;
+        assert_eq!(joined.body, road);
+        assert_eq!(
+            app.get("/ngsi-ld/v1/attributes/capacity").await.body["attributeCount"],
+            1
+        );
+
+        // Once the ferry has expired, it is gone from queries and discovery.
+        tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+        let all = app
+            .get(&format!("{ENTITIES}?type=Bridge,Ferry&count=true"))
+            .await;
+        assert_eq!(all.body, json!([truong_tien, phu_xuan]));
+        assert_eq!(all.header("ngsild-results-count"), Some("2"));
+        assert_eq!(
+            app.get("/ngsi-ld/v1/types?details=true").await.body,
+            json!([{"id": "https://uri.etsi.org/ngsi-ld/default-context/Bridge",
+                    "type": "EntityType", "typeName": "Bridge",
+                    "attributeNames": ["length", "name"]},
+                   {"id": "https://uri.etsi.org/ngsi-ld/default-context/Road",
+                    "type": "EntityType", "typeName": "Road",
+                    "attributeNames": ["crosses"]}])
+        );
+        let attributes = app.get("/ngsi-ld/v1/attributes").await;
+        assert_eq!(
+            attributes.body["attributeList"],
+            json!(["crosses", "length", "name"])
+        );
+        for gone in ["/ngsi-ld/v1/types/Ferry", "/ngsi-ld/v1/attributes/capacity"] {
+            assert_eq!(app.get(gone).await.status, StatusCode::NOT_FOUND, "{gone}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_malformed_expires_at_is_refused() {
     for backend in BACKENDS {
         let app = App::new(backend).await;

@@ -13,6 +13,12 @@
 //! attribute); a type-only query counts and pages on the type index alone. Entities are
 //! returned in creation order (`pk`), so that paging is stable.
 //!
+//! An entity with an expiry ([`EntityRecord::expires_at`], the NGSI-LD `expiresAt`) has one
+//! more index row, under the name [`EXPIRY_ROW`] that no attribute can have (attribute names
+//! are IRIs), holding the instant as its number. Queries and discovery leave out the entities
+//! whose expiry has passed with one uncorrelated subquery over that index range, so the cost
+//! follows the number of entities that have an expiry (usually none).
+//!
 //! All writes go through [`Store::ngsild_modify`]: one transaction loads the current rows, lets
 //! the broker decide what each item becomes, and applies the outcome with a handful of
 //! multi-row statements whatever the batch size (the ingestion path: batch upserts of
@@ -65,6 +71,8 @@ const LOCK_NAMESPACE: i32 = 0x4E47_4C44;
 pub const ENTITY_LOCK_BUCKETS: u32 = 256;
 /// The change log's lock key, after every entity bucket (locks are taken in ascending order).
 const CHANGE_LOG_LOCK: u32 = ENTITY_LOCK_BUCKETS;
+/// The attribute index name of an entity's expiry: a JSON-LD keyword, never an attribute IRI.
+pub const EXPIRY_ROW: &str = "@expiresAt";
 
 /// An entity as stored.
 #[derive(Clone, Debug, PartialEq)]
@@ -93,6 +101,8 @@ pub struct EntityRecord {
     pub index: Vec<IndexEntry>,
     /// `[min_lon, min_lat, max_lon, max_lat]` of the `location` GeoProperty.
     pub bbox: Option<[f64; 4]>,
+    /// When the entity expires (epoch ms): from then on queries and discovery leave it out.
+    pub expires_at: Option<i64>,
 }
 
 /// One value of an attribute instance, for the prefilters. An attribute whose value is neither
@@ -1216,12 +1226,25 @@ fn entity_conditions(f: &EntityFilter, b: &mut Binds) -> (String, String) {
         let p = b.push(Val::I(after));
         conds.push(format!("e.pk > {p}"));
     }
-    let cond = if conds.is_empty() {
-        "1 = 1".into()
-    } else {
-        conds.join(" AND ")
-    };
-    (source, cond)
+    conds.push(format!(
+        "e.pk NOT IN {}",
+        expired(b.push(Val::F(now_ms() as f64)))
+    ));
+    (source, conds.join(" AND "))
+}
+
+/// What [`Store::ngsild_discover`] lists.
+#[derive(Clone, Copy)]
+enum Discover {
+    Types,
+    Attributes,
+}
+
+/// The subquery of the entities expired at the bound instant `now` (a placeholder).
+fn expired(now: String) -> String {
+    format!(
+        "(SELECT entity_pk FROM ngsild_attr_index WHERE attr = '{EXPIRY_ROW}' AND num <= {now})"
+    )
 }
 
 fn subscription_from_row(r: &AnyRow) -> SubscriptionRecord {
@@ -1317,8 +1340,16 @@ impl Store {
                                 created_at: record.created_at,
                                 modified_at: record.modified_at,
                             });
+                            let mut index = record.index;
+                            if let Some(at) = record.expires_at {
+                                index.push(IndexEntry {
+                                    attr: EXPIRY_ROW.to_string(),
+                                    num: Some(at as f64),
+                                    text: None,
+                                });
+                            }
                             slot.pending = Some(Pending::Put {
-                                index: record.index,
+                                index,
                                 bbox: record.bbox,
                             });
                             history.extend(h);
@@ -1422,73 +1453,86 @@ impl Store {
     }
 
     /// Every entity type with its number of entities (and, if asked, the attributes present
-    /// on its entities), sorted by type IRI.
+    /// on its entities), sorted by type IRI. Expired entities are left out.
     pub async fn ngsild_types(&self, with_attrs: bool) -> Result<Vec<TypeInfo>> {
-        let rows = sqlx::query(
-            "SELECT type, CAST(COUNT(*) AS BIGINT) FROM ngsild_entity_types GROUP BY type",
-        )
-        .fetch_all(&self.db.pool)
-        .await?;
-        let mut out: Vec<TypeInfo> = rows
-            .iter()
-            .map(|r| TypeInfo {
-                type_iri: r.get(0),
-                entity_count: count(r.get(1)),
-                attrs: Vec::new(),
+        let found = self.ngsild_discover(Discover::Types, with_attrs).await?;
+        Ok(found
+            .into_iter()
+            .map(|(type_iri, entity_count, attrs)| TypeInfo {
+                type_iri,
+                entity_count,
+                attrs,
             })
-            .collect();
-        out.sort_by(|a, b| a.type_iri.cmp(&b.type_iri));
-        if with_attrs {
-            // The index rows carry the entity's types: no join.
-            let rows = sqlx::query("SELECT DISTINCT type, attr FROM ngsild_attr_index")
-                .fetch_all(&self.db.pool)
-                .await?;
-            let mut attrs: HashMap<String, Vec<String>> = HashMap::new();
-            for r in &rows {
-                attrs.entry(r.get(0)).or_default().push(r.get(1));
-            }
-            for info in &mut out {
-                let mut list = attrs.remove(&info.type_iri).unwrap_or_default();
-                list.sort();
-                info.attrs = list;
-            }
-        }
-        Ok(out)
+            .collect())
     }
 
     /// Every attribute with the number of entities having it (and, if asked, their types),
-    /// sorted by attribute IRI.
+    /// sorted by attribute IRI. Expired entities are left out.
     pub async fn ngsild_attributes(&self, with_types: bool) -> Result<Vec<AttributeInfo>> {
-        let rows = sqlx::query(
-            "SELECT attr, CAST(COUNT(DISTINCT entity_pk) AS BIGINT) FROM ngsild_attr_index \
-             GROUP BY attr",
-        )
-        .fetch_all(&self.db.pool)
-        .await?;
-        let mut out: Vec<AttributeInfo> = rows
-            .iter()
-            .map(|r| AttributeInfo {
-                attr: r.get(0),
-                entity_count: count(r.get(1)),
-                types: Vec::new(),
+        let found = self
+            .ngsild_discover(Discover::Attributes, with_types)
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|(attr, entity_count, types)| AttributeInfo {
+                attr,
+                entity_count,
+                types,
             })
+            .collect())
+    }
+
+    /// Discovery of the entities not expired: each type (or attribute) with its number of
+    /// entities and, if `related`, the attributes (or types) found with it, sorted by name.
+    async fn ngsild_discover(
+        &self,
+        what: Discover,
+        related: bool,
+    ) -> Result<Vec<(String, u64, Vec<String>)>> {
+        let now = now_ms() as f64;
+        let live = format!("entity_pk NOT IN {}", expired("$1".into()));
+        let attrs = format!("ngsild_attr_index WHERE attr <> '{EXPIRY_ROW}' AND {live}");
+        let (counts, pairs) = match what {
+            Discover::Types => (
+                format!(
+                    "SELECT type, CAST(COUNT(*) AS BIGINT) FROM ngsild_entity_types \
+                     WHERE {live} GROUP BY type"
+                ),
+                // The index rows carry the entity's types: no join.
+                format!("SELECT DISTINCT type, attr FROM {attrs}"),
+            ),
+            Discover::Attributes => (
+                format!(
+                    "SELECT attr, CAST(COUNT(DISTINCT entity_pk) AS BIGINT) FROM {attrs} \
+                     GROUP BY attr"
+                ),
+                format!("SELECT DISTINCT attr, type FROM {attrs}"),
+            ),
+        };
+        let rows = sqlx::query(&counts)
+            .bind(now)
+            .fetch_all(&self.db.pool)
+            .await?;
+        let mut found: Vec<(String, u64, Vec<String>)> = rows
+            .iter()
+            .map(|r| (r.get(0), count(r.get(1)), Vec::new()))
             .collect();
-        out.sort_by(|a, b| a.attr.cmp(&b.attr));
-        if with_types {
-            let rows = sqlx::query("SELECT DISTINCT attr, type FROM ngsild_attr_index")
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        if related {
+            let rows = sqlx::query(&pairs)
+                .bind(now)
                 .fetch_all(&self.db.pool)
                 .await?;
-            let mut types: HashMap<String, Vec<String>> = HashMap::new();
+            let mut names: HashMap<String, Vec<String>> = HashMap::new();
             for r in &rows {
-                types.entry(r.get(0)).or_default().push(r.get(1));
+                names.entry(r.get(0)).or_default().push(r.get(1));
             }
-            for info in &mut out {
-                let mut list = types.remove(&info.attr).unwrap_or_default();
+            for (name, _, list) in &mut found {
+                *list = names.remove(name.as_str()).unwrap_or_default();
                 list.sort();
-                info.types = list;
             }
         }
-        Ok(out)
+        Ok(found)
     }
 
     /// Append history without touching entities (temporal API writes).

@@ -32,6 +32,7 @@ fn record(
         modified_at: at,
         index,
         bbox,
+        expires_at: None,
     }
 }
 
@@ -888,6 +889,94 @@ async fn discovery_lists_types_and_attributes_with_counts() {
     }
 }
 
+#[tokio::test]
+async fn expired_entities_are_left_out_of_queries_and_discovery() {
+    for backend in BACKENDS {
+        let db = TestDb::new(backend).await;
+        let store = db.store().await;
+        let now = chrono::Utc::now().timestamp_millis();
+        let expiring = |id: &str, ty: &str, attr: &str, expires_at: Option<i64>| EntityRecord {
+            expires_at,
+            ..record(id, &[ty], vec![num(attr, 1.0)], None, 1)
+        };
+        let created = create(
+            &store,
+            vec![
+                expiring("urn:past", "Gauge", "level", Some(now - 1_000)),
+                expiring("urn:future", "Gauge", "level", Some(now + 3_600_000)),
+                expiring("urn:durable", "Gauge", "level", None),
+                // A type and an attribute only an expired entity has.
+                expiring("urn:gone", "Beacon", "battery", Some(now - 1)),
+            ],
+        )
+        .await;
+        assert!(created.iter().all(Result::is_ok), "{created:?}");
+
+        let gauges = EntityFilter {
+            types: vec![vec![iri("Gauge")]],
+            count: true,
+            ..Default::default()
+        };
+        let page = store.ngsild_query(&gauges).await.unwrap();
+        let found: Vec<&str> = page.entities.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(found, ["urn:future", "urn:durable"], "{backend:?}");
+        assert_eq!(page.total, Some(2), "{backend:?}");
+        // The same through the attribute index, by id, and with no condition at all.
+        let by_attr = EntityFilter {
+            prefilter: Prefilter::Num {
+                attr: iri("level"),
+                op: Cmp::Ge,
+                value: 1.0,
+            },
+            ..Default::default()
+        };
+        assert_eq!(
+            query_ids(&store, by_attr).await,
+            ["urn:future", "urn:durable"]
+        );
+        let by_id = EntityFilter {
+            ids: ids(&["urn:past", "urn:gone", "urn:durable"]),
+            ..Default::default()
+        };
+        assert_eq!(query_ids(&store, by_id).await, ["urn:durable"]);
+        assert_eq!(
+            query_ids(&store, EntityFilter::default()).await,
+            ["urn:future", "urn:durable"]
+        );
+        // Paging counts the live entities only.
+        let second = EntityFilter {
+            limit: Some(1),
+            offset: 1,
+            ..gauges
+        };
+        let page = store.ngsild_query(&second).await.unwrap();
+        let found: Vec<&str> = page.entities.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!((found, page.total), (vec!["urn:durable"], Some(2)));
+
+        // Discovery: counts without the expired entities, and no trace of the expiry row.
+        assert_eq!(
+            store.ngsild_types(true).await.unwrap(),
+            [TypeInfo {
+                type_iri: iri("Gauge"),
+                entity_count: 2,
+                attrs: vec![iri("level")],
+            }],
+            "{backend:?}"
+        );
+        assert_eq!(
+            store.ngsild_attributes(true).await.unwrap(),
+            [AttributeInfo {
+                attr: iri("level"),
+                entity_count: 2,
+                types: vec![iri("Gauge")],
+            }],
+            "{backend:?}"
+        );
+        // Reads by id still find the row: the broker decides what an expired entity is.
+        assert!(store.ngsild_get("urn:past").await.unwrap().is_some());
+    }
+}
+
 fn reading(id: &str, attr: &str, dataset: Option<&str>, at: i64, v: Option<f64>) -> HistoryEntry {
     HistoryEntry {
         entity_id: id.into(),
@@ -1691,6 +1780,7 @@ async fn upsert_batch(store: &Store, round: i64, entities: usize, attrs: usize) 
                 modified_at: at,
                 index,
                 bbox: Some([107.5, 16.4, 107.5, 16.4]),
+                expires_at: None,
             };
             Ok::<_, ()>((put(record, history, "update"), ()))
         })
