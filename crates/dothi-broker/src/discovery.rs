@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use dothi_ngsild::entity::Entity;
 use dothi_store::ngsild::{EntityFilter, Prefilter};
 
 use crate::{record, Broker, BrokerError, Result};
@@ -48,6 +49,17 @@ pub struct AttributeDetails {
 }
 
 impl Broker {
+    /// The entities a detailed view reads to learn the attribute kinds: the first
+    /// [`KIND_SCAN_LIMIT`] that `filter` selects.
+    async fn kind_scan(&self, filter: EntityFilter) -> Result<Vec<Entity>> {
+        let filter = EntityFilter {
+            limit: Some(KIND_SCAN_LIMIT),
+            ..filter
+        };
+        let page = self.store.ngsild_query(&filter).await?;
+        page.entities.iter().map(record::entity_of).collect()
+    }
+
     pub async fn types(&self) -> Result<Vec<TypeSummary>> {
         Ok(self
             .store
@@ -86,17 +98,14 @@ impl Broker {
             .ok_or_else(|| {
                 BrokerError::ResourceNotFound(format!("no entity has the type {type_iri}"))
             })?;
-        let page = self
-            .store
-            .ngsild_query(&EntityFilter {
+        let entities = self
+            .kind_scan(EntityFilter {
                 types: vec![vec![type_iri.to_string()]],
-                limit: Some(KIND_SCAN_LIMIT),
                 ..Default::default()
             })
             .await?;
         let mut attributes: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
-        for stored in &page.entities {
-            let entity = record::entity_of(stored)?;
+        for entity in &entities {
             for (iri, instances) in &entity.attributes {
                 let kinds = attributes.entry(iri.clone()).or_default();
                 kinds.extend(instances.iter().map(|i| i.kind.as_str()));
@@ -119,19 +128,16 @@ impl Broker {
             .ok_or_else(|| {
                 BrokerError::ResourceNotFound(format!("no entity has the attribute {attr}"))
             })?;
-        let page = self
-            .store
-            .ngsild_query(&EntityFilter {
+        let entities = self
+            .kind_scan(EntityFilter {
                 prefilter: Prefilter::Exists {
                     attr: attr.to_string(),
                 },
-                limit: Some(KIND_SCAN_LIMIT),
                 ..Default::default()
             })
             .await?;
         let mut kinds = BTreeSet::new();
-        for stored in &page.entities {
-            let entity = record::entity_of(stored)?;
+        for entity in &entities {
             if let Some(instances) = entity.attributes.get(attr) {
                 kinds.extend(instances.iter().map(|i| i.kind.as_str()));
             }

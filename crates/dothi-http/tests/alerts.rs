@@ -337,6 +337,14 @@ async fn event_stream_sends_lifecycle_steps_and_resumes_after_last_event_id() {
                 .clone()
                 .oneshot(req.body(Body::empty()).expect("request"))
         };
+        let refused = open(Some("x1")).await.expect("infallible");
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{backend:?}");
+        let bytes = refused.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&bytes).unwrap(),
+            json!({"type": "/problems/bad-request", "title": "Bad request", "status": 400,
+                   "detail": "Last-Event-ID 'x1' is not an event id"})
+        );
         let res = open(Some("0")).await.expect("infallible");
         assert_eq!(res.status(), StatusCode::OK, "{backend:?}");
         let mut body = res.into_body();

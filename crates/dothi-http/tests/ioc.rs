@@ -270,6 +270,24 @@ async fn the_live_feed_pushes_new_reports_and_status_changes() {
         let text = read_events(&mut body, |s| s.contains("in_progress")).await;
         assert!(text.contains("\"action\":\"accept\""), "{text}");
 
+        // A Last-Event-ID that is no event id is refused before the stream starts.
+        let res = app
+            .router
+            .clone()
+            .oneshot(feed_request(&app.ioc, Some("yesterday")))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let bytes = {
+            use http_body_util::BodyExt;
+            res.into_body().collect().await.unwrap().to_bytes()
+        };
+        assert_eq!(
+            serde_json::from_slice::<Value>(&bytes).unwrap(),
+            json!({"type": "/problems/bad-request", "title": "Bad request", "status": 400,
+                   "detail": "Last-Event-ID 'yesterday' is not an event id"})
+        );
+
         // Resuming with Last-Event-ID 0 replays everything; HUEWACO sees none of HEPCO's reports.
         let res = app
             .router

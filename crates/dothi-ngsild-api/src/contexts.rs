@@ -61,16 +61,7 @@ pub async fn list(State(broker): State<Broker>, RawQuery(raw): RawQuery) -> Answ
 }
 
 pub async fn add(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) -> Answer {
-    let media = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        });
+    let media = negotiate::content_type(&headers);
     if !matches!(media.as_deref(), Some(negotiate::JSON | negotiate::JSON_LD)) {
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -714,37 +714,11 @@ fn parse_query(
             ))
         }
     };
-    let number = |name: &str, default: u32| -> Result<u32, Problem> {
-        match param(params, name) {
-            None => Ok(default),
-            Some(v) => v.parse::<u32>().map_err(|_| {
-                Problem::bad_request_data(format!("{name} must be a non-negative integer, not {v}"))
-            }),
-        }
-    };
-    let limit = number("limit", broker.config.default_limit)?;
-    if limit > broker.config.max_limit {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "TooManyResults",
-            "Too many results",
-            format!("limit may be at most {}", broker.config.max_limit),
-        ));
-    }
-    let count = match param(params, "count") {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(other) => {
-            return Err(Problem::bad_request_data(format!(
-                "count must be true or false, not {other}"
-            )))
-        }
-    };
-    if limit == 0 && !count {
-        return Err(Problem::bad_request_data(
-            "limit=0 is only allowed with count=true",
-        ));
-    }
+    let negotiate::Paging {
+        limit,
+        offset,
+        count,
+    } = negotiate::paging(params, broker)?;
     // §5.7.2.4: ids alone, or attrs and q that name only system attributes, select too wide.
     let restricted = id_pattern.is_some()
         || types.is_some()
@@ -770,7 +744,7 @@ fn parse_query(
         q,
         geo,
         limit,
-        offset: number("offset", 0)?,
+        offset,
         count,
         scope_q,
         order_by,

@@ -198,8 +198,8 @@ pub async fn context_of(broker: &Broker, headers: &HeaderMap) -> Result<RequestC
     }
 }
 
-/// The media type of the body, without parameters.
-fn content_type(headers: &HeaderMap) -> Option<String> {
+/// The media type of the body, without parameters, in lower case.
+pub fn content_type(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -375,4 +375,54 @@ pub fn list_param(params: &[(String, String)], name: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// `limit`, `offset` and `count` of a query (§6.3.10, §6.3.13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    pub limit: u32,
+    pub offset: u32,
+    pub count: bool,
+}
+
+/// The paging parameters: `limit` defaults to the broker's page size and above its maximum is
+/// 403 TooManyResults; `limit=0` is only allowed with `count=true`.
+pub fn paging(params: &[(String, String)], broker: &Broker) -> Result<Paging, Problem> {
+    let number = |name: &str, default: u32| -> Result<u32, Problem> {
+        match param(params, name) {
+            None => Ok(default),
+            Some(v) => v.parse::<u32>().map_err(|_| {
+                Problem::bad_request_data(format!("{name} must be a non-negative integer, not {v}"))
+            }),
+        }
+    };
+    let limit = number("limit", broker.config.default_limit)?;
+    if limit > broker.config.max_limit {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "TooManyResults",
+            "Too many results",
+            format!("limit may be at most {}", broker.config.max_limit),
+        ));
+    }
+    let count = match param(params, "count") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(Problem::bad_request_data(format!(
+                "count must be true or false, not {other}"
+            )))
+        }
+    };
+    if limit == 0 && !count {
+        return Err(Problem::bad_request_data(
+            "limit=0 is only allowed with count=true",
+        ));
+    }
+    let offset = number("offset", 0)?;
+    Ok(Paging {
+        limit,
+        offset,
+        count,
+    })
 }

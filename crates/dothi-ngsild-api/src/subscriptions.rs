@@ -10,7 +10,7 @@ use dothi_broker::{now_ms, Broker};
 use dothi_ngsild::document;
 use serde_json::Value;
 
-use crate::negotiate::{self, list_param, param};
+use crate::negotiate::{self, list_param};
 use crate::Problem;
 
 type Answer = Result<Response, Problem>;
@@ -87,38 +87,11 @@ pub async fn list(
     let params = negotiate::checked_params(raw.as_deref(), &["limit", "offset", "count", "local"])?;
     let accept = negotiate::accept(&headers, false)?;
     let rc = negotiate::context_of(&broker, &headers).await?;
-    let number = |name: &str, default: u32| -> Result<u32, Problem> {
-        match param(&params, name) {
-            None => Ok(default),
-            Some(v) => v.parse::<u32>().map_err(|_| {
-                Problem::bad_request_data(format!("{name} must be a non-negative integer, not {v}"))
-            }),
-        }
-    };
-    let limit = number("limit", broker.config.default_limit)?;
-    if limit > broker.config.max_limit {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "TooManyResults",
-            "Too many results",
-            format!("limit may be at most {}", broker.config.max_limit),
-        ));
-    }
-    let count = match param(&params, "count") {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(other) => {
-            return Err(Problem::bad_request_data(format!(
-                "count must be true or false, not {other}"
-            )))
-        }
-    };
-    if limit == 0 && !count {
-        return Err(Problem::bad_request_data(
-            "limit=0 is only allowed with count=true",
-        ));
-    }
-    let offset = number("offset", 0)?;
+    let negotiate::Paging {
+        limit,
+        offset,
+        count,
+    } = negotiate::paging(&params, &broker)?;
     // The total tells whether a next page exists.
     let page = broker.subscriptions(limit, offset, true).await?;
     let now = now_ms();

@@ -513,37 +513,11 @@ fn selection(
             ))
         }
     };
-    let number = |name: &str, default: u32| -> Result<u32, Problem> {
-        match param(params, name) {
-            None => Ok(default),
-            Some(v) => v.parse::<u32>().map_err(|_| {
-                Problem::bad_request_data(format!("{name} must be a non-negative integer, not {v}"))
-            }),
-        }
-    };
-    let limit = number("limit", broker.config.default_limit)?;
-    if limit > broker.config.max_limit {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "TooManyResults",
-            "Too many results",
-            format!("limit may be at most {}", broker.config.max_limit),
-        ));
-    }
-    let count = match param(params, "count") {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(other) => {
-            return Err(Problem::bad_request_data(format!(
-                "count must be true or false, not {other}"
-            )))
-        }
-    };
-    if limit == 0 && !count {
-        return Err(Problem::bad_request_data(
-            "limit=0 is only allowed with count=true",
-        ));
-    }
+    let negotiate::Paging {
+        limit,
+        offset,
+        count,
+    } = negotiate::paging(params, broker)?;
     if let Some(csf) = param(params, "csf") {
         q::parse(csf).map_err(|e| Problem::bad_request_data(format!("csf: {e}")))?;
     }
@@ -570,7 +544,7 @@ fn selection(
         q,
         geo,
         limit,
-        offset: number("offset", 0)?,
+        offset,
         count,
         ..EntityQuery::default()
     })

@@ -129,6 +129,16 @@ async fn nested_pick_and_omit_select_members_of_linked_entities() {
                    "entity": {"name": prop("Huế"), "inCountry": {"type": "Relationship",
                               "object": COUNTRY, "entity": {"id": COUNTRY}}}}})
         );
+        // `|` separates members as in plain reads (§4.21).
+        assert_eq!(
+            ok(
+                &app,
+                &format!("{path}?join=inline&pick=id|locatedIn{{name}}")
+            )
+            .await,
+            json!({"id": BRIDGE, "locatedIn": {"type": "Relationship", "object": CITY,
+                   "entity": {"name": prop("Huế")}}})
+        );
         // Omit keeps a Relationship that carries a nested selection; flat follows only the
         // Relationships left.
         assert_eq!(
@@ -159,7 +169,11 @@ async fn nested_pick_and_omit_select_members_of_linked_entities() {
             ("join=deep", "join must be inline, flat or @none, not deep"),
             (
                 "join=inline&pick=locatedIn{name",
-                "pick: a '{' is not closed",
+                "pick: 'locatedIn{name' has a '{' that is not closed",
+            ),
+            (
+                "join=inline&pick=id, name",
+                "pick: 'id, name' contains the forbidden character ' '",
             ),
         ] {
             let answer = app.get(&format!("{path}?{query}")).await;

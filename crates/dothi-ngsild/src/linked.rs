@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use crate::context::Context;
 use crate::document::{render_entity, RenderOptions};
 use crate::entity::{AttributeKind, Entity};
+use crate::projection::{self, ProjectionTerm};
 
 /// The deepest `joinLevel` accepted: a bound on the work of one request.
 pub const MAX_JOIN_LEVEL: u32 = 10;
@@ -29,80 +30,17 @@ pub enum Join {
     Flat,
 }
 
-/// One member of a `pick`/`omit` selection, with the selection that applies to the entity
-/// its Relationship links to (`locatedAt{id,name}`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    pub name: String,
-    pub nested: Option<Selection>,
+/// The member of a `pick`/`omit` selection named `name`, if any.
+fn member<'a>(selection: &'a [ProjectionTerm], name: &str) -> Option<&'a ProjectionTerm> {
+    selection.iter().find(|m| m.name == name)
 }
 
-/// A parsed `pick` or `omit` value (compact names, as the client wrote them).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Selection(pub Vec<Member>);
-
-impl Selection {
-    /// Parses `a,b{c,d{e}},f`.
-    pub fn parse(text: &str) -> Result<Selection, String> {
-        let chars: Vec<char> = text.chars().collect();
-        let mut pos = 0;
-        let selection = parse_members(&chars, &mut pos, 0)?;
-        if pos < chars.len() {
-            return Err(format!("unexpected '{}' at position {pos}", chars[pos]));
-        }
-        Ok(selection)
-    }
-
-    /// How many Relationship hops the selection addresses (0 without braces).
-    pub fn depth(&self) -> u32 {
-        self.0
-            .iter()
-            .filter_map(|m| m.nested.as_ref())
-            .map(|s| 1 + s.depth())
-            .max()
-            .unwrap_or(0)
-    }
-
-    fn get(&self, name: &str) -> Option<&Member> {
-        self.0.iter().find(|m| m.name == name)
-    }
-}
-
-fn parse_members(chars: &[char], pos: &mut usize, depth: usize) -> Result<Selection, String> {
-    let mut members = Vec::new();
-    loop {
-        let start = *pos;
-        while *pos < chars.len() && !matches!(chars[*pos], ',' | '{' | '}') {
-            *pos += 1;
-        }
-        let name: String = chars[start..*pos]
-            .iter()
-            .collect::<String>()
-            .trim()
-            .to_string();
-        if name.is_empty() {
-            return Err(format!("a member name is missing at position {start}"));
-        }
-        let nested = if chars.get(*pos) == Some(&'{') {
-            *pos += 1;
-            let inner = parse_members(chars, pos, depth + 1)?;
-            if chars.get(*pos) != Some(&'}') {
-                return Err(format!("'{{' after {name} is not closed"));
-            }
-            *pos += 1;
-            Some(inner)
-        } else {
-            None
-        };
-        members.push(Member { name, nested });
-        match chars.get(*pos) {
-            Some(',') => *pos += 1,
-            Some('}') if depth > 0 => return Ok(Selection(members)),
-            Some(c) => return Err(format!("unexpected '{c}' at position {}", *pos)),
-            None if depth == 0 => return Ok(Selection(members)),
-            None => return Err("a '{' is not closed".into()),
-        }
-    }
+/// The selection that applies to the entity linked by the member `name` (`locatedAt{id,name}`).
+fn nested<'a>(selection: Option<&'a [ProjectionTerm]>, name: &str) -> Option<&'a [ProjectionTerm]> {
+    selection
+        .and_then(|s| member(s, name))
+        .filter(|m| !m.linked.is_empty())
+        .map(|m| m.linked.as_slice())
 }
 
 /// What a request asks of linked entities (`join`, `joinLevel`, `pick`, `omit`).
@@ -111,8 +49,10 @@ pub struct LinkedRequest {
     pub join: Option<Join>,
     /// Hops to follow (1 when `join` is given without `joinLevel`).
     pub level: u32,
-    pub pick: Option<Selection>,
-    pub omit: Option<Selection>,
+    /// `pick`/`omit` as parsed by [`projection::parse`] (compact names, as the client wrote
+    /// them); the terms in braces apply to the linked entity.
+    pub pick: Option<Vec<ProjectionTerm>>,
+    pub omit: Option<Vec<ProjectionTerm>>,
 }
 
 impl LinkedRequest {
@@ -141,22 +81,21 @@ impl LinkedRequest {
                 }
             },
         };
-        let selection = |text: Option<&str>, what: &str| -> Result<Option<Selection>, String> {
-            match text {
-                None | Some("") => Ok(None),
-                Some(t) => Selection::parse(t)
-                    .map(Some)
-                    .map_err(|e| format!("{what}: {e}")),
-            }
+        let selection = |text: Option<&str>, what: &str| match text {
+            None | Some("") => Ok(None),
+            Some(t) => projection::parse(t)
+                .map(Some)
+                .map_err(|e| format!("{what}: {e}")),
         };
         let pick = selection(pick, "pick")?;
         let omit = selection(omit, "omit")?;
         let depth = pick
             .iter()
             .chain(omit.iter())
-            .map(Selection::depth)
+            .map(|s| projection::depth(s))
             .max()
             .unwrap_or(0);
+        let depth = u32::try_from(depth).unwrap_or(u32::MAX);
         if depth > 0 && join.is_none() {
             return Err(
                 "pick/omit select members of linked entities ({…}) only together with join".into(),
@@ -230,8 +169,8 @@ pub fn render(
         let (map, follow) = renderer.entity(
             root,
             options,
-            request.pick.as_ref(),
-            request.omit.as_ref(),
+            request.pick.as_deref(),
+            request.omit.as_deref(),
             request.level,
             &mut vec![root.id.clone()],
         );
@@ -267,7 +206,12 @@ pub fn render(
 }
 
 /// A linked entity still to render in flat form: id, pick, omit, hops left.
-type Pending<'a> = (String, Option<&'a Selection>, Option<&'a Selection>, u32);
+type Pending<'a> = (
+    String,
+    Option<&'a [ProjectionTerm]>,
+    Option<&'a [ProjectionTerm]>,
+    u32,
+);
 
 struct Renderer<'a> {
     linked: &'a HashMap<String, Entity>,
@@ -283,17 +227,17 @@ impl<'a> Renderer<'a> {
         &self,
         entity: &Entity,
         options: &RenderOptions,
-        pick: Option<&'a Selection>,
-        omit: Option<&'a Selection>,
+        pick: Option<&'a [ProjectionTerm]>,
+        omit: Option<&'a [ProjectionTerm]>,
         level: u32,
         path: &mut Vec<String>,
     ) -> (Map<String, Value>, Vec<Pending<'a>>) {
         let mut map = render_entity(entity, self.ctx, options);
         if let Some(pick) = pick {
-            map.retain(|k, _| pick.get(k).is_some());
+            map.retain(|k, _| member(pick, k).is_some());
         }
         if let Some(omit) = omit {
-            map.retain(|k, _| omit.get(k).is_none_or(|m| m.nested.is_some()));
+            map.retain(|k, _| member(omit, k).is_none_or(|m| !m.linked.is_empty()));
         }
         let mut follow = Vec::new();
         if level == 0 || self.request.join.is_none() {
@@ -311,10 +255,7 @@ impl<'a> Renderer<'a> {
             let Some(member) = map.get_mut(&name) else {
                 continue;
             };
-            let nested = |s: Option<&'a Selection>| {
-                s.and_then(|s| s.get(&name)).and_then(|m| m.nested.as_ref())
-            };
-            let (child_pick, child_omit) = (nested(pick), nested(omit));
+            let (child_pick, child_omit) = (nested(pick, &name), nested(omit, &name));
             match self.request.join {
                 Some(Join::Flat) => {
                     for instance in instances {
@@ -401,18 +342,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn selections_parse_with_nesting_and_depth() {
-        let s = Selection::parse("id,locatedAt{id,name,isInCountry{id,description}}").unwrap();
-        assert_eq!(s.depth(), 2);
-        assert_eq!(s.0.len(), 2);
-        assert_eq!(s.0[1].name, "locatedAt");
-        assert_eq!(Selection::parse("a,b").unwrap().depth(), 0);
-        assert!(Selection::parse("a{b").is_err());
-        assert!(Selection::parse("a}b").is_err());
-        assert!(Selection::parse("a,,b").is_err());
-    }
-
-    #[test]
     fn requests_are_validated() {
         assert_eq!(
             LinkedRequest::parse(None, None, Some("a,b"), None),
@@ -431,5 +360,15 @@ mod tests {
         assert!(LinkedRequest::parse(None, None, Some("a{b}"), None).is_err());
         assert!(LinkedRequest::parse(Some("inline"), Some("1"), None, Some("a{b{c}}")).is_err());
         assert!(LinkedRequest::parse(Some("inline"), Some("2"), None, Some("a{b{c}}")).is_ok());
+        // The projection grammar of plain reads (§4.21): `|` separates too.
+        let r = LinkedRequest::parse(Some("inline"), None, Some("id|locatedAt{name}"), None)
+            .unwrap()
+            .unwrap();
+        let pick = r.pick.unwrap();
+        assert_eq!((pick.len(), pick[1].linked[0].name.as_str()), (2, "name"));
+        assert_eq!(
+            LinkedRequest::parse(Some("flat"), None, Some("a{b"), None),
+            Err("pick: 'a{b' has a '{' that is not closed".into())
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! The Attribute Projection Language of `pick` and `omit` (§4.21): a list of entity members,
-//! each optionally followed by `{…}`, a projection of the Linked Entity it points to.
+//! each optionally followed by `{…}`, a projection of the Linked Entity it points to. The one
+//! parser of `pick`/`omit`: plain reads use the top level, `crate::linked` the whole tree.
 //!
 //! ```text
 //! list = term *( ("," / "|") term )

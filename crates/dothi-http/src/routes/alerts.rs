@@ -6,13 +6,11 @@
 //! Who sees what: IOC operators and administrators see every alert; agency staff see the
 //! alerts routed to their agency (others answer 404); citizens none (403).
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -24,6 +22,7 @@ use dothi_store::alerts::{
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::sse;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{from_value, ApiJson, ApiPath, ApiQuery, OptionalJson};
 use crate::state::{AppState, Caller};
@@ -181,10 +180,6 @@ async fn resolve(
     Ok(Json(alert_view(&state, &alert)))
 }
 
-/// How often the stream looks for new alert events (the same polling as the IOC feed: it
-/// works alike on both databases and across instances).
-const STREAM_POLL: Duration = Duration::from_millis(250);
-
 fn sse_event(e: &AlertEvent) -> Event {
     let data = json!({"event_id": e.id, "event": e.kind, "alert": e.alert, "at": ts(e.at)});
     Event::default()
@@ -194,8 +189,7 @@ fn sse_event(e: &AlertEvent) -> Event {
 }
 
 /// Server-sent events: one event per alert lifecycle step (`raised`, `acknowledged`,
-/// `resolved`), oldest first, whose id is the alert event id; a client that reconnects with
-/// `Last-Event-ID` misses nothing.
+/// `resolved`), oldest first, whose id is the alert event id (see [`sse`]).
 async fn stream(
     State(state): State<AppState>,
     caller: Caller,
@@ -204,38 +198,22 @@ async fn stream(
     let actor = staff(&caller)?;
     // Refuse citizens before the stream starts, with a proper status code.
     state.store.alert_events_after(&actor, i64::MAX, 1).await?;
-    let start = match headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
-        Some(v) => v.trim().parse::<i64>().map_err(|_| {
-            ApiError::bad_request(format!("Last-Event-ID '{v}' is not an event id"))
-        })?,
+    let start = match sse::last_event_id(&headers)? {
+        Some(id) => id,
         None => state.store.alert_last_event_id().await?,
     };
     let store = state.store.clone();
-    let stream = futures_util::stream::unfold(
-        (store, actor, start, VecDeque::new(), true),
-        |(store, actor, mut last, mut pending, mut first)| async move {
-            loop {
-                if let Some(item) = pending.pop_front() {
-                    let event = sse_event(&item);
-                    return Some((Ok(event), (store, actor, last, pending, first)));
-                }
-                if !first {
-                    tokio::time::sleep(STREAM_POLL).await;
-                }
-                first = false;
-                match store.alert_events_after(&actor, last, 200).await {
-                    Ok(items) => {
-                        if let Some(newest) = items.last() {
-                            last = newest.id;
-                        }
-                        pending.extend(items);
-                    }
-                    Err(e) => tracing::warn!(error = %e, "alert stream poll failed; retrying"),
-                }
-            }
-        },
-    );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    let fetch = move |after, limit| {
+        let (store, actor) = (store.clone(), actor.clone());
+        async move { store.alert_events_after(&actor, after, limit).await }
+    };
+    Ok(sse::polled(
+        "alert stream",
+        start,
+        fetch,
+        |e| e.id,
+        sse_event,
+    ))
 }
 
 // --- Rules ---

@@ -1,19 +1,18 @@
 //! The operations centre's figures: KPIs, daily trend and the agency ranking, with the
 //! dashboard's filters (period, agency, commune, category, channel).
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use axum::routing::get;
 use axum::{Json, Router};
-use dothi_store::kpi::{AgencyRank, KpiFilter, Kpis, TrendPoint};
+use dothi_store::kpi::{AgencyRank, FeedItem, KpiFilter, Kpis, TrendPoint};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ApiError, ApiResult};
+use super::sse;
+use crate::error::ApiResult;
 use crate::extract::ApiQuery;
 use crate::state::{AppState, Caller};
 use crate::views::ts;
@@ -118,13 +117,8 @@ async fn ranking(
     Ok(answer(&f, Ranking { agencies }))
 }
 
-/// How often a feed looks for new history entries. Polling the history table (indexed by id)
-/// works the same on both databases and across several instances behind a load balancer, and
-/// keeps a change under a second from the operator's screen.
-const FEED_POLL: Duration = Duration::from_millis(250);
-
-/// Server-sent events: one `report` event per history entry, oldest first. The event id is the
-/// history id, so a browser that reconnects (sending `Last-Event-ID`) misses nothing.
+/// Server-sent events: one `report` event per history entry, oldest first, whose id is the
+/// history id (see [`sse`]).
 async fn feed(
     State(state): State<AppState>,
     caller: Caller,
@@ -133,52 +127,39 @@ async fn feed(
     let actor = caller.require()?.actor();
     // Refuse citizens before the stream starts, with a proper status code.
     state.store.feed_after(&actor, i64::MAX, 1).await?;
-    let start = match headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
-        Some(v) => v.trim().parse::<i64>().map_err(|_| {
-            ApiError::bad_request(format!("Last-Event-ID '{v}' is not an event id"))
-        })?,
+    let start = match sse::last_event_id(&headers)? {
+        Some(id) => id,
         None => state.store.last_event_id().await?,
     };
     let store = state.store.clone();
-    let stream = futures_util::stream::unfold(
-        (store, actor, start, VecDeque::new(), true),
-        |(store, actor, mut last, mut pending, mut first)| async move {
-            loop {
-                if let Some(item) = pending.pop_front() {
-                    let item: dothi_store::kpi::FeedItem = item;
-                    let data = serde_json::json!({
-                        "event_id": item.event_id,
-                        "report_id": item.report_id,
-                        "action": item.action,
-                        "status": item.to_status,
-                        "category": item.category_code,
-                        "agency": item.agency_code,
-                        "commune": item.commune_code,
-                        "priority": item.priority,
-                        "channel": item.channel,
-                        "at": ts(item.at),
-                    });
-                    let event = Event::default()
-                        .id(item.event_id.to_string())
-                        .event("report")
-                        .data(data.to_string());
-                    return Some((Ok(event), (store, actor, last, pending, first)));
-                }
-                if !first {
-                    tokio::time::sleep(FEED_POLL).await;
-                }
-                first = false;
-                match store.feed_after(&actor, last, 200).await {
-                    Ok(items) => {
-                        if let Some(newest) = items.last() {
-                            last = newest.event_id;
-                        }
-                        pending.extend(items);
-                    }
-                    Err(e) => tracing::warn!(error = %e, "live feed poll failed; retrying"),
-                }
-            }
-        },
-    );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    let fetch = move |after, limit| {
+        let (store, actor) = (store.clone(), actor.clone());
+        async move { store.feed_after(&actor, after, limit).await }
+    };
+    Ok(sse::polled(
+        "live feed",
+        start,
+        fetch,
+        |i| i.event_id,
+        feed_event,
+    ))
+}
+
+fn feed_event(item: &FeedItem) -> Event {
+    let data = serde_json::json!({
+        "event_id": item.event_id,
+        "report_id": item.report_id,
+        "action": item.action,
+        "status": item.to_status,
+        "category": item.category_code,
+        "agency": item.agency_code,
+        "commune": item.commune_code,
+        "priority": item.priority,
+        "channel": item.channel,
+        "at": ts(item.at),
+    });
+    Event::default()
+        .id(item.event_id.to_string())
+        .event("report")
+        .data(data.to_string())
 }

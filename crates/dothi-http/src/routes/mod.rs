@@ -5,3 +5,4 @@ pub mod ioc_views;
 pub mod iot;
 pub mod reference;
 pub mod reports;
+mod sse;
