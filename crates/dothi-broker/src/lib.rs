@@ -177,14 +177,28 @@ impl Broker {
                 };
                 // The change log keeps what a change replaced (showChanges, deletions).
                 let before = current.as_ref().map(|e| e.attributes.clone());
+                // The temporal evolution records scope changes and deletions.
+                let scopes_before = current.as_ref().map(|e| e.scopes.clone());
                 let change = match decide(id, current)? {
                     Mutation::Put {
                         entity,
                         changed,
                         created,
-                    } => record::put(&entity, &changed, created, before.as_ref())?,
+                    } => record::put(
+                        &entity,
+                        &changed,
+                        created,
+                        before.as_ref(),
+                        scopes_before.as_deref(),
+                    )?,
                     Mutation::Delete => match stored {
-                        Some(stored) => record::delete(id, &stored.body),
+                        Some(stored) => record::delete(
+                            id,
+                            &stored.body,
+                            before.as_ref(),
+                            scopes_before.as_deref(),
+                            now_ms(),
+                        )?,
                         None => Change::Keep,
                     },
                     Mutation::Keep => Change::Keep,

@@ -1,11 +1,16 @@
 //! Entity ↔ storage rows: the JSON body, the value index that query prefilters use, the
 //! bounding box of `location`, the history rows and the change-log note of each write.
 //!
+//! Besides the instances of the changed attributes, the history gets one instance of the scope
+//! when a write changes it (§4.5.6: a Property whose `observedAt` is a copy of its
+//! `modifiedAt`), and a deletion (see [`deletions_of`]) for each attribute instance a write
+//! removes; writes that change neither (the ingestion path) write nothing more.
+//!
 //! Invariant: the index holds, for every attribute instance, one row per scalar it carries
 //! (a number, a string, each scalar of an array, each string of a language map, the object of a
 //! relationship), and at least one row per attribute, so that `Exists` prefilters are exact.
 
-use dothi_ngsild::document::{parse_time, EXPIRES_AT, LOCATION};
+use dothi_ngsild::document::{format_time, null_payload, parse_time, EXPIRES_AT, LOCATION};
 use dothi_ngsild::entity::{Attribute, AttributeKind, Entity};
 use dothi_ngsild::eval;
 use dothi_store::ngsild::{
@@ -15,6 +20,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::entities::SCOPE;
 use crate::{BrokerError, Result};
 
 pub(crate) fn entity_of(stored: &StoredEntity) -> Result<Entity> {
@@ -139,15 +145,136 @@ fn history_of(entity: &Entity, changed: &[String]) -> Result<Vec<HistoryEntry>> 
     Ok(rows)
 }
 
+fn encode(id: &str, instance: &Attribute) -> Result<String> {
+    serde_json::to_string(instance)
+        .map_err(|e| BrokerError::InternalError(format!("history of {id} not encodable: {e}")))
+}
+
+/// The value of a scope instance: one scope as a string, several as an array, none as `[]`.
+pub(crate) fn scope_value(scopes: &[String]) -> Value {
+    match scopes {
+        [one] => Value::String(one.clone()),
+        many => Value::Array(many.iter().cloned().map(Value::String).collect()),
+    }
+}
+
+/// The scopes a scope instance holds (the inverse of [`scope_value`]).
+pub(crate) fn scopes_of(instance: &Attribute) -> Vec<String> {
+    match &instance.value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The scope as a Property instance set at `at` (§4.5.6).
+pub(crate) fn scope_instance(scopes: &[String], at: i64) -> Attribute {
+    Attribute {
+        kind: AttributeKind::Property,
+        value: scope_value(scopes),
+        observed_at: Some(format_time(at)),
+        unit_code: None,
+        dataset_id: None,
+        created_at: at,
+        modified_at: at,
+        sub_attributes: BTreeMap::new(),
+    }
+}
+
+/// A history (or deletion) row of the scope.
+pub(crate) fn scope_entry(id: &str, instance: &Attribute, at: i64) -> Result<HistoryEntry> {
+    Ok(HistoryEntry {
+        entity_id: id.to_string(),
+        attr: SCOPE.to_string(),
+        dataset_id: None,
+        observed_at: at,
+        num: None,
+        instance: encode(id, instance)?,
+    })
+}
+
+/// The deletions a write records (the temporal evolution's `deletedAt` instances, §4.5.6):
+/// each instance of `before` whose attribute and datasetId `after` lacks becomes an instance of
+/// its kind with the NGSI-LD Null as payload, and a scope that was set and is gone becomes a
+/// scope `[]`; all deleted at `at`. `after` is None when the entity is deleted.
+pub(crate) fn deletions_of(
+    id: &str,
+    after: Option<&Entity>,
+    before: Option<&BTreeMap<String, Vec<Attribute>>>,
+    scopes_before: Option<&[String]>,
+    at: i64,
+) -> Result<Vec<HistoryEntry>> {
+    let mut rows = Vec::new();
+    for (iri, instances) in before.into_iter().flatten() {
+        let kept = after.and_then(|e| e.attributes.get(iri));
+        for instance in instances {
+            if kept.is_some_and(|k| k.iter().any(|i| i.dataset_id == instance.dataset_id)) {
+                continue;
+            }
+            let deleted = Attribute {
+                kind: instance.kind,
+                value: null_payload(instance.kind),
+                observed_at: None,
+                unit_code: None,
+                dataset_id: instance.dataset_id.clone(),
+                created_at: at,
+                modified_at: at,
+                sub_attributes: BTreeMap::new(),
+            };
+            rows.push(HistoryEntry {
+                entity_id: id.to_string(),
+                attr: iri.clone(),
+                dataset_id: instance.dataset_id.clone(),
+                observed_at: at,
+                num: None,
+                instance: encode(id, &deleted)?,
+            });
+        }
+    }
+    let had_scope = scopes_before.is_some_and(|s| !s.is_empty());
+    if had_scope && after.is_none_or(|e| e.scopes.is_empty()) {
+        let mut gone = scope_instance(&[], at);
+        gone.observed_at = None;
+        rows.push(scope_entry(id, &gone, at)?);
+    }
+    Ok(rows)
+}
+
 /// The change-log note of a put; `before` (the attributes before the change) gives the
-/// previous instances of the changed attributes, all that notifications need of the past.
+/// previous instances of the changed attributes, all that notifications need of the past, and
+/// with `scopes_before` what the write deleted.
 pub(crate) fn put(
     entity: &Entity,
     changed: &[String],
     created: bool,
     before: Option<&BTreeMap<String, Vec<Attribute>>>,
+    scopes_before: Option<&[String]>,
 ) -> Result<Change> {
     let record = record_of(entity)?;
+    let mut history = history_of(entity, changed)?;
+    let scope_changed = scopes_before.unwrap_or_default() != entity.scopes.as_slice();
+    if scope_changed && !entity.scopes.is_empty() {
+        let at = entity.modified_at;
+        history.push(scope_entry(
+            &entity.id,
+            &scope_instance(&entity.scopes, at),
+            at,
+        )?);
+    }
+    let deletions = if created {
+        Vec::new()
+    } else {
+        deletions_of(
+            &entity.id,
+            Some(entity),
+            before,
+            scopes_before,
+            entity.modified_at,
+        )?
+    };
     let snapshot = Some(record.body.clone());
     let previous = match before {
         Some(before) if !created => {
@@ -169,7 +296,8 @@ pub(crate) fn put(
         _ => None,
     };
     Ok(Change::Put {
-        history: history_of(entity, changed)?,
+        history,
+        deletions,
         note: ChangeNote {
             entity_id: entity.id.clone(),
             op: if created { "create" } else { "update" }.to_string(),
@@ -182,9 +310,17 @@ pub(crate) fn put(
 }
 
 /// The note of a deletion: no snapshot (the rules engine reads that as a deletion), the body
-/// as it was in `previous`.
-pub(crate) fn delete(id: &str, body: &str) -> Change {
-    Change::Delete {
+/// as it was in `previous`; and the deletion of each attribute instance and of the scope of
+/// the entity `before` at `at`.
+pub(crate) fn delete(
+    id: &str,
+    body: &str,
+    before: Option<&BTreeMap<String, Vec<Attribute>>>,
+    scopes_before: Option<&[String]>,
+    at: i64,
+) -> Result<Change> {
+    Ok(Change::Delete {
+        deletions: deletions_of(id, None, before, scopes_before, at)?,
         note: ChangeNote {
             entity_id: id.to_string(),
             op: "delete".to_string(),
@@ -192,5 +328,5 @@ pub(crate) fn delete(id: &str, body: &str) -> Change {
             snapshot: None,
             previous: Some(body.to_string()),
         },
-    }
+    })
 }

@@ -8,8 +8,17 @@
 //!   temporal query then keeps the entities that have instances of the asked attributes in the
 //!   interval. An entity deleted from the current store is no longer found here, although its
 //!   history stays until retention or `DELETE /temporal/entities/{id}`.
-//! * `timeproperty` is `observedAt` only. An instance written without `observedAt` is in the
-//!   history at its modification time, and is reported with that time as `observedAt`.
+//! * `timeproperty=observedAt` (the default) reads the history on its index. An instance
+//!   written without `observedAt` is in the history at its modification time, and is reported
+//!   with that time as `observedAt`. `createdAt` and `modifiedAt` select and order the same
+//!   instances by those members of theirs, which are not indexed: such a read decodes the whole
+//!   history of the selected attributes. `deletedAt` reads the deletions that entity writes
+//!   record (`ngsild_deletions`, see `record::deletions_of`).
+//! * The scope (§4.18) has a temporal evolution too, kept in the history as the attribute
+//!   `scope`: each instance is valid from its `observedAt` until the next one, or until the scope
+//!   is deleted. `scopeQ` selects the entities whose scope matched while the interval lasted,
+//!   and only their instances of that time (annex C.5.16); the representation shows the scope
+//!   instances valid in the interval.
 //! * Aggregation runs in SQL (`ngsild_aggregate`) over the numeric values; `distinctCount`
 //!   reads the instances. Periods are aligned on `timeAt` when the query has a lower bound, on
 //!   the first instance otherwise. Calendar durations (months, years) are refused.
@@ -22,12 +31,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use dothi_ngsild::context::Context;
 use dothi_ngsild::document::{self, parse_time};
 use dothi_ngsild::entity::{Attribute, AttributeKind, Entity};
+use dothi_ngsild::scopeq::ScopeQuery;
 use dothi_store::ngsild::{
     AggregateBucket, AggregateFilter, Aggregates, Change, ChangeNote, HistoryEntry, HistoryFilter,
     HistoryRow,
 };
 use serde_json::{Map, Value};
 
+use crate::entities::SCOPE;
 use crate::query::EntityQuery;
 use crate::{not_found, now_ms, record, Broker, BrokerError, Result};
 
@@ -106,18 +117,42 @@ fn range_of(timerel: Option<TimeRel>) -> (Option<i64>, Option<i64>) {
     timerel.map_or((None, None), TimeRel::range)
 }
 
-/// `timeproperty`: only `observedAt`, the time the history is indexed on, is supported.
-pub fn check_time_property(value: Option<&str>) -> Result<()> {
-    match value {
-        None | Some("observedAt") => Ok(()),
-        Some(p @ ("createdAt" | "modifiedAt" | "deletedAt")) => {
-            Err(BrokerError::OperationNotSupported(format!(
-                "timeproperty={p} is not supported: the history is indexed on observedAt only"
-            )))
+/// `timeproperty` (§4.11): the time member of the instances that `timerel`, `lastN` and the
+/// order apply to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TimeProperty {
+    #[default]
+    ObservedAt,
+    CreatedAt,
+    ModifiedAt,
+    /// The deletions of attribute instances (and of the scope), not the instances.
+    DeletedAt,
+}
+
+impl TimeProperty {
+    pub fn parse(value: Option<&str>) -> Result<TimeProperty> {
+        Ok(match value {
+            None | Some("observedAt") => TimeProperty::ObservedAt,
+            Some("createdAt") => TimeProperty::CreatedAt,
+            Some("modifiedAt") => TimeProperty::ModifiedAt,
+            Some("deletedAt") => TimeProperty::DeletedAt,
+            Some(other) => {
+                return Err(BrokerError::BadRequestData(format!(
+                    "timeproperty must be observedAt, createdAt, modifiedAt or deletedAt, not \
+                     {other}"
+                )))
+            }
+        })
+    }
+
+    /// The member's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeProperty::ObservedAt => "observedAt",
+            TimeProperty::CreatedAt => "createdAt",
+            TimeProperty::ModifiedAt => "modifiedAt",
+            TimeProperty::DeletedAt => "deletedAt",
         }
-        Some(other) => Err(BrokerError::BadRequestData(format!(
-            "timeproperty must be observedAt, createdAt, modifiedAt or deletedAt, not {other}"
-        ))),
     }
 }
 
@@ -269,15 +304,19 @@ pub struct TemporalRequest {
     /// Only the series of these datasetIds (None in the list: the default instance); None:
     /// every series.
     pub dataset_ids: Option<Vec<Option<String>>>,
+    /// The time `timerel`, `lastN` and the order apply to.
+    pub time_property: TimeProperty,
 }
 
 /// One instance of the history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TemporalInstance {
-    /// Stable identifier of the instance (`urn:ngsi-ld:instance:<history sequence>`).
+    /// Stable identifier of the instance (`urn:ngsi-ld:instance:<history sequence>`, or
+    /// `urn:ngsi-ld:instance:deletion-<n>` for a deletion).
     pub instance_id: String,
-    /// Epoch milliseconds the history is indexed on (observedAt, or the modification time).
-    pub observed_at: i64,
+    /// Epoch milliseconds of the request's time property: observedAt (or the modification
+    /// time of an instance without it), createdAt, modifiedAt or deletedAt.
+    pub at: i64,
     pub attribute: Attribute,
 }
 
@@ -306,13 +345,14 @@ pub struct TemporalSeries {
     pub data: SeriesData,
 }
 
-/// The temporal representation of one entity: its identity from the current store, and its
-/// series ordered by attribute, then datasetId (default first).
+/// The temporal representation of one entity: its identity from the current store, its
+/// series ordered by attribute, then datasetId (default first), and the temporal evolution of
+/// its scope (never aggregated).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TemporalEntity {
     pub id: String,
     pub types: Vec<String>,
-    pub scopes: Vec<String>,
+    pub scope: Option<TemporalSeries>,
     pub series: Vec<TemporalSeries>,
 }
 
@@ -361,28 +401,22 @@ fn paginate(
             reached
                 .iter()
                 .filter_map(|l| l.first())
-                .map(|i| i.observed_at)
+                .map(|i| i.at)
                 .max()?
         } else {
             reached
                 .iter()
                 .filter_map(|l| l.last())
-                .map(|i| i.observed_at)
+                .map(|i| i.at)
                 .min()?
         }
     };
     for series in by_entity.values_mut().flatten() {
         if let SeriesData::Instances(list) = &mut series.data {
-            list.retain(|i| {
-                if backward {
-                    i.observed_at >= cut
-                } else {
-                    i.observed_at <= cut
-                }
-            });
+            list.retain(|i| if backward { i.at >= cut } else { i.at <= cut });
         }
     }
-    let times = || lists(by_entity).flatten().map(|i| i.observed_at);
+    let times = || lists(by_entity).flatten().map(|i| i.at);
     let (from, to) = range_of(request.timerel);
     Some(if backward {
         InstanceRange {
@@ -401,6 +435,14 @@ fn paginate(
 
 type SeriesKey = (String, String, Option<String>);
 
+/// Time intervals `[start, end)`, sorted and disjoint: when a scope matching `scopeQ` was
+/// valid.
+type Windows = Vec<(i64, i64)>;
+
+fn inside(windows: &Windows, t: i64) -> bool {
+    windows.iter().any(|(start, end)| *start <= t && t < *end)
+}
+
 impl Broker {
     /// Retrieve Temporal Evolution of an Entity (§5.7.3).
     pub async fn temporal_entity(
@@ -409,13 +451,14 @@ impl Broker {
         request: &TemporalRequest,
     ) -> Result<(TemporalEntity, Option<InstanceRange>)> {
         let entity = self.entity(id).await?;
-        let (mut found, range) = self.temporal_of(vec![entity], request).await?;
+        let (mut found, range) = self.temporal_of(vec![entity], request, None).await?;
         Ok((found.pop().ok_or_else(|| not_found(id))?, range))
     }
 
     /// Query Temporal Evolution of Entities (§5.7.4). `query` selects on the current entities
-    /// (its `attrs` is ignored: `request.attrs` selects on the history), then entities without
-    /// instances in the interval are left out; `limit`, `offset` and `count` apply to the rest.
+    /// (its `attrs` is ignored: `request.attrs` selects on the history; its `scopeQ` applies
+    /// to the scope's temporal evolution), then entities without instances in the interval are
+    /// left out; `limit`, `offset` and `count` apply to the rest.
     pub async fn query_temporal(
         &self,
         query: &EntityQuery,
@@ -427,6 +470,7 @@ impl Broker {
             limit: u32::MAX,
             offset: 0,
             count: false,
+            scope_q: None,
             ..query.clone()
         };
         let mut candidates = self.query_entities(&selection, expand).await?.entities;
@@ -438,23 +482,42 @@ impl Broker {
         let (from, to) = range_of(request.timerel);
         let limit = query.limit as usize;
         let offset = query.offset as usize;
+        if let Some(scope_q) = &query.scope_q {
+            // §5.7.4.4, 4.19: the entities whose scope matched at some time of the interval,
+            // with their instances of those times; these are read whole, then paged.
+            let windows = self.scope_windows(&candidates, scope_q, from, to).await?;
+            candidates.retain(|e| windows.contains_key(&e.id));
+            let (entities, range) = self
+                .temporal_of(candidates, request, Some(&windows))
+                .await?;
+            let selected: Vec<TemporalEntity> = entities
+                .into_iter()
+                .filter(|e| !e.series.is_empty())
+                .collect();
+            return Ok(TemporalPage {
+                total: query.count.then_some(selected.len() as u64),
+                entities: selected.into_iter().skip(offset).take(limit).collect(),
+                range,
+            });
+        }
         // Which candidates have history in the interval: one indexed read per series, so that
         // only the page's instances are read in full.
         let selected: Vec<Entity> = if candidates.len() > limit || offset > 0 || query.count {
             let with_history: HashSet<String> = if candidates.is_empty() {
                 HashSet::new()
             } else {
-                self.store
-                    .ngsild_history(&HistoryFilter {
-                        entity_ids: candidates.iter().map(|e| e.id.clone()).collect(),
-                        attrs: request.attrs.clone(),
-                        from,
-                        to,
-                        last_n: Some(1),
-                        first_n: None,
-                    })
+                let filter = HistoryFilter {
+                    entity_ids: candidates.iter().map(|e| e.id.clone()).collect(),
+                    attrs: request.attrs.clone(),
+                    from,
+                    to,
+                    last_n: Some(1),
+                    first_n: None,
+                };
+                self.read_rows(&filter, request.time_property)
                     .await?
                     .into_iter()
+                    .filter(|row| row.attr != SCOPE)
                     .map(|row| row.entity_id)
                     .collect()
             };
@@ -467,7 +530,7 @@ impl Broker {
         };
         let total = query.count.then_some(selected.len() as u64);
         let page: Vec<Entity> = selected.into_iter().skip(offset).take(limit).collect();
-        let (entities, range) = self.temporal_of(page, request).await?;
+        let (entities, range) = self.temporal_of(page, request, None).await?;
         let entities = entities
             .into_iter()
             .filter(|e| !e.series.is_empty())
@@ -479,11 +542,142 @@ impl Broker {
         })
     }
 
-    /// The temporal representation of `entities`, in their order.
+    /// The history rows `filter` selects on the request's time property: the history on its
+    /// index (observedAt), the deletions (deletedAt), or the history re-timed by the
+    /// instances' createdAt or modifiedAt (read whole: those times are not indexed). Rows are
+    /// ordered by series, then time; `observed_at` holds the time.
+    async fn read_rows(
+        &self,
+        filter: &HistoryFilter,
+        time: TimeProperty,
+    ) -> Result<Vec<HistoryRow>> {
+        Ok(match time {
+            TimeProperty::ObservedAt => self.store.ngsild_history(filter).await?,
+            TimeProperty::DeletedAt => self.store.ngsild_deletions(filter).await?,
+            TimeProperty::CreatedAt | TimeProperty::ModifiedAt => {
+                let whole = HistoryFilter {
+                    from: None,
+                    to: None,
+                    last_n: None,
+                    first_n: None,
+                    ..filter.clone()
+                };
+                retimed(self.store.ngsild_history(&whole).await?, filter, time)?
+            }
+        })
+    }
+
+    /// When the scope of each candidate matched `scope_q` within `[from, to)`: each scope
+    /// instance is valid from its time until the next one or the scope's deletion (§4.18). An
+    /// entity without scope history (written before it was recorded) has its current scope
+    /// throughout. Entities that never matched are left out.
+    async fn scope_windows(
+        &self,
+        candidates: &[Entity],
+        scope_q: &ScopeQuery,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<HashMap<String, Windows>> {
+        let mut out = HashMap::new();
+        if candidates.is_empty() {
+            return Ok(out);
+        }
+        let filter = HistoryFilter {
+            entity_ids: candidates.iter().map(|e| e.id.clone()).collect(),
+            attrs: vec![SCOPE.to_string()],
+            ..Default::default()
+        };
+        // (time, set before removed at the same time, scopes), per entity.
+        let mut events: HashMap<String, Vec<(i64, u8, Vec<String>)>> = HashMap::new();
+        for row in self.store.ngsild_history(&filter).await? {
+            let scopes = record::scopes_of(&decode(&row)?);
+            events
+                .entry(row.entity_id)
+                .or_default()
+                .push((row.observed_at, 0, scopes));
+        }
+        for row in self.store.ngsild_deletions(&filter).await? {
+            events
+                .entry(row.entity_id)
+                .or_default()
+                .push((row.observed_at, 1, Vec::new()));
+        }
+        let (lower, upper) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
+        for entity in candidates {
+            let mut list = events.remove(&entity.id).unwrap_or_default();
+            list.sort_by_key(|(t, order, _)| (*t, *order));
+            let valid: Windows = if list.is_empty() {
+                vec![(i64::MIN, i64::MAX)]
+                    .into_iter()
+                    .filter(|_| scope_q.matches(&entity.scopes))
+                    .collect()
+            } else {
+                list.iter()
+                    .enumerate()
+                    .filter(|(_, (_, _, scopes))| scope_q.matches(scopes))
+                    .map(|(i, (t, _, _))| (*t, list.get(i + 1).map_or(i64::MAX, |next| next.0)))
+                    .collect()
+            };
+            let mut windows: Windows = Vec::new();
+            for (start, end) in valid {
+                let (start, end) = (start.max(lower), end.min(upper));
+                if start >= end {
+                    continue;
+                }
+                match windows.last_mut() {
+                    Some(last) if last.1 >= start => last.1 = last.1.max(end),
+                    _ => windows.push((start, end)),
+                }
+            }
+            if !windows.is_empty() {
+                out.insert(entity.id.clone(), windows);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The scope instance of each entity that was valid at `at` (set before it, neither
+    /// replaced nor deleted since then).
+    async fn scopes_in_force(
+        &self,
+        ids: &[String],
+        at: i64,
+    ) -> Result<HashMap<String, HistoryRow>> {
+        let filter = HistoryFilter {
+            entity_ids: ids.to_vec(),
+            attrs: vec![SCOPE.to_string()],
+            to: Some(at),
+            last_n: Some(1),
+            ..Default::default()
+        };
+        let removed: HashMap<String, i64> = self
+            .store
+            .ngsild_deletions(&filter)
+            .await?
+            .into_iter()
+            .map(|row| (row.entity_id, row.observed_at))
+            .collect();
+        Ok(self
+            .store
+            .ngsild_history(&filter)
+            .await?
+            .into_iter()
+            .filter(|row| {
+                removed
+                    .get(&row.entity_id)
+                    .is_none_or(|gone| *gone < row.observed_at)
+            })
+            .map(|row| (row.entity_id.clone(), row))
+            .collect())
+    }
+
+    /// The temporal representation of `entities`, in their order. With `windows` (scopeQ),
+    /// an entity's attribute instances are only those of its windows.
     async fn temporal_of(
         &self,
         entities: Vec<Entity>,
         request: &TemporalRequest,
+        windows: Option<&HashMap<String, Windows>>,
     ) -> Result<(Vec<TemporalEntity>, Option<InstanceRange>)> {
         if entities.is_empty() {
             return Ok((Vec::new(), None));
@@ -494,35 +688,76 @@ impl Broker {
         let within = request.last_n.is_some_and(|n| n <= server_limit);
         let limit = request.last_n.filter(|_| within).unwrap_or(server_limit);
         let ids: Vec<String> = entities.iter().map(|e| e.id.clone()).collect();
+        let (from, to) = range_of(request.timerel);
         let mut by_entity: HashMap<String, Vec<TemporalSeries>> = HashMap::new();
+        let mut scopes: HashMap<String, TemporalSeries> = HashMap::new();
         match &request.aggregation {
             None => {
-                let rows = self
-                    .store
-                    .ngsild_history(&HistoryFilter {
-                        entity_ids: ids,
-                        attrs: request.attrs.clone(),
-                        from: range_of(request.timerel).0,
-                        to: range_of(request.timerel).1,
-                        last_n: request.last_n.map(|_| limit),
-                        first_n: Some(limit),
-                    })
-                    .await?;
-                for (key, instances) in group_instances(rows)? {
+                // The scope is no attribute: `attrs` does not leave it out.
+                let mut attrs = request.attrs.clone();
+                if !attrs.is_empty() {
+                    attrs.push(SCOPE.to_string());
+                }
+                let filter = HistoryFilter {
+                    entity_ids: ids.clone(),
+                    attrs,
+                    from,
+                    to,
+                    last_n: request.last_n.map(|_| limit),
+                    first_n: Some(limit),
+                };
+                let rows = self.read_rows(&filter, request.time_property).await?;
+                let deletions = request.time_property == TimeProperty::DeletedAt;
+                for (key, instances) in group_instances(rows, deletions)? {
                     let kind = instances
                         .first()
                         .map_or(AttributeKind::Property, |i| i.attribute.kind);
-                    by_entity.entry(key.0).or_default().push(TemporalSeries {
+                    let series = TemporalSeries {
                         attr: key.1,
                         dataset_id: key.2,
                         kind,
                         data: SeriesData::Instances(instances),
-                    });
+                    };
+                    if series.attr == SCOPE {
+                        scopes.insert(key.0, series);
+                    } else {
+                        by_entity.entry(key.0).or_default().push(series);
+                    }
+                }
+                // The scope set before the interval and still valid at its start is part of it
+                // (§4.18, annex C.5.16).
+                if let (Some(from), TimeProperty::ObservedAt, None) =
+                    (from, request.time_property, request.last_n)
+                {
+                    for (id, row) in self.scopes_in_force(&ids, from).await? {
+                        let (_, mut found) = group_instances(vec![row], false)?
+                            .pop()
+                            .ok_or_else(|| BrokerError::InternalError("lost a row".into()))?;
+                        let series = scopes.entry(id).or_insert_with(|| TemporalSeries {
+                            attr: SCOPE.to_string(),
+                            dataset_id: None,
+                            kind: AttributeKind::Property,
+                            data: SeriesData::Instances(Vec::new()),
+                        });
+                        if let SeriesData::Instances(list) = &mut series.data {
+                            found.append(list);
+                            *list = found;
+                        }
+                    }
                 }
             }
             Some(aggregation) => {
+                if request.time_property != TimeProperty::ObservedAt {
+                    return Err(BrokerError::OperationNotSupported(format!(
+                        "aggregatedValues are computed on observedAt only, not on {}",
+                        request.time_property.name()
+                    )));
+                }
                 check_eligible(&entities, &request.attrs, &aggregation.methods)?;
                 for (key, periods) in self.aggregate(ids, request, aggregation).await? {
+                    if key.1 == SCOPE {
+                        continue;
+                    }
                     let kind = kind_of(&entities, &key.0, &key.1);
                     by_entity.entry(key.0).or_default().push(TemporalSeries {
                         attr: key.1,
@@ -543,13 +778,26 @@ impl Broker {
         } else {
             None
         };
+        // Cut after paginating: the range answered stays complete within the windows.
+        if let Some(windows) = windows {
+            let none = Windows::new();
+            for (id, series) in by_entity.iter_mut() {
+                let valid = windows.get(id).unwrap_or(&none);
+                for s in series.iter_mut() {
+                    if let SeriesData::Instances(list) = &mut s.data {
+                        list.retain(|i| inside(valid, i.at));
+                    }
+                }
+                series.retain(|s| !matches!(&s.data, SeriesData::Instances(l) if l.is_empty()));
+            }
+        }
         let entities = entities
             .into_iter()
             .map(|e| TemporalEntity {
                 series: by_entity.remove(&e.id).unwrap_or_default(),
+                scope: scopes.remove(&e.id),
                 id: e.id,
                 types: e.types,
-                scopes: e.scopes,
             })
             .collect();
         Ok((entities, range))
@@ -669,7 +917,17 @@ impl Broker {
             .ok_or_else(|| BrokerError::BadRequestData("the entity has no 'type'".into()))?;
         let now = now_ms();
         let instances = parse_temporal_attributes(object, ctx, now)?;
-        let history = history_entries(&id, &instances)?;
+        let mut history = history_entries(&id, &instances)?;
+        let scope = parse_temporal_scope(object, now)?;
+        for instance in &scope {
+            history.push(record::scope_entry(&id, instance, observed_ms(instance))?);
+        }
+        // The current scope is the latest instance (the last given on ties).
+        let scopes = scope
+            .iter()
+            .max_by_key(|i| observed_ms(i))
+            .map(record::scopes_of)
+            .unwrap_or_default();
 
         let mut pending = Some((types, instances, history.clone()));
         let mut created = false;
@@ -685,7 +943,7 @@ impl Broker {
                 let entity = Entity {
                     id: id.to_string(),
                     types,
-                    scopes: Vec::new(),
+                    scopes: scopes.clone(),
                     created_at: now,
                     modified_at: now,
                     attributes: latest_instances(instances),
@@ -703,6 +961,7 @@ impl Broker {
                         },
                         record,
                         history,
+                        deletions: Vec::new(),
                     },
                     (),
                 ))
@@ -783,12 +1042,17 @@ impl Broker {
                 "entity {id} has no instance {instance_id} of the attribute {attr_iri}"
             ))
         };
-        let seq = instance_seq(instance_id)?.ok_or_else(missing)?;
-        if !self
-            .store
-            .ngsild_delete_history_instance(id, attr_iri, seq)
-            .await?
-        {
+        let deleted = match InstanceRef::parse(instance_id)?.ok_or_else(missing)? {
+            InstanceRef::History(seq) => {
+                self.store
+                    .ngsild_delete_history_instance(id, attr_iri, seq)
+                    .await?
+            }
+            InstanceRef::Deletion(seq) => {
+                self.store.ngsild_delete_deletion(id, attr_iri, seq).await?
+            }
+        };
+        if !deleted {
             return Err(missing());
         }
         Ok(())
@@ -808,16 +1072,21 @@ impl Broker {
                 "entity {id} has no instance {instance_id} of the attribute {attr_iri}"
             ))
         };
-        let seq = instance_seq(instance_id)?.ok_or_else(missing)?;
-        let rows = self
-            .store
-            .ngsild_history(&HistoryFilter {
-                entity_ids: vec![id.to_string()],
-                attrs: vec![attr_iri.to_string()],
-                ..Default::default()
-            })
-            .await?;
-        if !rows.iter().any(|r| r.seq == seq) {
+        let found = InstanceRef::parse(instance_id)?.ok_or_else(missing)?;
+        let filter = HistoryFilter {
+            entity_ids: vec![id.to_string()],
+            attrs: vec![attr_iri.to_string()],
+            ..Default::default()
+        };
+        let rows = match found {
+            InstanceRef::History(_) => self.store.ngsild_history(&filter).await?,
+            InstanceRef::Deletion(_) => self.store.ngsild_deletions(&filter).await?,
+        };
+        let deletions = matches!(found, InstanceRef::Deletion(_));
+        if !rows
+            .iter()
+            .any(|r| InstanceRef::of(r.seq, deletions) == found)
+        {
             return Err(missing());
         }
         Err(BrokerError::OperationNotSupported(
@@ -886,16 +1155,101 @@ fn parse_temporal_attributes(
     Ok(out)
 }
 
-/// The history sequence number of an instanceId this broker gave; None for another URI.
-fn instance_seq(instance_id: &str) -> Result<Option<i64>> {
-    if !document::is_uri(instance_id) {
-        return Err(BrokerError::BadRequestData(format!(
-            "the instanceId '{instance_id}' is not a URI"
-        )));
+/// What an instanceId this broker gave names: a history instance or a deletion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InstanceRef {
+    History(i64),
+    Deletion(i64),
+}
+
+impl InstanceRef {
+    const PREFIX: &'static str = "urn:ngsi-ld:instance:";
+    const DELETION: &'static str = "deletion-";
+
+    fn of(seq: i64, deletion: bool) -> InstanceRef {
+        if deletion {
+            InstanceRef::Deletion(seq)
+        } else {
+            InstanceRef::History(seq)
+        }
     }
-    Ok(instance_id
-        .strip_prefix("urn:ngsi-ld:instance:")
-        .and_then(|n| n.parse::<i64>().ok()))
+
+    fn uri(self) -> String {
+        match self {
+            InstanceRef::History(n) => format!("{}{n}", Self::PREFIX),
+            InstanceRef::Deletion(n) => format!("{}{}{n}", Self::PREFIX, Self::DELETION),
+        }
+    }
+
+    /// None for a URI this broker did not give.
+    fn parse(instance_id: &str) -> Result<Option<InstanceRef>> {
+        if !document::is_uri(instance_id) {
+            return Err(BrokerError::BadRequestData(format!(
+                "the instanceId '{instance_id}' is not a URI"
+            )));
+        }
+        let Some(rest) = instance_id.strip_prefix(Self::PREFIX) else {
+            return Ok(None);
+        };
+        Ok(match rest.strip_prefix(Self::DELETION) {
+            Some(n) => n.parse().ok().map(InstanceRef::Deletion),
+            None => rest.parse().ok().map(InstanceRef::History),
+        })
+    }
+}
+
+/// The scope of a temporal entity (§4.5.6): a scope or an array of scopes, set now; or an array
+/// of Property instances with `value` (a scope or an array of them) and `observedAt` (default:
+/// now). `[]` sets no scope.
+fn parse_temporal_scope(object: &Map<String, Value>, now: i64) -> Result<Vec<Attribute>> {
+    let Some(value) = object.get("scope") else {
+        return Ok(Vec::new());
+    };
+    let items: Vec<&Map<String, Value>> = match value {
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
+            items.iter().filter_map(Value::as_object).collect()
+        }
+        Value::Object(item) => vec![item],
+        plain => {
+            let scopes = document::parse_scope_value(plain)?;
+            if scopes.is_empty() {
+                return Ok(Vec::new());
+            }
+            return Ok(vec![record::scope_instance(&scopes, now)]);
+        }
+    };
+    let bad = |why: &str| BrokerError::BadRequestData(format!("scope: {why}"));
+    items
+        .into_iter()
+        .map(|item| {
+            if let Some(other) = item
+                .keys()
+                .find(|k| !matches!(k.as_str(), "type" | "value" | "observedAt" | "instanceId"))
+            {
+                return Err(bad(&format!(
+                    "a scope instance has only type, value and observedAt, not {other}"
+                )));
+            }
+            if item.get("type").is_some_and(|t| t != "Property") {
+                return Err(bad("a scope instance is a Property"));
+            }
+            let value = item
+                .get("value")
+                .ok_or_else(|| bad("a scope instance needs a value"))?;
+            let scopes = document::parse_scope_value(value)?;
+            let mut instance = record::scope_instance(&scopes, now);
+            if let Some(observed) = item.get("observedAt") {
+                let text = observed.as_str().filter(|t| parse_time(t).is_some());
+                instance.observed_at = Some(
+                    text.ok_or_else(|| {
+                        bad("observedAt must be an ISO 8601 date-time, e.g. 2026-11-25T08:00:00Z")
+                    })?
+                    .to_string(),
+                );
+            }
+            Ok(instance)
+        })
+        .collect()
 }
 
 fn observed_ms(instance: &Attribute) -> i64 {
@@ -945,19 +1299,17 @@ fn latest_instances(instances: Vec<(String, Attribute)>) -> BTreeMap<String, Vec
 }
 
 /// History rows (ordered by entity, attribute, dataset, time) grouped by series.
-fn group_instances(rows: Vec<HistoryRow>) -> Result<Vec<(SeriesKey, Vec<TemporalInstance>)>> {
+/// `deletions`: the rows are deletions (their own sequence, their own instanceIds).
+fn group_instances(
+    rows: Vec<HistoryRow>,
+    deletions: bool,
+) -> Result<Vec<(SeriesKey, Vec<TemporalInstance>)>> {
     let mut out: Vec<(SeriesKey, Vec<TemporalInstance>)> = Vec::new();
     for row in rows {
-        let attribute: Attribute = serde_json::from_str(&row.instance).map_err(|e| {
-            BrokerError::InternalError(format!(
-                "a history instance of {} is stored unreadable: {e}",
-                row.entity_id
-            ))
-        })?;
         let instance = TemporalInstance {
-            instance_id: format!("urn:ngsi-ld:instance:{}", row.seq),
-            observed_at: row.observed_at,
-            attribute,
+            instance_id: InstanceRef::of(row.seq, deletions).uri(),
+            at: row.observed_at,
+            attribute: decode(&row)?,
         };
         let key = (row.entity_id, row.attr, row.dataset_id);
         match out.last_mut() {
@@ -965,6 +1317,68 @@ fn group_instances(rows: Vec<HistoryRow>) -> Result<Vec<(SeriesKey, Vec<Temporal
             _ => out.push((key, vec![instance])),
         }
     }
+    Ok(out)
+}
+
+fn decode(row: &HistoryRow) -> Result<Attribute> {
+    serde_json::from_str(&row.instance).map_err(|e| {
+        BrokerError::InternalError(format!(
+            "a history instance of {} is stored unreadable: {e}",
+            row.entity_id
+        ))
+    })
+}
+
+/// History rows (ordered by series) timed by their instance's createdAt or modifiedAt
+/// instead: kept within `[from, to)` of `filter`, each series ordered by that time (then
+/// sequence) and cut to its first or last N.
+fn retimed(
+    rows: Vec<HistoryRow>,
+    filter: &HistoryFilter,
+    time: TimeProperty,
+) -> Result<Vec<HistoryRow>> {
+    #[derive(serde::Deserialize)]
+    struct Times {
+        created_at: i64,
+        modified_at: i64,
+    }
+    fn flush(series: &mut Vec<HistoryRow>, filter: &HistoryFilter, out: &mut Vec<HistoryRow>) {
+        series.sort_by_key(|r| (r.observed_at, r.seq));
+        let n = series.len();
+        let (skip, take) = match (filter.last_n, filter.first_n) {
+            (Some(k), _) => (n.saturating_sub(k as usize), n),
+            (None, Some(k)) => (0, n.min(k as usize)),
+            (None, None) => (0, n),
+        };
+        out.extend(series.drain(..).take(take).skip(skip));
+    }
+    let mut out = Vec::new();
+    let mut series: Vec<HistoryRow> = Vec::new();
+    for mut row in rows {
+        let times: Times = serde_json::from_str(&row.instance).map_err(|e| {
+            BrokerError::InternalError(format!(
+                "a history instance of {} is stored unreadable: {e}",
+                row.entity_id
+            ))
+        })?;
+        row.observed_at = match time {
+            TimeProperty::CreatedAt => times.created_at,
+            _ => times.modified_at,
+        };
+        if filter.from.is_some_and(|f| row.observed_at < f)
+            || filter.to.is_some_and(|t| row.observed_at >= t)
+        {
+            continue;
+        }
+        let same = |a: &HistoryRow| {
+            (&a.entity_id, &a.attr, &a.dataset_id) == (&row.entity_id, &row.attr, &row.dataset_id)
+        };
+        if series.last().is_some_and(|last| !same(last)) {
+            flush(&mut series, filter, &mut out);
+        }
+        series.push(row);
+    }
+    flush(&mut series, filter, &mut out);
     Ok(out)
 }
 
@@ -1144,16 +1558,34 @@ mod tests {
     }
 
     #[test]
-    fn only_observed_at_is_a_supported_time_property() {
-        assert_eq!(check_time_property(None), Ok(()));
-        assert_eq!(check_time_property(Some("observedAt")), Ok(()));
+    fn time_properties_parse_and_default_to_observed_at() {
+        for (text, tp) in [
+            (None, TimeProperty::ObservedAt),
+            (Some("observedAt"), TimeProperty::ObservedAt),
+            (Some("createdAt"), TimeProperty::CreatedAt),
+            (Some("modifiedAt"), TimeProperty::ModifiedAt),
+            (Some("deletedAt"), TimeProperty::DeletedAt),
+        ] {
+            assert_eq!(TimeProperty::parse(text), Ok(tp));
+            assert_eq!(text.map_or("observedAt", |t| t), tp.name());
+        }
         assert!(matches!(
-            check_time_property(Some("modifiedAt")),
-            Err(BrokerError::OperationNotSupported(_))
-        ));
-        assert!(matches!(
-            check_time_property(Some("when")),
+            TimeProperty::parse(Some("when")),
             Err(BrokerError::BadRequestData(_))
         ));
+    }
+
+    #[test]
+    fn instance_ids_name_history_instances_and_deletions() {
+        for r in [InstanceRef::History(12), InstanceRef::Deletion(3)] {
+            assert_eq!(InstanceRef::parse(&r.uri()), Ok(Some(r)));
+        }
+        assert_eq!(InstanceRef::History(12).uri(), "urn:ngsi-ld:instance:12");
+        assert_eq!(
+            InstanceRef::Deletion(3).uri(),
+            "urn:ngsi-ld:instance:deletion-3"
+        );
+        assert_eq!(InstanceRef::parse("urn:ngsi-ld:Instance:x"), Ok(None));
+        assert!(InstanceRef::parse("not a uri").is_err());
     }
 }

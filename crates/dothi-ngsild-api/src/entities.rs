@@ -13,10 +13,11 @@ use dothi_broker::{BatchError, BatchOutcome, Broker, BrokerError, Purge};
 use dothi_ngsild::context::Context;
 use dothi_ngsild::document::{self, AttrOutcome, Format, Projection, RenderOptions, LOCATION};
 use dothi_ngsild::linked::{self, Join, LinkedRequest};
-use dothi_ngsild::{geo, projection, q, scopeq, typesel};
+use dothi_ngsild::{projection, q, typesel};
 use serde_json::{json, Value};
 
 use crate::negotiate::{self, list_param, param, Accept, RequestContext};
+use crate::selection::{self, check_id};
 use crate::Problem;
 
 type Answer = Result<Response, Problem>;
@@ -277,16 +278,6 @@ fn geometry_property(
         )),
         Some(g) => Ok(ctx.expand(g)),
         None => Ok(LOCATION.to_string()),
-    }
-}
-
-fn check_id(id: &str) -> Result<(), Problem> {
-    if document::is_uri(id) {
-        Ok(())
-    } else {
-        Err(Problem::bad_request_data(format!(
-            "the entity id '{id}' is not a URI"
-        )))
     }
 }
 
@@ -641,95 +632,21 @@ fn parse_query(
     ctx: &Context,
     broker: &Broker,
 ) -> Result<EntityQuery, Problem> {
-    let ids = list_param(params, "id");
-    for id in &ids {
-        check_id(id)?;
-    }
-    let id_pattern = param(params, "idPattern").map(str::to_string);
-    if let Some(pattern) = &id_pattern {
-        check_id_pattern(pattern)?;
-    }
-    let local = match param(params, "local") {
-        None => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(other) => {
-            return Err(Problem::bad_request_data(format!(
-                "local must be true or false, not {other}"
-            )))
-        }
-    };
-    // `type=*` selects every type (§4.17); it means a local query, so local=false contradicts.
-    let all_types = param(params, "type") == Some("*");
-    if all_types && local == Some(false) {
-        return Err(Problem::bad_request_data(
-            "type=* selects every entity type of this broker and cannot go with local=false",
-        ));
-    }
-    let types = match param(params, "type").filter(|_| !all_types) {
-        Some(selection) => Some(
-            typesel::parse(selection)
-                .map_err(|e| Problem::bad_request_data(format!("type: {e}")))?
-                .into_iter()
-                .map(|group| group.iter().map(|t| ctx.expand(t)).collect())
-                .collect(),
-        ),
-        None => None,
-    };
-    let attr_names = list_param(params, "attrs");
-    let attrs: Vec<String> = attr_names.iter().map(|a| ctx.expand(a)).collect();
-    let q = match param(params, "q") {
-        Some(text) => {
-            Some(q::parse(text).map_err(|e| Problem::bad_request_data(format!("q: {e}")))?)
-        }
-        None => None,
-    };
-    if let Some(csf) = param(params, "csf") {
-        q::parse(csf).map_err(|e| Problem::bad_request_data(format!("csf: {e}")))?;
-    }
-    let scope_q = match param(params, "scopeQ") {
-        Some(text) => Some(
-            scopeq::parse(text).map_err(|e| Problem::bad_request_data(format!("scopeQ: {e}")))?,
-        ),
-        None => None,
-    };
+    let selection = selection::parse(params, ctx)?;
     let order_by = order_by(params, ctx)?;
-    let geo = match (
-        param(params, "georel"),
-        param(params, "geometry"),
-        param(params, "coordinates"),
-    ) {
-        (None, None, None) => None,
-        (Some(georel), Some(geometry), Some(coordinates)) => {
-            let query = geo::parse(georel, geometry, coordinates)
-                .map_err(|e| Problem::bad_request_data(format!("geo-query: {e}")))?;
-            let property = param(params, "geoproperty")
-                .map(|g| ctx.expand(g))
-                .unwrap_or_else(|| LOCATION.to_string());
-            Some((query, property))
-        }
-        _ => {
-            return Err(Problem::bad_request_data(
-                "a geo-query needs georel, geometry and coordinates together",
-            ))
-        }
-    };
     let negotiate::Paging {
         limit,
         offset,
         count,
     } = negotiate::paging(params, broker)?;
     // §5.7.2.4: ids alone, or attrs and q that name only system attributes, select too wide.
-    let restricted = id_pattern.is_some()
-        || types.is_some()
-        || all_types
-        || attr_names
-            .iter()
-            .any(|a| !SYSTEM_NAMES.contains(&a.as_str()))
-        || q.as_ref().is_some_and(names_user_attribute)
-        || geo.is_some()
-        || scope_q.is_some()
-        || local == Some(true);
+    let restricted = selection.id_pattern.is_some()
+        || selection.types.is_some()
+        || selection.all_types
+        || selection.names_user_attribute()
+        || selection.geo.is_some()
+        || selection.scope_q.is_some()
+        || selection.local == Some(true);
     if !restricted {
         return Err(Problem::bad_request_data(
             "a query needs at least one of type, idPattern, attrs, q, scopeQ, a geo-query or \
@@ -737,67 +654,19 @@ fn parse_query(
         ));
     }
     Ok(EntityQuery {
-        ids,
-        id_pattern,
-        types,
-        attrs,
-        q,
-        geo,
+        ids: selection.ids,
+        id_pattern: selection.id_pattern,
+        types: selection.types,
+        attrs: selection.attrs,
+        q: selection.q,
+        geo: selection.geo,
         limit,
         offset,
         count,
-        scope_q,
+        scope_q: selection.scope_q,
         order_by,
         collation: param(params, "collation").map(str::to_string),
     })
-}
-
-/// System attribute names: they do not narrow a query (§5.7.2.4).
-pub(crate) const SYSTEM_NAMES: &[&str] = &[
-    "createdAt",
-    "modifiedAt",
-    "deletedAt",
-    "observedAt",
-    "id",
-    "type",
-];
-
-pub(crate) fn names_user_attribute(query: &q::Query) -> bool {
-    match query {
-        q::Query::Term(term) => term
-            .attribute
-            .path
-            .first()
-            .is_some_and(|a| !SYSTEM_NAMES.contains(&a.as_str())),
-        q::Query::And(items) | q::Query::Or(items) => items.iter().any(names_user_attribute),
-    }
-}
-
-/// `idPattern` is a regular expression; a malformed one is BadRequestData. Besides what the
-/// regex engine refuses, a quantifier applied to a quantifier (`a**`) is refused, as in
-/// POSIX and PCRE.
-fn check_id_pattern(pattern: &str) -> Result<(), Problem> {
-    let bad = |why: String| {
-        Problem::bad_request_data(format!(
-            "idPattern '{pattern}' is not a valid regular expression: {why}"
-        ))
-    };
-    let mut escaped = false;
-    let mut previous_quantifier = false;
-    for c in pattern.chars() {
-        if escaped {
-            escaped = false;
-            previous_quantifier = false;
-            continue;
-        }
-        let quantifier = matches!(c, '*' | '+');
-        if quantifier && previous_quantifier {
-            return Err(bad(format!("'{c}' repeats a repetition")));
-        }
-        escaped = c == '\\';
-        previous_quantifier = quantifier;
-    }
-    Ok(())
 }
 
 /// `orderBy` (§4.23): `key[;asc|;desc|;dist-asc|;dist-desc]`, comma-separated, with

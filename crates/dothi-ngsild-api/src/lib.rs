@@ -11,6 +11,7 @@ mod discovery;
 mod entities;
 mod negotiate;
 mod problem;
+mod selection;
 mod subscriptions;
 mod temporal;
 

@@ -9,17 +9,17 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dothi_broker::query::EntityQuery;
 use dothi_broker::temporal::{
-    self, Aggregation, InstanceRange, SeriesData, TemporalEntity, TemporalRequest, TemporalSeries,
-    TimeRel,
+    self, Aggregation, InstanceRange, SeriesData, TemporalEntity, TemporalInstance,
+    TemporalRequest, TemporalSeries, TimeProperty, TimeRel,
 };
 use dothi_broker::Broker;
 use dothi_ngsild::context::Context;
-use dothi_ngsild::document::{self, Format, RenderOptions, LOCATION};
+use dothi_ngsild::document::{self, Format, RenderOptions};
 use dothi_ngsild::entity::AttributeKind;
-use dothi_ngsild::{geo, q, typesel};
 use serde_json::{Map, Value};
 
 use crate::negotiate::{self, list_param, param, RequestContext};
+use crate::selection::{self, check_id};
 use crate::Problem;
 
 type Answer = Result<Response, Problem>;
@@ -91,7 +91,7 @@ fn reading(params: &[(String, String)], ctx: &Context) -> Result<Reading, Proble
         param(params, "timeAt").or_else(|| param(params, "time")),
         param(params, "endTimeAt").or_else(|| param(params, "endTime")),
     )?;
-    temporal::check_time_property(param(params, "timeproperty"))?;
+    let time_property = TimeProperty::parse(param(params, "timeproperty"))?;
     let last_n = match param(params, "lastN") {
         None => None,
         Some(v) => Some(v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
@@ -128,6 +128,7 @@ fn reading(params: &[(String, String)], ctx: &Context) -> Result<Reading, Proble
             aggregation,
             descending: false,
             dataset_ids,
+            time_property,
         },
         representation,
         sys_attrs,
@@ -229,16 +230,6 @@ fn with_range(mut response: Response, range: Option<InstanceRange>) -> Response 
     response
 }
 
-fn check_id(id: &str) -> Result<(), Problem> {
-    if document::is_uri(id) {
-        Ok(())
-    } else {
-        Err(Problem::bad_request_data(format!(
-            "the entity id '{id}' is not a URI"
-        )))
-    }
-}
-
 fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
@@ -291,6 +282,15 @@ fn format_bound(ms: i64) -> String {
     }
 }
 
+/// The time of an instance in the request's time property: `observedAt` as given, else the
+/// time the read is on (an instance without `observedAt` is at its modification time).
+fn time_of(instance: &TemporalInstance, time_property: TimeProperty) -> String {
+    match (time_property, &instance.attribute.observed_at) {
+        (TimeProperty::ObservedAt, Some(given)) => given.clone(),
+        _ => document::format_time(instance.at),
+    }
+}
+
 /// One series in the simplified or aggregated representation.
 fn render_series(series: &TemporalSeries, reading: &Reading, ctx: &Context) -> Value {
     let mut out = series_header(series);
@@ -300,11 +300,7 @@ fn render_series(series: &TemporalSeries, reading: &Reading, ctx: &Context) -> V
             let points: Vec<Value> = instances
                 .iter()
                 .map(|i| {
-                    let time = i
-                        .attribute
-                        .observed_at
-                        .clone()
-                        .unwrap_or_else(|| document::format_time(i.observed_at));
+                    let time = time_of(i, reading.request.time_property);
                     let (_, point) = simplified_point(i.attribute.kind, &i.attribute.value, ctx);
                     Value::Array(vec![point, Value::String(time)])
                 })
@@ -372,9 +368,14 @@ fn render_instances(series: &[&TemporalSeries], reading: &Reading, ctx: &Context
                 }
             };
             object.insert("instanceId".into(), Value::String(i.instance_id.clone()));
-            object
-                .entry("observedAt")
-                .or_insert_with(|| Value::String(document::format_time(i.observed_at)));
+            // Every instance carries the time the read is on.
+            let time_property = reading.request.time_property;
+            if time_property != TimeProperty::ObservedAt || !object.contains_key("observedAt") {
+                object.insert(
+                    time_property.name().into(),
+                    Value::String(time_of(i, time_property)),
+                );
+            }
             out.push(Value::Object(object));
         }
     }
@@ -385,11 +386,16 @@ fn render(entity: &TemporalEntity, reading: &Reading, ctx: &Context) -> Value {
     let mut out = Map::new();
     out.insert("id".into(), Value::String(entity.id.clone()));
     out.insert("type".into(), document::render_types(&entity.types, ctx));
-    if !entity.scopes.is_empty() {
-        out.insert(
-            "scope".into(),
-            Value::Array(entity.scopes.iter().cloned().map(Value::String).collect()),
-        );
+    // The scope's temporal evolution is that of a Property (§4.5.6); it is not aggregated.
+    if let Some(scope) = &entity.scope {
+        let value = match reading.representation {
+            Representation::Normalized | Representation::Concise => {
+                Some(render_instances(&[scope], reading, ctx))
+            }
+            Representation::Simplified => Some(render_series(scope, reading, ctx)),
+            Representation::Aggregated => None,
+        };
+        out.extend(value.map(|v| ("scope".to_string(), v)));
     }
     let mut i = 0;
     while i < entity.series.len() {
@@ -440,9 +446,11 @@ pub async fn retrieve(
             )));
         }
     }
-    // Only attributes that the entity has never had: nothing to show (§5.7.3.4).
+    // Only attributes that the entity has never had: nothing to show (§5.7.3.4). (Having no
+    // deletions is no such sign.)
     if !reading.request.attrs.is_empty()
         && reading.request.timerel.is_none()
+        && reading.request.time_property != TimeProperty::DeletedAt
         && entity.series.is_empty()
     {
         return Err(Problem::not_found_detail(format!(
@@ -467,85 +475,40 @@ pub async fn retrieve(
 
 /// The entity selection of a temporal query (§6.18.3.2); `attrs` goes to the temporal
 /// request, not here.
-fn selection(
+fn entity_selection(
     params: &[(String, String)],
     ctx: &Context,
     broker: &Broker,
 ) -> Result<EntityQuery, Problem> {
-    let ids = list_param(params, "id");
-    for id in &ids {
-        check_id(id)?;
-    }
-    let id_pattern = param(params, "idPattern").map(str::to_string);
-    let types = match param(params, "type") {
-        Some(selection) => Some(
-            typesel::parse(selection)
-                .map_err(|e| Problem::bad_request_data(format!("type: {e}")))?
-                .into_iter()
-                .map(|group| group.iter().map(|t| ctx.expand(t)).collect())
-                .collect(),
-        ),
-        None => None,
-    };
-    let q = match param(params, "q") {
-        Some(text) => {
-            Some(q::parse(text).map_err(|e| Problem::bad_request_data(format!("q: {e}")))?)
-        }
-        None => None,
-    };
-    let geo = match (
-        param(params, "georel"),
-        param(params, "geometry"),
-        param(params, "coordinates"),
-    ) {
-        (None, None, None) => None,
-        (Some(georel), Some(geometry), Some(coordinates)) => {
-            let query = geo::parse(georel, geometry, coordinates)
-                .map_err(|e| Problem::bad_request_data(format!("geo-query: {e}")))?;
-            let property = param(params, "geoproperty")
-                .map(|g| ctx.expand(g))
-                .unwrap_or_else(|| LOCATION.to_string());
-            Some((query, property))
-        }
-        _ => {
-            return Err(Problem::bad_request_data(
-                "a geo-query needs georel, geometry and coordinates together",
-            ))
-        }
-    };
+    let selection = selection::parse(params, ctx)?;
     let negotiate::Paging {
         limit,
         offset,
         count,
     } = negotiate::paging(params, broker)?;
-    if let Some(csf) = param(params, "csf") {
-        q::parse(csf).map_err(|e| Problem::bad_request_data(format!("csf: {e}")))?;
-    }
     // §5.7.4.4: ids alone, or attrs and q that name only system attributes, do not restrict
     // enough.
-    let restricted = types.is_some()
-        || list_param(params, "attrs")
-            .iter()
-            .any(|a| !crate::entities::SYSTEM_NAMES.contains(&a.as_str()))
-        || q.as_ref()
-            .is_some_and(crate::entities::names_user_attribute)
-        || geo.is_some()
-        || param(params, "local") == Some("true");
+    let restricted = selection.types.is_some()
+        || selection.all_types
+        || selection.names_user_attribute()
+        || selection.geo.is_some()
+        || selection.local == Some(true);
     if !restricted {
         return Err(Problem::bad_request_data(
             "a temporal query needs at least one of type, attrs, q or a geo-query (system attributes alone do not count)",
         ));
     }
     Ok(EntityQuery {
-        ids,
-        id_pattern,
-        types,
+        ids: selection.ids,
+        id_pattern: selection.id_pattern,
+        types: selection.types,
         attrs: Vec::new(),
-        q,
-        geo,
+        q: selection.q,
+        geo: selection.geo,
         limit,
         offset,
         count,
+        scope_q: selection.scope_q,
         ..EntityQuery::default()
     })
 }
@@ -737,7 +700,7 @@ async fn run_query(
              endTimeAt for between)",
         ));
     }
-    let query = selection(&params, &rc.ctx, broker)?;
+    let query = entity_selection(&params, &rc.ctx, broker)?;
     let ctx = rc.ctx.clone();
     let expand = move |term: &str| ctx.expand(term);
     let page = broker

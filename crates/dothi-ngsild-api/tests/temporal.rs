@@ -708,14 +708,25 @@ async fn bad_temporal_requests_are_refused_with_problem_details() {
                 bad("a temporal query needs at least one of type, attrs, q or a geo-query (system attributes alone do not count)"),
             ),
             (
-                format!("{T}/{KIM_LONG}?timeproperty=modifiedAt"),
+                format!(
+                    "{T}/{KIM_LONG}?timeproperty=modifiedAt&options=aggregatedValues\
+                     &aggrMethods=avg"
+                ),
                 problem(
                     "OperationNotSupported",
                     "Operation not supported",
                     422,
-                    "timeproperty=modifiedAt is not supported: the history is indexed on \
-                     observedAt only",
+                    "aggregatedValues are computed on observedAt only, not on modifiedAt",
                 ),
+            ),
+            (
+                format!("{T}/{KIM_LONG}?timeproperty=sentAt"),
+                bad("timeproperty must be observedAt, createdAt, modifiedAt or deletedAt, not \
+                     sentAt"),
+            ),
+            (
+                format!("{T}?type=RiverGauge&scopeQ=Hue&timerel=after&timeAt={}", at("00:00")),
+                bad("scopeQ: a scope starts with '/', not 'Hue' (position 0 of 'Hue')"),
             ),
             (
                 format!("{T}/{KIM_LONG}?options=temporalValues,bogus"),
@@ -1048,5 +1059,555 @@ async fn one_instance_of_the_history_can_be_deleted_by_its_instance_id() {
                 "the instanceId 'not-a-uri' is not a URI"
             )
         );
+    }
+}
+
+/// The time member `name` of the instances of `attr` in a normalized temporal entity.
+fn times_of(body: &Value, attr: &str, name: &str) -> Vec<Value> {
+    body[attr]
+        .as_array()
+        .unwrap_or_else(|| panic!("{attr} in {body}"))
+        .iter()
+        .map(|i| i[name].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn scope_changes_through_the_entity_api_are_instances_of_the_scope_property() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let id = "urn:ngsi-ld:RiverGauge:DapDa";
+        let gauge = json!({"id": id, "type": "RiverGauge", "scope": "/Hue/PhuXuan",
+            "waterLevel": {"type": "Property", "value": 1.0, "observedAt": at("10:00")}});
+        let created = app.json("POST", "/ngsi-ld/v1/entities", &gauge).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        // Merge-patch replaces the scope; an update of an attribute alone leaves it.
+        let merged = app
+            .json(
+                "PATCH",
+                &format!("/ngsi-ld/v1/entities/{id}"),
+                &json!({"scope": ["/Hue/ThuanHoa", "/Hue/Flood"]}),
+            )
+            .await;
+        assert_eq!(merged.status, StatusCode::NO_CONTENT, "{:?}", merged.body);
+        let level = json!({"type": "Property", "value": 1.5, "observedAt": at("11:00")});
+        let patched = app
+            .json(
+                "PATCH",
+                &format!("/ngsi-ld/v1/entities/{id}/attrs/waterLevel"),
+                &level,
+            )
+            .await;
+        assert_eq!(patched.status, StatusCode::NO_CONTENT, "{:?}", patched.body);
+
+        let read = app
+            .get(&format!("{T}/{id}?options=sysAttrs&attrs=waterLevel"))
+            .await;
+        assert_eq!(read.status, StatusCode::OK, "{:?}", read.body);
+        let body = without_instance_ids(read.body);
+        // Each scope instance is observed when it was set: observedAt copies modifiedAt.
+        let set = times_of(&body, "scope", "modifiedAt");
+        let levels = times_of(&body, "waterLevel", "modifiedAt");
+        let created_at = times_of(&body, "waterLevel", "createdAt");
+        assert_eq!(
+            body,
+            json!({"id": id, "type": "RiverGauge",
+            "scope": [
+                {"type": "Property", "value": "/Hue/PhuXuan", "observedAt": set[0],
+                 "createdAt": set[0], "modifiedAt": set[0]},
+                {"type": "Property", "value": ["/Hue/ThuanHoa", "/Hue/Flood"],
+                 "observedAt": set[1], "createdAt": set[1], "modifiedAt": set[1]}
+            ],
+            "waterLevel": [
+                {"type": "Property", "value": 1.0, "observedAt": at("10:00"),
+                 "createdAt": created_at[0], "modifiedAt": levels[0]},
+                {"type": "Property", "value": 1.5, "observedAt": at("11:00"),
+                 "createdAt": created_at[1], "modifiedAt": levels[1]}
+            ]})
+        );
+        assert!(set[0].as_str() < set[1].as_str(), "{set:?}");
+
+        let values = app
+            .get(&format!("{T}/{id}?options=temporalValues&attrs=waterLevel"))
+            .await;
+        assert_eq!(
+            values.body,
+            json!({"id": id, "type": "RiverGauge",
+                "scope": {"type": "Property", "values": [
+                    ["/Hue/PhuXuan", set[0]], [["/Hue/ThuanHoa", "/Hue/Flood"], set[1]]
+                ]},
+                "waterLevel": {"type": "Property",
+                    "values": [[1.0, at("10:00")], [1.5, at("11:00")]]}})
+        );
+        // pick/omit treat the scope as a member of the entity.
+        let omitted = app
+            .get(&format!(
+                "{T}/{id}?options=temporalValues&omit=scope,waterLevel"
+            ))
+            .await;
+        assert_eq!(omitted.body, json!({"id": id, "type": "RiverGauge"}));
+    }
+}
+
+/// Gauges written through the temporal API with the temporal evolution of their scope, for
+/// scopeQ over the window 12:00–13:00.
+async fn seed_scoped(app: &App) {
+    let gauge = |name: &str, scope: Value, levels: &[(&str, f64)]| {
+        let mut g = json!({"id": format!("urn:ngsi-ld:RiverGauge:{name}"), "type": "RiverGauge",
+            "waterLevel": levels.iter().map(|(t, v)| json!(
+                {"type": "Property", "value": v, "observedAt": at(t)})).collect::<Vec<_>>()});
+        if !scope.is_null() {
+            g["scope"] = scope;
+        }
+        g
+    };
+    let scope = |v: Value, t: &str| json!({"type": "Property", "value": v, "observedAt": at(t)});
+    for g in [
+        // Scoped before the window.
+        gauge(
+            "KimLong",
+            json!([scope(json!("/Hue/PhuXuan"), "10:00")]),
+            &[("12:05", 2.0)],
+        ),
+        gauge(
+            "PhuOc",
+            json!([scope(json!(["/Hue/ThuanHoa"]), "10:00")]),
+            &[("12:05", 3.0)],
+        ),
+        // Never scoped.
+        gauge("DapDa", Value::Null, &[("12:05", 4.0)]),
+        // Scoped during the window.
+        gauge(
+            "TrangTien",
+            json!([scope(json!("/Hue/Flood"), "12:10")]),
+            &[("12:05", 5.0), ("12:15", 5.5)],
+        ),
+        // Re-scoped during the window.
+        gauge(
+            "BaoVinh",
+            json!([
+                scope(json!("/Hue/PhuXuan"), "10:00"),
+                scope(json!("/Hue/ThuanHoa"), "12:30")
+            ]),
+            &[("12:15", 6.0), ("12:45", 6.5)],
+        ),
+        // Scoped only after the window.
+        gauge(
+            "ConHen",
+            json!([{"value": "/Hue/Late", "observedAt": at("14:00")}]),
+            &[("12:05", 7.0)],
+        ),
+    ] {
+        let created = app.json("POST", T, &g).await;
+        assert_eq!(
+            created.status,
+            StatusCode::CREATED,
+            "{g}: {:?}",
+            created.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn scope_q_selects_entities_and_instances_by_the_scope_valid_at_their_time() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        seed_scoped(&app).await;
+        let window = format!(
+            "type=RiverGauge&timerel=between&timeAt={}&endTimeAt={}&options=temporalValues",
+            at("12:00"),
+            at("13:00")
+        );
+        let gauge = |name: &str| format!("urn:ngsi-ld:RiverGauge:{name}");
+        let query = |scope_q: &str| format!("{T}?{window}&scopeQ={scope_q}");
+
+        // The scope valid at the window's start is shown with the instances of its time.
+        let phu_xuan = app.get(&query("/Hue/PhuXuan")).await;
+        assert_eq!(phu_xuan.status, StatusCode::OK, "{:?}", phu_xuan.body);
+        assert_eq!(
+            phu_xuan.body,
+            json!([
+                {"id": gauge("BaoVinh"), "type": "RiverGauge",
+                 "scope": {"type": "Property", "values": [
+                     ["/Hue/PhuXuan", at("10:00")], ["/Hue/ThuanHoa", at("12:30")]]},
+                 "waterLevel": {"type": "Property", "values": [[6.0, at("12:15")]]}},
+                {"id": gauge("KimLong"), "type": "RiverGauge",
+                 "scope": {"type": "Property", "values": [["/Hue/PhuXuan", at("10:00")]]},
+                 "waterLevel": {"type": "Property", "values": [[2.0, at("12:05")]]}}
+            ])
+        );
+        let thuan_hoa = app.get(&query("/Hue/ThuanHoa")).await;
+        let ids = |body: &Value| -> Vec<String> {
+            body.as_array()
+                .expect("array")
+                .iter()
+                .map(|e| e["id"].as_str().unwrap_or_default().to_string())
+                .collect()
+        };
+        assert_eq!(ids(&thuan_hoa.body), [gauge("BaoVinh"), gauge("PhuOc")]);
+        assert_eq!(
+            thuan_hoa.body[0]["waterLevel"],
+            json!({"type": "Property", "values": [[6.5, at("12:45")]]})
+        );
+        // Any scope (`/#`): not the gauge never scoped, nor the one scoped after the window;
+        // the one scoped at 12:10 with its instances from then on.
+        let any = app
+            .get(&format!("{T}?{window}&scopeQ=/%23&count=true"))
+            .await;
+        assert_eq!(any.header("NGSILD-Results-Count"), Some("4"));
+        assert_eq!(
+            ids(&any.body),
+            [
+                gauge("BaoVinh"),
+                gauge("KimLong"),
+                gauge("PhuOc"),
+                gauge("TrangTien")
+            ]
+        );
+        assert_eq!(
+            any.body[3]["waterLevel"],
+            json!({"type": "Property", "values": [[5.5, at("12:15")]]})
+        );
+        // Alternatives, conjunctions and paging.
+        assert_eq!(
+            ids(&app.get(&query("/Hue/Flood|/Hue/PhuXuan")).await.body),
+            [gauge("BaoVinh"), gauge("KimLong"), gauge("TrangTien")]
+        );
+        assert_eq!(
+            ids(&app.get(&query("(/Hue/PhuXuan%3B/Hue/Flood)")).await.body),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            ids(&app.get(&query("/Hue/Late")).await.body),
+            Vec::<String>::new()
+        );
+        let paged = app
+            .get(&format!(
+                "{T}?{window}&scopeQ=/Hue/%23&limit=1&offset=1&count=true"
+            ))
+            .await;
+        assert_eq!(paged.header("NGSILD-Results-Count"), Some("4"));
+        assert_eq!(ids(&paged.body), [gauge("KimLong")]);
+
+        // The current entity has the latest scope given.
+        let current = app
+            .get(&format!(
+                "/ngsi-ld/v1/entities/{}?options=keyValues",
+                gauge("BaoVinh")
+            ))
+            .await;
+        assert_eq!(
+            current.body,
+            json!({"id": gauge("BaoVinh"), "type": "RiverGauge", "scope": "/Hue/ThuanHoa",
+                   "waterLevel": 6.5})
+        );
+
+        // A scope instance is a Property with a value of scopes and an observedAt.
+        let bad = |detail: &str| problem("BadRequestData", "Bad request data", 400, detail);
+        for (scope, refusal) in [
+            (
+                json!([{"type": "Relationship", "object": "/Hue"}]),
+                bad("scope: a scope instance has only type, value and observedAt, not object"),
+            ),
+            (
+                json!([{"type": "Relationship", "value": "/Hue"}]),
+                bad("scope: a scope instance is a Property"),
+            ),
+            (
+                json!([{"observedAt": at("10:00")}]),
+                bad("scope: a scope instance needs a value"),
+            ),
+            (
+                json!([{"value": "/Hue", "observedAt": "yesterday"}]),
+                bad("scope: observedAt must be an ISO 8601 date-time, e.g. 2026-11-25T08:00:00Z"),
+            ),
+            (
+                json!([{"value": "Hue"}]),
+                bad(
+                    "a scope is /Level/Level…, each level a letter then letters, digits or '_', \
+                     e.g. /Hue/PhuXuan",
+                ),
+            ),
+        ] {
+            let refused = app
+                .json(
+                    "POST",
+                    T,
+                    &json!({"id": gauge("Bad"), "type": "RiverGauge", "scope": scope}),
+                )
+                .await;
+            assert_eq!(refused.body, refusal, "{scope}");
+        }
+        assert_eq!(
+            app.get(&format!("/ngsi-ld/v1/entities/{}", gauge("Bad")))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+    }
+}
+
+#[tokio::test]
+async fn deleting_attributes_and_the_scope_records_deleted_at_instances() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let id = "urn:ngsi-ld:RiverGauge:KimLong";
+        let gauge = json!({"id": id, "type": "RiverGauge",
+            "scope": ["/Hue/PhuXuan", "/Hue/Flood"],
+            "waterLevel": [
+                {"type": "Property", "value": 2.0, "observedAt": at("00:00")},
+                {"type": "Property", "value": 2.5, "observedAt": at("01:00")}
+            ],
+            "refDevice": {"type": "Relationship", "object": "urn:ngsi-ld:Device:kl-01",
+                          "observedAt": at("00:00")},
+            "name": {"type": "LanguageProperty", "languageMap": {"vi": "Kim Long", "en": "Kim Long"},
+                     "observedAt": at("00:00")},
+            "status": {"type": "Property", "value": "normal", "observedAt": at("00:00")}
+        });
+        assert_eq!(
+            app.json("POST", T, &gauge).await.status,
+            StatusCode::CREATED
+        );
+        for attr in ["waterLevel", "refDevice", "name", "scope"] {
+            let deleted = app
+                .send(
+                    "DELETE",
+                    &format!("/ngsi-ld/v1/entities/{id}/attrs/{attr}"),
+                    &[],
+                    None,
+                )
+                .await;
+            assert_eq!(
+                deleted.status,
+                StatusCode::NO_CONTENT,
+                "{attr}: {:?}",
+                deleted.body
+            );
+        }
+
+        let read = app.get(&format!("{T}/{id}?timeproperty=deletedAt")).await;
+        assert_eq!(read.status, StatusCode::OK, "{:?}", read.body);
+        let mut seen = Vec::new();
+        for attr in ["waterLevel", "refDevice", "name", "scope"] {
+            let instance_id = read.body[attr][0]["instanceId"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                instance_id.starts_with("urn:ngsi-ld:instance:deletion-"),
+                "{instance_id}"
+            );
+            seen.push(instance_id.to_string());
+        }
+        let body = without_instance_ids(read.body);
+        let when = |attr: &str| times_of(&body, attr, "deletedAt")[0].clone();
+        assert_eq!(
+            body,
+            json!({"id": id, "type": "RiverGauge",
+                "name": [{"type": "LanguageProperty",
+                          "languageMap": {"@none": "urn:ngsi-ld:null"},
+                          "deletedAt": when("name")}],
+                "refDevice": [{"type": "Relationship", "object": "urn:ngsi-ld:null",
+                               "deletedAt": when("refDevice")}],
+                "scope": [{"type": "Property", "value": [], "deletedAt": when("scope")}],
+                "waterLevel": [{"type": "Property", "value": "urn:ngsi-ld:null",
+                                "deletedAt": when("waterLevel")}]})
+        );
+        let values = app
+            .get(&format!(
+                "{T}/{id}?timeproperty=deletedAt&options=temporalValues&attrs=waterLevel,name"
+            ))
+            .await;
+        assert_eq!(
+            values.body,
+            json!({"id": id, "type": "RiverGauge",
+                "name": {"type": "LanguageProperty", "languageMaps": [
+                    [{"languageMap": {"@none": "urn:ngsi-ld:null"}}, when("name")]]},
+                "scope": {"type": "Property", "values": [[[], when("scope")]]},
+                "waterLevel": {"type": "Property",
+                    "values": [["urn:ngsi-ld:null", when("waterLevel")]]}})
+        );
+        // A window on deletedAt: nothing was deleted before the gauge was written.
+        let before = app
+            .get(&format!(
+                "{T}/{id}?timeproperty=deletedAt&timerel=before&timeAt={}",
+                at("00:00")
+            ))
+            .await;
+        assert_eq!(before.body, json!({"id": id, "type": "RiverGauge"}));
+        // Reads on observedAt show the instances, not their deletions; the scope was set when
+        // the gauge was written.
+        let observed = app
+            .get(&format!("{T}/{id}?options=temporalValues&attrs=waterLevel"))
+            .await;
+        let set = observed.body["scope"]["values"][0][1].clone();
+        assert_eq!(
+            observed.body,
+            json!({"id": id, "type": "RiverGauge",
+                "scope": {"type": "Property",
+                    "values": [[["/Hue/PhuXuan", "/Hue/Flood"], set]]},
+                "waterLevel": {"type": "Property",
+                    "values": [[2.0, at("00:00")], [2.5, at("01:00")]]}})
+        );
+        assert!(
+            set.as_str() <= when("scope").as_str(),
+            "{set} {}",
+            when("scope")
+        );
+        // A deletion is an instance of the evolution: it can itself be deleted.
+        let removed = app
+            .send(
+                "DELETE",
+                &format!("{T}/{id}/attrs/waterLevel/{}", seen[0]),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(removed.status, StatusCode::NO_CONTENT, "{:?}", removed.body);
+        let again = app
+            .send(
+                "DELETE",
+                &format!("{T}/{id}/attrs/waterLevel/{}", seen[0]),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::NOT_FOUND);
+        let left = app
+            .get(&format!("{T}/{id}?timeproperty=deletedAt&attrs=waterLevel"))
+            .await;
+        assert_eq!(
+            without_instance_ids(left.body),
+            json!({"id": id, "type": "RiverGauge",
+                "scope": [{"type": "Property", "value": [], "deletedAt": when("scope")}]})
+        );
+
+        // Deleting the entity records the deletion of what it had left; the temporal API no
+        // longer finds it (404), and a new entity with that id sees its past.
+        let gone = app
+            .send("DELETE", &format!("/ngsi-ld/v1/entities/{id}"), &[], None)
+            .await;
+        assert_eq!(gone.status, StatusCode::NO_CONTENT, "{:?}", gone.body);
+        assert_eq!(
+            app.get(&format!("{T}/{id}?timeproperty=deletedAt"))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        let again = json!({"id": id, "type": "RiverGauge"});
+        assert_eq!(
+            app.json("POST", "/ngsi-ld/v1/entities", &again)
+                .await
+                .status,
+            StatusCode::CREATED
+        );
+        let past = app
+            .get(&format!("{T}/{id}?timeproperty=deletedAt&attrs=status"))
+            .await;
+        let body = without_instance_ids(past.body);
+        assert_eq!(
+            body,
+            json!({"id": id, "type": "RiverGauge",
+                "scope": [{"type": "Property", "value": [], "deletedAt": when("scope")}],
+                "status": [{"type": "Property", "value": "urn:ngsi-ld:null",
+                            "deletedAt": times_of(&body, "status", "deletedAt")[0]}]})
+        );
+        // The temporal delete erases the history and the deletions alike.
+        let erased = app.send("DELETE", &format!("{T}/{id}"), &[], None).await;
+        assert_eq!(erased.status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            app.json("POST", T, &again).await.status,
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            app.get(&format!("{T}/{id}?timeproperty=deletedAt"))
+                .await
+                .body,
+            json!({"id": id, "type": "RiverGauge"})
+        );
+    }
+}
+
+#[tokio::test]
+async fn created_at_and_modified_at_select_and_order_instances_by_those_times() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let id = "urn:ngsi-ld:RiverGauge:TrangTien";
+        let gauge = json!({"id": id, "type": "RiverGauge",
+            "waterLevel": {"type": "Property", "value": 1.0, "observedAt": at("10:00")}});
+        let created = app.json("POST", "/ngsi-ld/v1/entities", &gauge).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        // A late reading: observed before the first one, written after it.
+        let late = json!({"type": "Property", "value": 0.5, "observedAt": at("09:00")});
+        let path = format!("/ngsi-ld/v1/entities/{id}/attrs/waterLevel");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        assert_eq!(
+            app.json("PATCH", &path, &late).await.status,
+            StatusCode::NO_CONTENT
+        );
+
+        let observed = app.get(&format!("{T}/{id}?options=temporalValues")).await;
+        assert_eq!(
+            observed.body["waterLevel"]["values"],
+            json!([[0.5, at("09:00")], [1.0, at("10:00")]])
+        );
+        let modified = app
+            .get(&format!(
+                "{T}/{id}?timeproperty=modifiedAt&timerel=after&timeAt=2000-01-01T00:00:00Z"
+            ))
+            .await;
+        let body = without_instance_ids(modified.body);
+        let times = times_of(&body, "waterLevel", "modifiedAt");
+        assert!(times[0].as_str() < times[1].as_str(), "{times:?}");
+        assert_eq!(
+            body,
+            json!({"id": id, "type": "RiverGauge", "waterLevel": [
+                {"type": "Property", "value": 1.0, "observedAt": at("10:00"),
+                 "modifiedAt": times[0]},
+                {"type": "Property", "value": 0.5, "observedAt": at("09:00"),
+                 "modifiedAt": times[1]}
+            ]})
+        );
+        let last = app
+            .get(&format!(
+                "{T}/{id}?timeproperty=modifiedAt&lastN=1&options=temporalValues"
+            ))
+            .await;
+        assert_eq!(
+            last.body["waterLevel"],
+            json!({"type": "Property", "values": [[0.5, times[1]]]})
+        );
+        let first_written = app
+            .get(&format!(
+                "{T}/{id}?timeproperty=modifiedAt&timerel=before&timeAt={}\
+                 &options=temporalValues",
+                times[1].as_str().unwrap_or_default()
+            ))
+            .await;
+        assert_eq!(
+            first_written.body["waterLevel"],
+            json!({"type": "Property", "values": [[1.0, times[0]]]})
+        );
+        // createdAt is the attribute's creation: both instances have the same one.
+        let created = app
+            .get(&format!(
+                "{T}?type=RiverGauge&timeproperty=createdAt&timerel=after\
+                 &timeAt=2000-01-01T00:00:00Z&options=temporalValues"
+            ))
+            .await;
+        assert_eq!(created.status, StatusCode::OK, "{:?}", created.body);
+        let values = created.body[0]["waterLevel"]["values"].clone();
+        assert_eq!(values[0][1], values[1][1], "{values}");
+        assert_eq!(
+            created.body,
+            json!([{"id": id, "type": "RiverGauge", "waterLevel": {"type": "Property",
+                "values": [[1.0, values[0][1]], [0.5, values[0][1]]]}}])
+        );
+        let none = app
+            .get(&format!(
+                "{T}?type=RiverGauge&timeproperty=createdAt&timerel=before\
+                 &timeAt=2000-01-01T00:00:00Z"
+            ))
+            .await;
+        assert_eq!(none.body, json!([]));
     }
 }

@@ -40,6 +40,15 @@ fn check_expires_at(value: &Value) -> Result<()> {
 /// The NGSI-LD null of merge-patch (§4.5.? "urn:ngsi-ld:null" deletes an attribute).
 pub const NGSI_LD_NULL: &str = "urn:ngsi-ld:null";
 
+/// The payload that marks a deleted instance of an attribute of this kind (in notifications
+/// and the temporal evolution): the NGSI-LD Null, in a language map for a LanguageProperty.
+pub fn null_payload(kind: AttributeKind) -> Value {
+    match kind {
+        AttributeKind::LanguageProperty => serde_json::json!({"@none": NGSI_LD_NULL}),
+        _ => Value::String(NGSI_LD_NULL.into()),
+    }
+}
+
 /// Why a document was refused. The variants are the ETSI problem types.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DocumentError {
@@ -279,6 +288,14 @@ fn scopes(object: &Map<String, Value>) -> Result<Option<Vec<String>>> {
         })
         .collect::<Result<Vec<_>>>()
         .map(Some)
+}
+
+/// The scopes of a `scope` member's value (§4.18): one scope or an array of them (empty: no
+/// scope).
+pub fn parse_scope_value(value: &Value) -> Result<Vec<String>> {
+    let mut object = Map::new();
+    object.insert("scope".into(), value.clone());
+    Ok(scopes(&object)?.unwrap_or_default())
 }
 
 /// A scope (§4.18): `/` then levels separated by `/`, each a letter then letters, digits, `_`.

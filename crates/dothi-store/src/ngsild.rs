@@ -41,6 +41,10 @@
 //! returned); the series, or the halves of a single series, are shared between two
 //! connections. About 0.1 s for a million instances, where a `GROUP BY` took a second.
 //!
+//! Deletions of attribute instances (the temporal API's `deletedAt` instances) are rare and
+//! live in `ngsild_deletions`, apart from the history: reads on `observed_at` and aggregation
+//! never meet them, and the history's index stays as narrow as it is.
+//!
 //! # Change log
 //!
 //! Every modification appends its notes to `ngsild_changes`; a subscription processor follows
@@ -141,7 +145,9 @@ impl IndexEntry {
     }
 }
 
-/// One attribute instance at one time, appended to the history.
+/// One attribute instance at one time, appended to the history. A deletion (see
+/// [`Change::Put`]) is one too: `observed_at` is then the time of the deletion, and `num` is
+/// not stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HistoryEntry {
     pub entity_id: String,
@@ -155,7 +161,9 @@ pub struct HistoryEntry {
     pub instance: String,
 }
 
-/// A history instance as read back; `seq` identifies it (insertion order).
+/// A history instance as read back; `seq` identifies it (insertion order). Read from
+/// [`Store::ngsild_deletions`], `seq` numbers the deletions (a sequence of their own) and
+/// `observed_at` is the time of the deletion.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HistoryRow {
     pub seq: i64,
@@ -198,14 +206,20 @@ pub struct ChangeRow {
 /// The broker's decision for one item of [`Store::ngsild_modify`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
-    /// Create or replace the entity; append the history entries and the note.
+    /// Create or replace the entity; append the history entries, the deletions (see
+    /// [`Store::ngsild_deletions`]) and the note.
     Put {
         record: EntityRecord,
         history: Vec<HistoryEntry>,
+        deletions: Vec<HistoryEntry>,
         note: ChangeNote,
     },
-    /// Delete the entity (its history stays: see [`Store::ngsild_delete_history`]).
-    Delete { note: ChangeNote },
+    /// Delete the entity (its history stays: see [`Store::ngsild_delete_history`]); append
+    /// the deletions and the note.
+    Delete {
+        deletions: Vec<HistoryEntry>,
+        note: ChangeNote,
+    },
     /// Write nothing.
     Keep,
 }
@@ -867,6 +881,35 @@ async fn append_history(
     .await
 }
 
+/// Deletions go to their own table (see [`Store::ngsild_deletions`]); most changes have none.
+async fn append_deletions(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    entries: &[HistoryEntry],
+) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut vals = Vec::with_capacity(entries.len() * 5);
+    for e in entries {
+        vals.extend([
+            Val::S(e.entity_id.clone()),
+            Val::S(e.attr.clone()),
+            Val::S(e.dataset_id.clone().unwrap_or_default()),
+            Val::I(e.observed_at),
+            Val::S(e.instance.clone()),
+        ]);
+    }
+    insert_rows(
+        conn,
+        backend,
+        "INSERT INTO ngsild_deletions (entity_id, attr, dataset_id, deleted_at, instance)",
+        5,
+        &vals,
+    )
+    .await
+}
+
 async fn append_changes(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -1313,6 +1356,7 @@ impl Store {
 
         let mut results = Vec::with_capacity(ids.len());
         let mut history = Vec::new();
+        let mut deleted = Vec::new();
         let mut notes = Vec::new();
         for id in ids {
             let slot = slots.entry(id.as_str()).or_insert_with(|| Slot {
@@ -1329,6 +1373,7 @@ impl Store {
                         Change::Put {
                             record,
                             history: h,
+                            deletions,
                             note,
                         } => {
                             debug_assert_eq!(record.id, *id, "a Put keeps the entity id");
@@ -1353,11 +1398,13 @@ impl Store {
                                 bbox: record.bbox,
                             });
                             history.extend(h);
+                            deleted.extend(deletions);
                             notes.push(note);
                         }
-                        Change::Delete { note } => {
+                        Change::Delete { deletions, note } => {
                             slot.current = None;
                             slot.pending = Some(Pending::Delete);
+                            deleted.extend(deletions);
                             notes.push(note);
                         }
                     }
@@ -1384,6 +1431,7 @@ impl Store {
         }
         write_entities(&mut tx, self.db.backend, &deletes, &puts).await?;
         append_history(tx.conn(), self.db.backend, &history).await?;
+        append_deletions(tx.conn(), self.db.backend, &deleted).await?;
         append_changes(tx.conn(), self.db.backend, &notes).await?;
         tx.commit().await?;
         Ok(results)
@@ -1622,6 +1670,96 @@ impl Store {
         Ok(out)
     }
 
+    /// The deletions recorded by [`Change::Put`] and [`Change::Delete`] (the temporal API's
+    /// `timeproperty=deletedAt`), read like [`Store::ngsild_history`]: `[from, to)` is on the
+    /// time of the deletion, and the rows are ordered by entity, attribute, datasetId (default
+    /// first), time and sequence. Deletions are few: `last_n`/`first_n` are applied here.
+    pub async fn ngsild_deletions(&self, filter: &HistoryFilter) -> Result<Vec<HistoryRow>> {
+        let backend = self.db.backend;
+        let mut conn = self.db.pool.acquire().await?;
+        let all = [None];
+        let id_chunks: Vec<Option<&[String]>> = if filter.entity_ids.is_empty() {
+            all.to_vec()
+        } else {
+            filter
+                .entity_ids
+                .chunks(MAX_BINDS.saturating_sub(filter.attrs.len() + 2).max(1))
+                .map(Some)
+                .collect()
+        };
+        let mut rows = Vec::new();
+        for ids in id_chunks {
+            let mut b = Binds::new(backend);
+            let mut sql = String::from(
+                "SELECT seq, entity_id, attr, dataset_id, deleted_at, instance \
+                 FROM ngsild_deletions WHERE 1 = 1",
+            );
+            if let Some(ids) = ids {
+                let list = b.list(ids.iter().map(|s| Val::S(s.clone())));
+                sql.push_str(&format!(" AND entity_id IN {list}"));
+            }
+            if !filter.attrs.is_empty() {
+                let list = b.list(filter.attrs.iter().map(|s| Val::S(s.clone())));
+                sql.push_str(&format!(" AND attr IN {list}"));
+            }
+            if let Some(from) = filter.from {
+                sql.push_str(&format!(" AND deleted_at >= {}", b.push(Val::I(from))));
+            }
+            if let Some(to) = filter.to {
+                sql.push_str(&format!(" AND deleted_at < {}", b.push(Val::I(to))));
+            }
+            let found = bind_all(sqlx::query(&sql).persistent(false), &b.vals)
+                .fetch_all(&mut *conn)
+                .await?;
+            rows.extend(found.iter().map(|r| {
+                let dataset: String = r.get(3);
+                HistoryRow {
+                    seq: r.get(0),
+                    entity_id: r.get(1),
+                    attr: r.get(2),
+                    dataset_id: (!dataset.is_empty()).then_some(dataset),
+                    observed_at: r.get(4),
+                    num: None,
+                    instance: r.get(5),
+                }
+            }));
+        }
+        // Sorted here rather than in SQL: the chunks' rows interleave.
+        rows.sort_by(|a, b| {
+            (&a.entity_id, &a.attr, &a.dataset_id, a.observed_at, a.seq).cmp(&(
+                &b.entity_id,
+                &b.attr,
+                &b.dataset_id,
+                b.observed_at,
+                b.seq,
+            ))
+        });
+        let bounded = match (filter.last_n, filter.first_n) {
+            (Some(n), _) => Some((n, true)),
+            (None, Some(n)) => Some((n, false)),
+            (None, None) => None,
+        };
+        let Some((n, last)) = bounded else {
+            return Ok(rows);
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        let mut start = 0;
+        while start < rows.len() {
+            let key = |r: &HistoryRow| (r.entity_id.clone(), r.attr.clone(), r.dataset_id.clone());
+            let first = key(&rows[start]);
+            let end = start + rows[start..].iter().take_while(|r| key(r) == first).count();
+            let series = &rows[start..end];
+            let keep = (n as usize).min(series.len());
+            if last {
+                out.extend_from_slice(&series[series.len() - keep..]);
+            } else {
+                out.extend_from_slice(&series[..keep]);
+            }
+            start = end;
+        }
+        Ok(out)
+    }
+
     /// Aggregates per series and bucket, over the numeric values of the history; empty
     /// buckets are left out. Ordered like [`Store::ngsild_history`], then by bucket.
     pub async fn ngsild_aggregate(&self, filter: &AggregateFilter) -> Result<Vec<AggregateBucket>> {
@@ -1807,8 +1945,8 @@ impl Store {
         Ok(span)
     }
 
-    /// Retention: delete history observed before `older_than_ms`; returns the instances
-    /// deleted.
+    /// Retention: delete history observed before `older_than_ms`, and deletions recorded
+    /// before it; returns the instances deleted.
     pub async fn ngsild_purge_history(&self, older_than_ms: i64) -> Result<u64> {
         let mut tx = self.db.begin_write().await?;
         // Through the series, so that each series is one range of the index.
@@ -1820,8 +1958,13 @@ impl Store {
         .execute(tx.conn())
         .await?
         .rows_affected();
+        let d = sqlx::query("DELETE FROM ngsild_deletions WHERE deleted_at < $1")
+            .bind(older_than_ms)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
         tx.commit().await?;
-        Ok(n)
+        Ok(n + d)
     }
 
     /// Delete the history instance `seq` of the attribute `attr` of an entity; false when the
@@ -1854,8 +1997,8 @@ impl Store {
         Ok(deleted > 0)
     }
 
-    /// Delete the history of an entity (or of one of its attributes, every datasetId);
-    /// returns the instances deleted.
+    /// Delete the history of an entity (or of one of its attributes, every datasetId), its
+    /// deletions included; returns the instances deleted.
     pub async fn ngsild_delete_history(&self, entity_id: &str, attr: Option<&str>) -> Result<u64> {
         let mut tx = self.db.begin_write().await?;
         let attrs: Vec<String> = attr.map(str::to_string).into_iter().collect();
@@ -1864,8 +2007,46 @@ impl Store {
         let sids: Vec<i64> = series.iter().map(|s| s.sid).collect();
         let n = delete_in(tx.conn(), backend, "ngsild_history", "sid", &sids).await?;
         delete_in(tx.conn(), backend, "ngsild_series", "sid", &sids).await?;
+        let d = match attr {
+            Some(attr) => {
+                sqlx::query("DELETE FROM ngsild_deletions WHERE entity_id = $1 AND attr = $2")
+                    .bind(entity_id)
+                    .bind(attr)
+                    .execute(tx.conn())
+                    .await?
+            }
+            None => {
+                sqlx::query("DELETE FROM ngsild_deletions WHERE entity_id = $1")
+                    .bind(entity_id)
+                    .execute(tx.conn())
+                    .await?
+            }
+        }
+        .rows_affected();
         tx.commit().await?;
-        Ok(n)
+        Ok(n + d)
+    }
+
+    /// Delete the deletion `seq` (see [`Store::ngsild_deletions`]) of the attribute `attr` of
+    /// an entity; false when there is no such deletion.
+    pub async fn ngsild_delete_deletion(
+        &self,
+        entity_id: &str,
+        attr: &str,
+        seq: i64,
+    ) -> Result<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let n = sqlx::query(
+            "DELETE FROM ngsild_deletions WHERE entity_id = $1 AND attr = $2 AND seq = $3",
+        )
+        .bind(entity_id)
+        .bind(attr)
+        .bind(seq)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n > 0)
     }
 
     /// Change log rows after `seq`, in order.

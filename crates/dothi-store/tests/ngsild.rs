@@ -66,6 +66,7 @@ fn put(record: EntityRecord, history: Vec<HistoryEntry>, op: &str) -> Change {
             previous: None,
         },
         history,
+        deletions: Vec::new(),
         record,
     }
 }
@@ -241,6 +242,7 @@ async fn deleting_an_entity_removes_its_type_and_index_rows() {
                 |id, current| match current {
                     Some(_) => Ok((
                         Change::Delete {
+                            deletions: Vec::new(),
                             note: note(id, "delete", &[], None),
                         },
                         (),
@@ -1159,6 +1161,147 @@ fn bucket(start: i64, count: u64, nums: &[f64], want: Aggregates) -> AggregateBu
 }
 
 #[tokio::test]
+async fn deletions_are_kept_apart_from_the_history_and_deleted_with_it() {
+    for backend in BACKENDS {
+        let db = TestDb::new(backend).await;
+        let store = db.store().await;
+        let gone = |id: &str, attr: &str, dataset: Option<&str>, at: i64| HistoryEntry {
+            num: None,
+            instance: format!(r#"{{"value":"urn:ngsi-ld:null","deletedAt":{at}}}"#),
+            ..reading(id, attr, dataset, at, None)
+        };
+        let kept = reading("urn:g", "level", None, 100, Some(1.0));
+        let (k, d1) = (kept.clone(), gone("urn:g", "level", Some("urn:ds:b"), 200));
+        store
+            .ngsild_modify(&ids(&["urn:g"]), |id, _| {
+                let r = record(id, &["Gauge"], vec![num("level", 1.0)], None, 200);
+                let Change::Put { record, note, .. } = put(r, Vec::new(), "update") else {
+                    unreachable!()
+                };
+                let change = Change::Put {
+                    record,
+                    history: vec![k.clone()],
+                    deletions: vec![d1.clone()],
+                    note,
+                };
+                Ok::<_, ()>((change, ()))
+            })
+            .await
+            .unwrap();
+        let (d2, d3) = (
+            gone("urn:g", "level", None, 300),
+            gone("urn:g", "alarm", None, 300),
+        );
+        store
+            .ngsild_modify(&ids(&["urn:g"]), |id, _| {
+                let change = Change::Delete {
+                    deletions: vec![d2.clone(), d3.clone()],
+                    note: note(id, "delete", &[], None),
+                };
+                Ok::<_, ()>((change, ()))
+            })
+            .await
+            .unwrap();
+        // The history holds only the instance; aggregation counts only it.
+        let history = store
+            .ngsild_history(&HistoryFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(history.len(), 1, "{backend:?}");
+        assert_eq!(history[0].instance, kept.instance);
+
+        let all = store
+            .ngsild_deletions(&HistoryFilter::default())
+            .await
+            .unwrap();
+        let seq_of = |e: &HistoryEntry| {
+            all.iter()
+                .find(|r| r.attr == e.attr && r.dataset_id == e.dataset_id)
+                .unwrap()
+                .seq
+        };
+        // Entity, attribute (alarm < level), default instance first, then time.
+        let expected = [
+            row(seq_of(&d3), &d3),
+            row(seq_of(&d2), &d2),
+            row(seq_of(&d1), &d1),
+        ];
+        assert_eq!(all, expected, "{backend:?}");
+        let level_of_g = |from, to, last_n, first_n| HistoryFilter {
+            entity_ids: ids(&["urn:g"]),
+            attrs: vec![iri("level")],
+            from,
+            to,
+            last_n,
+            first_n,
+        };
+        for (filter, rows) in [
+            (level_of_g(None, None, None, None), &expected[1..]),
+            (level_of_g(Some(250), None, None, None), &expected[1..2]),
+            (level_of_g(None, Some(250), None, None), &expected[2..]),
+            (level_of_g(None, None, Some(1), None), &expected[1..]),
+            (level_of_g(None, None, None, Some(1)), &expected[1..]),
+        ] {
+            assert_eq!(
+                store.ngsild_deletions(&filter).await.unwrap(),
+                rows,
+                "{backend:?}: {filter:?}"
+            );
+        }
+
+        // One deletion by its number, then every deletion of an attribute with its history.
+        assert!(!store
+            .ngsild_delete_deletion("urn:g", &iri("alarm"), seq_of(&d1))
+            .await
+            .unwrap());
+        assert!(store
+            .ngsild_delete_deletion("urn:g", &iri("alarm"), seq_of(&d3))
+            .await
+            .unwrap());
+        assert_eq!(
+            store
+                .ngsild_delete_history("urn:g", Some(&iri("level")))
+                .await
+                .unwrap(),
+            3,
+            "{backend:?}: one instance and two deletions"
+        );
+        assert_eq!(
+            store
+                .ngsild_deletions(&HistoryFilter::default())
+                .await
+                .unwrap(),
+            []
+        );
+
+        // Retention purges deletions recorded before the cut-off.
+        let (old, new) = (
+            gone("urn:h", "level", None, 1_000),
+            gone("urn:h", "level", None, 5_000),
+        );
+        let both = vec![old.clone(), new.clone()];
+        store
+            .ngsild_modify(&ids(&["urn:h"]), |id, _| {
+                let change = Change::Delete {
+                    deletions: both.clone(),
+                    note: note(id, "delete", &[], None),
+                };
+                Ok::<_, ()>((change, ()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.ngsild_purge_history(2_000).await.unwrap(), 1);
+        let left = store
+            .ngsild_deletions(&HistoryFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].observed_at, 5_000);
+        assert_eq!(store.ngsild_delete_history("urn:h", None).await.unwrap(), 1);
+    }
+}
+
+#[tokio::test]
 async fn aggregation_buckets_hold_exact_counts_sums_and_extremes() {
     for backend in BACKENDS {
         let db = TestDb::new(backend).await;
@@ -1356,12 +1499,14 @@ async fn the_change_log_follows_modifications_in_order() {
                         Change::Put {
                             record: record(id, &["T"], vec![num("a", 2.0)], None, 30),
                             history: Vec::new(),
+                            deletions: Vec::new(),
                             note: note(id, "update", &["a"], Some("after")),
                         },
                         (),
                     )),
                     ("urn:2", Some(_)) => Ok((
                         Change::Delete {
+                            deletions: Vec::new(),
                             note: note(id, "delete", &[], None),
                         },
                         (),

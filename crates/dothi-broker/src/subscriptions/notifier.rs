@@ -530,13 +530,9 @@ const NGSI_LD_NULL: &str = "urn:ngsi-ld:null";
 /// A deleted instance as notifications show it: its kind and datasetId, an NGSI-LD Null
 /// payload.
 fn null_instance(was: &Attribute) -> Attribute {
-    let value = match was.kind {
-        AttributeKind::LanguageProperty => json!({"@none": NGSI_LD_NULL}),
-        _ => json!(NGSI_LD_NULL),
-    };
     Attribute {
         kind: was.kind,
-        value,
+        value: dothi_ngsild::document::null_payload(was.kind),
         observed_at: None,
         unit_code: None,
         dataset_id: was.dataset_id.clone(),
