@@ -19,7 +19,6 @@ mod document;
 mod matching;
 
 use dothi_ngsild::context::Context;
-use dothi_ngsild::document::parse_time;
 use dothi_store::ngsild_registrations::RegistrationRecord;
 use serde_json::Value;
 
@@ -350,12 +349,4 @@ fn same_entities(a: &EntityInfo, b: &EntityInfo) -> bool {
         // Two patterns (or whole types): they may select the same entities.
         (None, None) => true,
     }
-}
-
-/// `expiresAt` of a stored registration, checked against `now` (tests and the worker).
-pub fn expired(reg: &Registration, now: i64) -> bool {
-    reg.expires_at
-        .as_deref()
-        .and_then(parse_time)
-        .is_some_and(|t| t <= now)
 }
