@@ -49,6 +49,9 @@ GROUP_ROOTS = {
     "subscription": "Subscription",
     "common": "CommonResponses",
     "discovery": "Discovery",
+    "csr-registration": "Registration",
+    "csr-discovery": "Discovery",
+    "csr-subscription": "RegistrationSubscription",
 }
 GROUP_TITLES = {
     "provision": "Provision",
@@ -57,6 +60,9 @@ GROUP_TITLES = {
     "subscription": "Subscription (HTTP notifications)",
     "common": "Common responses",
     "discovery": "Consumption / Discovery",
+    "csr-registration": "Context source / Registration",
+    "csr-discovery": "Context source / Discovery",
+    "csr-subscription": "Context source / Registration subscription",
 }
 
 

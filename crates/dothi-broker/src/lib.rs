@@ -18,6 +18,7 @@ pub mod linked;
 pub mod mqtt;
 pub mod query;
 mod record;
+pub mod registrations;
 pub mod rules;
 pub mod subscriptions;
 pub mod temporal;
@@ -76,6 +77,10 @@ pub enum BrokerError {
     BadRequestData(String),
     #[error("{0}")]
     AlreadyExists(String),
+    /// 409 for a conflict other than an existing id (§5.9.2.4: exclusive and redirect
+    /// registrations that overlap each other or local entities).
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     ResourceNotFound(String),
     #[error("{0}")]
@@ -96,6 +101,7 @@ impl BrokerError {
             BrokerError::InvalidRequest(_) => "InvalidRequest",
             BrokerError::BadRequestData(_) => "BadRequestData",
             BrokerError::AlreadyExists(_) => "AlreadyExists",
+            BrokerError::Conflict(_) => "Conflict",
             BrokerError::ResourceNotFound(_) => "ResourceNotFound",
             BrokerError::OperationNotSupported(_) => "OperationNotSupported",
             BrokerError::LdContextNotAvailable(_) => "LdContextNotAvailable",

@@ -11,6 +11,7 @@ mod discovery;
 mod entities;
 mod negotiate;
 mod problem;
+mod registrations;
 mod selection;
 mod subscriptions;
 mod temporal;
@@ -101,6 +102,26 @@ pub fn router(broker: Broker) -> Router {
             get(subscriptions::retrieve)
                 .patch(subscriptions::update)
                 .delete(subscriptions::delete),
+        )
+        .route(
+            "/csourceRegistrations",
+            post(registrations::create).get(registrations::query),
+        )
+        .route(
+            "/csourceRegistrations/{id}",
+            get(registrations::retrieve)
+                .patch(registrations::update)
+                .delete(registrations::delete),
+        )
+        .route(
+            "/csourceSubscriptions",
+            post(registrations::subscribe).get(registrations::subscriptions),
+        )
+        .route(
+            "/csourceSubscriptions/{id}",
+            get(registrations::subscription)
+                .patch(registrations::update_subscription)
+                .delete(registrations::unsubscribe),
         )
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)

@@ -78,6 +78,7 @@ impl From<BrokerError> for Problem {
             BrokerError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "Invalid request"),
             BrokerError::BadRequestData(_) => (StatusCode::BAD_REQUEST, "Bad request data"),
             BrokerError::AlreadyExists(_) => (StatusCode::CONFLICT, "Already exists"),
+            BrokerError::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
             BrokerError::ResourceNotFound(_) => (StatusCode::NOT_FOUND, "Resource not found"),
             BrokerError::OperationNotSupported(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "Operation not supported")

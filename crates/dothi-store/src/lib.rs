@@ -18,6 +18,7 @@ pub mod kpi;
 pub mod map;
 pub mod ngsild;
 pub mod ngsild_contexts;
+pub mod ngsild_registrations;
 pub mod reference;
 pub mod reports;
 pub mod testing;

@@ -464,6 +464,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
     // worker delivers the outbox (HTTP, MQTT); both run until the process exits ---
     let _notifier = dothi_broker::subscriptions::spawn_notifier(broker.clone());
     let _delivery = dothi_broker::subscriptions::spawn_delivery_worker(broker.clone());
+    // --- NGSI-LD context source registry: deletes expired registrations and sends the
+    // periodic notifications of registration subscriptions (their other notifications are
+    // queued with each registration change and delivered by the worker above) ---
+    let _registry = dothi_broker::registrations::spawn_registry_worker(broker.clone());
     // --- Alerts: the threshold-rules engine follows the change log; the webhook worker
     // delivers the alert events' outbox (docs/ALERTS.md); both run until the process exits ---
     if args.alert_engine {

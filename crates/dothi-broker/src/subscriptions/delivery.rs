@@ -16,7 +16,8 @@ use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
 
-use super::{link_url, state_of, Subscription};
+use super::{link_url, Subscription};
+use crate::registrations::csource::{outbox_subscription, record_outbox_delivery};
 use crate::{now_ms, Broker};
 
 /// Deliveries claimed per round.
@@ -97,14 +98,14 @@ async fn deliver_group(
     deliveries: Vec<Delivery>,
 ) -> crate::Result<()> {
     let store = &broker.store;
-    let Some(record) = store.ngsild_subscription_get(id).await? else {
+    // An entity subscription, or a context source registration one (`csource <id>`).
+    let Some(sub) = outbox_subscription(broker, id).await? else {
         // Deleted meanwhile: its outbox went with it; drop stragglers.
         for d in &deliveries {
             store.ngsild_delivery_done(d.seq).await?;
         }
         return Ok(());
     };
-    let sub = state_of(record)?.subscription;
     // An older notification waiting for its retry goes first (state notifications out of
     // order would leave the receiver with a stale state).
     if let (Some(first), Some(ours)) = (store.ngsild_delivery_first(id).await?, deliveries.first())
@@ -126,9 +127,7 @@ async fn deliver_group(
         match outcome {
             Ok(()) => {
                 // Bookkeeping first: once the outbox is empty, the counts are final.
-                store
-                    .ngsild_subscription_record_delivery(id, true, at)
-                    .await?;
+                record_outbox_delivery(broker, id, true, at).await?;
                 store.ngsild_delivery_done(d.seq).await?;
             }
             Err(why) => {
@@ -137,9 +136,7 @@ async fn deliver_group(
                 store
                     .ngsild_delivery_reschedule(d.seq, next, attempts)
                     .await?;
-                store
-                    .ngsild_subscription_record_delivery(id, false, at)
-                    .await?;
+                record_outbox_delivery(broker, id, false, at).await?;
                 tracing::warn!(subscription = %id, endpoint = %sub.notification.endpoint.uri,
                     attempts, retry_in_ms = next - at, error = %why, "a notification failed");
                 for rest in &deliveries[i + 1..] {
