@@ -1074,14 +1074,16 @@ async fn batch_body(
     let (good, bad): (Vec<Value>, Vec<Value>) = items
         .into_iter()
         .partition(|item| !item.is_object() || item.get("@context").is_some() == ld);
-    let errors = bad
+    let item_id = |item: &Value| {
+        item.get("id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut errors: Vec<BatchError> = bad
         .iter()
         .map(|item| BatchError {
-            entity_id: item
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
+            entity_id: item_id(item),
             error: BrokerError::BadRequestData(if ld {
                 "with Content-Type application/ld+json each entity carries an @context".into()
             } else {
@@ -1089,6 +1091,25 @@ async fn batch_body(
             }),
         })
         .collect();
+    // Each entity of an application/ld+json batch brings its own @context: one that cannot be
+    // retrieved fails that entity alone (207 with LdContextNotAvailable, ETSI TP 043_01_04).
+    let mut good = good;
+    if ld {
+        let mut usable = Vec::with_capacity(good.len());
+        for item in good {
+            match item.get("@context") {
+                Some(reference) => match broker.contexts.resolve(reference).await {
+                    Err(error @ BrokerError::LdContextNotAvailable(_)) => errors.push(BatchError {
+                        entity_id: item_id(&item),
+                        error,
+                    }),
+                    _ => usable.push(item),
+                },
+                None => usable.push(item),
+            }
+        }
+        good = usable;
+    }
     if good.is_empty() {
         let rc = negotiate::context_of(broker, headers).await?;
         return Ok((Value::Array(good), errors, rc));

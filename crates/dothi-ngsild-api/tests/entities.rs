@@ -325,6 +325,45 @@ async fn refusals_are_problem_details_with_the_etsi_types() {
             )
         );
 
+        // In an application/ld+json batch each entity brings its own @context: one that cannot
+        // be retrieved fails that entity alone (207), the others are created.
+        let batch = app
+            .json_ld(
+                "POST",
+                "/ngsi-ld/v1/entityOperations/create",
+                &json!([
+                    {
+                        "id": "urn:ngsi-ld:Thing:unreachable",
+                        "type": "Thing",
+                        "@context": "https://example.org/unknown-context.jsonld"
+                    },
+                    {
+                        "id": "urn:ngsi-ld:Thing:reachable",
+                        "type": "Thing",
+                        "@context": "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
+                    }
+                ]),
+            )
+            .await;
+        assert_eq!(batch.status, StatusCode::MULTI_STATUS);
+        assert_eq!(
+            batch.body,
+            json!({
+                "success": ["urn:ngsi-ld:Thing:reachable"],
+                "errors": [{
+                    "entityId": "urn:ngsi-ld:Thing:unreachable",
+                    "error": problem(
+                        "LdContextNotAvailable",
+                        "JSON-LD context not available",
+                        503,
+                        "the JSON-LD context https://example.org/unknown-context.jsonld is not \
+                         available: the broker does not hold it and does not download contexts \
+                         (register it through /ngsi-ld/v1/jsonldContexts)"
+                    )
+                }]
+            })
+        );
+
         let xml = app
             .get_with(&path(KIM_LONG), &[("accept", "application/xml")])
             .await;
