@@ -28,13 +28,20 @@ fn sorted_names(iris: &[String], rc: &RequestContext) -> Vec<String> {
     names
 }
 
+/// The parameters of Retrieve Available Entity Types / Attributes (§6.25.3.1, §6.27.3.1).
+const LIST_PARAMS: &[&str] = &["details", "local", "via"];
+/// The parameters of the details of one entity type or attribute (§6.26.3.1, §6.28.3.1).
+const DETAIL_PARAMS: &[&str] = &["local", "via"];
+
 async fn prepare(
     broker: &Broker,
     headers: &HeaderMap,
     raw: Option<&str>,
+    allowed: &[&str],
 ) -> Result<(negotiate::Accept, RequestContext, bool), Problem> {
-    // §6.25–6.28: these are all the parameters of the discovery operations (§6.3.20).
-    let params = negotiate::checked_params(raw, &["details", "local", "via"])?;
+    // §6.3.20: the lists take `details`, `local` and `via`; the details of one type or
+    // attribute take only `local` and `via`.
+    let params = negotiate::checked_params(raw, allowed)?;
     let accept = negotiate::accept(headers, false)?;
     let rc = negotiate::context_of(broker, headers).await?;
     let details = match param(&params, "details") {
@@ -54,7 +61,7 @@ pub async fn types(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Answer {
-    let (accept, rc, details) = prepare(&broker, &headers, raw.as_deref()).await?;
+    let (accept, rc, details) = prepare(&broker, &headers, raw.as_deref(), LIST_PARAMS).await?;
     let mut types = broker.types().await?;
     types.sort_by_key(|t| rc.ctx.compact(&t.type_iri));
     let body = if details {
@@ -88,7 +95,7 @@ pub async fn type_info(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Answer {
-    let (accept, rc, _) = prepare(&broker, &headers, raw.as_deref()).await?;
+    let (accept, rc, _) = prepare(&broker, &headers, raw.as_deref(), DETAIL_PARAMS).await?;
     let info = broker.type_details(&rc.ctx.expand(&type_name)).await?;
     let mut attributes: Vec<(String, Value)> = info
         .attributes
@@ -107,7 +114,7 @@ pub async fn type_info(
     attributes.sort_by(|a, b| a.0.cmp(&b.0));
     let body = json!({
         "id": info.type_iri,
-        "type": "EntityTypeInformation",
+        "type": "EntityTypeInfo",
         "typeName": rc.ctx.compact(&info.type_iri),
         "entityCount": info.entity_count,
         "attributeDetails": attributes.into_iter().map(|(_, d)| d).collect::<Vec<_>>(),
@@ -120,7 +127,7 @@ pub async fn attributes(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Answer {
-    let (accept, rc, details) = prepare(&broker, &headers, raw.as_deref()).await?;
+    let (accept, rc, details) = prepare(&broker, &headers, raw.as_deref(), LIST_PARAMS).await?;
     let mut attributes = broker.attributes().await?;
     attributes.sort_by_key(|a| rc.ctx.compact(&a.attr));
     let body = if details {
@@ -154,7 +161,7 @@ pub async fn attribute_info(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Answer {
-    let (accept, rc, _) = prepare(&broker, &headers, raw.as_deref()).await?;
+    let (accept, rc, _) = prepare(&broker, &headers, raw.as_deref(), DETAIL_PARAMS).await?;
     let info = broker.attribute_details(&rc.ctx.expand(&attr)).await?;
     let body = json!({
         "id": info.attr,

@@ -327,7 +327,7 @@ async fn discovery_lists_types_and_attributes() {
             gauge.body,
             json!({
                 "id": "https://uri.etsi.org/ngsi-ld/default-context/RiverGauge",
-                "type": "EntityTypeInformation",
+                "type": "EntityTypeInfo",
                 "typeName": "RiverGauge",
                 "entityCount": 2,
                 "attributeDetails": [
@@ -369,6 +369,18 @@ async fn discovery_lists_types_and_attributes() {
             app.get("/ngsi-ld/v1/types/Bridge").await.status,
             StatusCode::NOT_FOUND
         );
+        // `details` belongs to the lists only: on one type or attribute it is refused.
+        for path in [
+            "/ngsi-ld/v1/types/RiverGauge?details=true",
+            "/ngsi-ld/v1/attributes/waterLevel?details=true",
+        ] {
+            let refused = app.get(path).await;
+            assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{path}");
+            assert_eq!(
+                refused.body["type"], "https://uri.etsi.org/ngsi-ld/errors/InvalidRequest",
+                "{path}"
+            );
+        }
     }
 }
 
