@@ -100,7 +100,7 @@ Server RSS after the run: $rss MB.
 $NOTES
 
 **Batch upsert ingestion** (target ≥ 20,000 attribute updates/s): $(num "$ENTITIES")
-entities of $(j "$ingest" "['attrs']") attributes, $(j "$ingest" "['batch']") per request,
+entities of $(j "$ingest" "['attrs']") attributes, $(num "$(j "$ingest" "['batch']")") per request,
 $(j "$ingest" "['clients']") clients.
 
 | Round | seconds | attribute updates/s |
@@ -112,9 +112,9 @@ Storage alone, same run, no HTTP (\`perf_batch_upsert_throughput\` in
 \`crates/dothi-store/tests/ngsild.rs\`: the same shape, 100,000 entities of 11 attributes
 written as the broker writes them, with their history rows and change-log notes, in batches
 of 1,000; one creating round, then the updating round timed; SQLite):
-$(num "$store") attribute updates/s. The gap to the HTTP figure is request parsing, JSON-LD
-expansion, reading and re-encoding the stored entities, and the Python client on the same
-cores.
+$(num "$store") attribute updates/s. The HTTP figure adds request parsing, JSON-LD expansion
+and the broker's decoding and encoding of entities (the parsing of one client's batch runs
+while the other's is written), and the Python client on the same cores.
 
 **Query by type and q** over those $(num "$ENTITIES") entities, one client
 (target p95 ≤ 20 ms):
