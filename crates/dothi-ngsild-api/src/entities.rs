@@ -1061,10 +1061,10 @@ async fn batch_body(
     body: &Bytes,
 ) -> Result<(Value, Vec<BatchError>, RequestContext), Problem> {
     let ld = negotiate::body_is_json_ld(headers)?;
-    let items = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Array(items)) if items.iter().any(|i| !i.is_string()) => items,
-        _ => {
-            let (value, rc) = negotiate::body_and_context(broker, headers, body).await?;
+    let items = match negotiate::parse_body(body)? {
+        Value::Array(items) if items.iter().any(|i| !i.is_string()) => items,
+        value => {
+            let rc = negotiate::value_context(broker, headers, &value).await?;
             return Ok((value, Vec::new(), rc));
         }
     };
@@ -1114,8 +1114,8 @@ async fn batch_body(
         let rc = negotiate::context_of(broker, headers).await?;
         return Ok((Value::Array(good), errors, rc));
     }
-    let good = Bytes::from(Value::Array(good).to_string());
-    let (value, rc) = negotiate::body_and_context(broker, headers, &good).await?;
+    let value = Value::Array(good);
+    let rc = negotiate::value_context(broker, headers, &value).await?;
     Ok((value, errors, rc))
 }
 

@@ -241,22 +241,38 @@ pub async fn body_and_context(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(Value, RequestContext), Problem> {
+    body_is_json_ld(headers)?;
+    let value = parse_body(body)?;
+    let context = value_context(broker, headers, &value).await?;
+    Ok((value, context))
+}
+
+/// The request body as JSON.
+pub fn parse_body(body: &Bytes) -> Result<Value, Problem> {
+    serde_json::from_slice(body)
+        .map_err(|e| Problem::invalid_request(format!("the body is not valid JSON: {e}")))
+}
+
+/// [`body_and_context`] for a body parsed already.
+pub async fn value_context(
+    broker: &Broker,
+    headers: &HeaderMap,
+    value: &Value,
+) -> Result<RequestContext, Problem> {
     let ld = body_is_json_ld(headers)?;
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Problem::invalid_request(format!("the body is not valid JSON: {e}")))?;
-    if has_nul(&value) {
+    if has_nul(value) {
         return Err(Problem::bad_request_data(
             "strings in the body may not contain the NUL character (U+0000)",
         ));
     }
-    let embedded = match &value {
+    let embedded = match value {
         Value::Object(o) => o.get("@context").cloned(),
         Value::Array(items) => items.first().and_then(|i| i.get("@context")).cloned(),
         _ => None,
     };
     // A batch delete body is a list of entity ids: it has no terms to expand and nowhere to put
     // an @context, so application/ld+json does not demand one (ETSI TP 006_01).
-    let ids_only = matches!(&value, Value::Array(items) if items.iter().all(Value::is_string));
+    let ids_only = matches!(value, Value::Array(items) if items.iter().all(Value::is_string));
     if ld && link_context(headers)?.is_some() {
         return Err(Problem::bad_request_data(
             "with Content-Type application/ld+json the @context goes in the body, not in a \
@@ -284,7 +300,7 @@ pub async fn body_and_context(
         }
         context_of(broker, headers).await?
     };
-    Ok((value, context))
+    Ok(context)
 }
 
 fn has_nul(v: &Value) -> bool {

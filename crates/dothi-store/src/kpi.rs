@@ -369,7 +369,7 @@ impl RollupDelta {
                 "INSERT INTO kpi_daily (day, agency_id, commune_code, category_id, channel, {}) VALUES {} \
                  ON CONFLICT (day, agency_id, commune_code, category_id, channel) DO UPDATE SET {updates}",
                 COUNTER_COLUMNS.join(", "),
-                crate::reports::placeholders(chunk.len(), 13, 1),
+                crate::reports::row_placeholders(tx.backend(), chunk.len(), 13),
             );
             let mut vals = Vec::with_capacity(chunk.len() * 13);
             for (k, c) in chunk {

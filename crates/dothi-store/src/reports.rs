@@ -1503,6 +1503,7 @@ fn intake_events(actor: &Actor, agency: Option<i64>, new: &NewReport, now: i64) 
     events
 }
 
+/// Placeholders `$first…` for `rows` rows of `width` values bound in order.
 pub(crate) fn placeholders(rows: usize, width: usize, first: usize) -> String {
     (0..rows)
         .map(|r| {
@@ -1515,6 +1516,20 @@ pub(crate) fn placeholders(rows: usize, width: usize, first: usize) -> String {
         .join(", ")
 }
 
+/// Placeholders for `rows` rows of `width` values bound in order, for a statement that binds
+/// nothing else. SQLite gets anonymous `?`: it looks each `$n` up among the names seen before
+/// in the statement, when parsing and again when binding, which is quadratic (a batch of 128
+/// reports spent ~40 ms there, against ~4 ms with `?`).
+pub(crate) fn row_placeholders(backend: Backend, rows: usize, width: usize) -> String {
+    match backend {
+        Backend::Postgres => placeholders(rows, width, 1),
+        Backend::Sqlite => {
+            let row = format!("({})", vec!["?"; width].join(", "));
+            vec![row; rows].join(", ")
+        }
+    }
+}
+
 /// Insert reports and their first history entries with two statements, whatever the number
 /// of reports, and add them to the IOC's rollup (one more statement). Returns (id, token) in
 /// the order given.
@@ -1525,7 +1540,7 @@ pub(crate) async fn write_reports(
     let width = 23;
     let sql = format!(
         "INSERT INTO reports ({INSERT_REPORT_COLUMNS}) VALUES {} RETURNING id, token",
-        placeholders(reports.len(), width, 1)
+        row_placeholders(tx.backend(), reports.len(), width)
     );
     let values: Vec<Val> = reports
         .iter()
@@ -1556,7 +1571,7 @@ pub(crate) async fn write_reports(
     }
     let sql = format!(
         "INSERT INTO report_events ({INSERT_EVENT_COLUMNS}) VALUES {}",
-        placeholders(event_rows, 13, 1)
+        row_placeholders(tx.backend(), event_rows, 13)
     );
     bind_all(sqlx::query(&sql), &event_values)
         .execute(tx.conn())

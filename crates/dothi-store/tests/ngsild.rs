@@ -366,6 +366,223 @@ async fn an_update_replaces_the_types_index_and_bounding_box() {
     }
 }
 
+/// The index rows of entity `pk` in ord order: attribute, type (their IRIs), number, text.
+async fn index_rows(
+    store: &Store,
+    pk: i64,
+) -> Vec<(i64, String, String, Option<f64>, Option<String>)> {
+    sqlx::query(
+        "SELECT i.ord, a.iri, t.iri, i.num, i.text FROM ngsild_attr_index i \
+         JOIN ngsild_terms a ON a.id = i.attr_id JOIN ngsild_terms t ON t.id = i.type_id \
+         WHERE i.entity_pk = $1 ORDER BY i.ord",
+    )
+    .bind(pk)
+    .fetch_all(&store.db.pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+    .collect()
+}
+
+#[tokio::test]
+async fn updates_leave_exactly_the_index_rows_of_the_new_values() {
+    for backend in BACKENDS {
+        let db = TestDb::new(backend).await;
+        let store = db.store().await;
+        let exists = |a: &str| IndexEntry::exists(&iri(a));
+        create(
+            &store,
+            vec![record(
+                "urn:e",
+                &["Sensor"],
+                vec![
+                    num("temp", 5.0),
+                    num("temp", 6.0),
+                    text("name", "a"),
+                    exists("loc"),
+                ],
+                None,
+                1,
+            )],
+        )
+        .await;
+        let pk = store.ngsild_get("urn:e").await.unwrap().unwrap().pk;
+        let update = |types: &'static [&'static str], index: Vec<IndexEntry>| {
+            let store = &store;
+            async move {
+                store
+                    .ngsild_modify(&ids(&["urn:e"]), |id, _| {
+                        let r = record(id, types, index.clone(), None, 2);
+                        Ok::<_, ()>((put(r, Vec::new(), "update"), ()))
+                    })
+                    .await
+                    .unwrap();
+            }
+        };
+        let row = |ord: i64, attr: &str, ty: &str, n: Option<f64>, t: Option<&str>| {
+            (ord, iri(attr), iri(ty), n, t.map(str::to_string))
+        };
+        let loc = |ord: i64, ty: &str| row(ord, "loc", ty, None, None);
+
+        // One value changes: the other rows stay as they were.
+        update(
+            &["Sensor"],
+            vec![
+                num("temp", 5.0),
+                num("temp", 7.0),
+                text("name", "a"),
+                exists("loc"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            index_rows(&store, pk).await,
+            [
+                row(0, "temp", "Sensor", Some(5.0), None),
+                row(1, "temp", "Sensor", Some(7.0), None),
+                row(2, "name", "Sensor", None, Some("a")),
+                loc(3, "Sensor"),
+            ],
+            "{backend:?}"
+        );
+        // An attribute goes: the rows shift and the last one is deleted.
+        update(
+            &["Sensor"],
+            vec![num("temp", 5.0), text("name", "b"), exists("loc")],
+        )
+        .await;
+        assert_eq!(
+            index_rows(&store, pk).await,
+            [
+                row(0, "temp", "Sensor", Some(5.0), None),
+                row(1, "name", "Sensor", None, Some("b")),
+                loc(2, "Sensor"),
+            ],
+            "{backend:?}"
+        );
+        // A second type: a row per value and type.
+        update(&["Sensor", "Device"], vec![num("temp", 5.0), exists("loc")]).await;
+        assert_eq!(
+            index_rows(&store, pk).await,
+            [
+                row(0, "temp", "Device", Some(5.0), None),
+                row(1, "temp", "Sensor", Some(5.0), None),
+                loc(2, "Device"),
+                loc(3, "Sensor"),
+            ],
+            "{backend:?}"
+        );
+        let q = |prefilter: Prefilter, ty: &str| {
+            query_ids(
+                &store,
+                EntityFilter {
+                    prefilter,
+                    types: vec![vec![iri(ty)]],
+                    ..Default::default()
+                },
+            )
+        };
+        let temp = |value: f64| Prefilter::Num {
+            attr: iri("temp"),
+            op: Cmp::Eq,
+            value,
+        };
+        let name = Prefilter::Exists { attr: iri("name") };
+        assert_eq!(q(temp(5.0), "Device").await, ["urn:e"], "{backend:?}");
+        assert!(q(temp(7.0), "Sensor").await.is_empty(), "{backend:?}");
+        assert!(q(name.clone(), "Sensor").await.is_empty(), "{backend:?}");
+        // Back to one type and one attribute, of a name never seen before.
+        update(&["Device"], vec![text("label", "x")]).await;
+        assert_eq!(
+            index_rows(&store, pk).await,
+            [row(0, "label", "Device", None, Some("x"))],
+            "{backend:?}"
+        );
+        assert!(q(temp(5.0), "Device").await.is_empty(), "{backend:?}");
+        // Each name is numbered once.
+        let terms = count_rows(&store, "SELECT COUNT(*) FROM ngsild_terms").await;
+        assert_eq!(
+            terms, 6,
+            "{backend:?}: temp, name, loc, label, Sensor, Device"
+        );
+    }
+}
+
+/// Migration 0014 numbers the names of an index written with IRIs in its rows (0005): the
+/// rows, queries and discovery come out as the current write path makes them.
+#[tokio::test]
+async fn the_terms_migration_keeps_the_index_of_existing_entities() {
+    for backend in BACKENDS {
+        let db = TestDb::new(backend).await;
+        let store = db.store().await;
+        query_fixture(&store).await;
+        let pks: Vec<i64> = sqlx::query("SELECT pk FROM ngsild_entities ORDER BY pk")
+            .fetch_all(&store.db.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut before = Vec::new();
+        for pk in &pks {
+            before.push(index_rows(&store, *pk).await);
+        }
+        let types_before = store.ngsild_types(true).await.unwrap();
+        let attrs_before = store.ngsild_attributes(true).await.unwrap();
+        assert!(before.iter().all(|rows| !rows.is_empty()), "{backend:?}");
+
+        // Back to the layout of 0005, then 0014 as it runs on a database of that time.
+        let (int, text, migration) = match backend {
+            Backend::Sqlite => (
+                "INTEGER",
+                "TEXT",
+                include_str!("../migrations/sqlite/0014_ngsild_terms.sql"),
+            ),
+            Backend::Postgres => (
+                "BIGINT",
+                "TEXT COLLATE \"C\"",
+                include_str!("../migrations/postgres/0014_ngsild_terms.sql"),
+            ),
+        };
+        let old = format!(
+            "CREATE TABLE old_index AS SELECT i.entity_pk, i.ord, a.iri AS attr, t.iri AS type, \
+             i.num, i.text FROM ngsild_attr_index i JOIN ngsild_terms a ON a.id = i.attr_id \
+             JOIN ngsild_terms t ON t.id = i.type_id; \
+             DROP TABLE ngsild_attr_index; DROP TABLE ngsild_terms; \
+             CREATE TABLE ngsild_attr_index (entity_pk {int} NOT NULL, ord {int} NOT NULL, \
+             attr TEXT NOT NULL, type TEXT NOT NULL, num DOUBLE PRECISION, text {text}, \
+             PRIMARY KEY (entity_pk, ord)); \
+             INSERT INTO ngsild_attr_index SELECT * FROM old_index; DROP TABLE old_index; \
+             CREATE INDEX ngsild_attr_index_num ON ngsild_attr_index (attr, type, num, entity_pk); \
+             CREATE INDEX ngsild_attr_index_text ON ngsild_attr_index (attr, type, text, entity_pk) \
+             WHERE text IS NOT NULL;"
+        );
+        for sql in [old.as_str(), migration] {
+            sqlx::raw_sql(sql).execute(&store.db.pool).await.unwrap();
+        }
+
+        for (pk, rows) in pks.iter().zip(&before) {
+            assert_eq!(&index_rows(&store, *pk).await, rows, "{backend:?}");
+        }
+        assert_eq!(store.ngsild_types(true).await.unwrap(), types_before);
+        assert_eq!(store.ngsild_attributes(true).await.unwrap(), attrs_before);
+        let hot = EntityFilter {
+            prefilter: Prefilter::Num {
+                attr: iri("temp"),
+                op: Cmp::Gt,
+                value: 20.0,
+            },
+            ..Default::default()
+        };
+        assert_eq!(
+            query_ids(&store, hot).await,
+            ["urn:3", "urn:6"],
+            "{backend:?}"
+        );
+    }
+}
+
 /// Six entities covering types, numbers, strings, several instances and locations.
 async fn query_fixture(store: &Store) {
     let point = |lon: f64, lat: f64| Some([lon, lat, lon, lat]);
@@ -1886,71 +2103,215 @@ fn perf_backends() -> Vec<Backend> {
     }
 }
 
-/// One batch: `entities` upserts of `attrs` numeric attributes each, with their history.
-async fn upsert_batch(store: &Store, round: i64, entities: usize, attrs: usize) {
-    let keys: Vec<String> = (0..entities)
-        .map(|i| format!("urn:ngsi-ld:Sensor:{i:05}"))
-        .collect();
-    let attr_names: Vec<String> = (0..attrs).map(|a| iri(&format!("measure{a}"))).collect();
+/// The shape `bench/issue4.sh` sends: entities of 11 attributes (9 numbers, a status text and
+/// a location), stored as the broker stores them (expanded names, system times), with their
+/// history rows and change-log notes carrying the snapshot and the previous values.
+const PERF_TYPES: [&str; 10] = [
+    "AirQualityObserved",
+    "WaterQualityObserved",
+    "WeatherObserved",
+    "Streetlight",
+    "Device",
+    "RiverGauge",
+    "TrafficFlowObserved",
+    "ParkingSpot",
+    "NoiseLevelObserved",
+    "WasteContainer",
+];
+const PERF_NUMBERS: [&str; 9] = [
+    "aqi",
+    "pm25",
+    "pm10",
+    "no2",
+    "o3",
+    "temperature",
+    "humidity",
+    "batteryLevel",
+    "waterLevel",
+];
+
+/// A pseudo-random value in [0, 300), a function of its inputs.
+fn perf_value(n: usize, a: usize, round: i64) -> f64 {
+    let mut h = (n as u64) << 20 ^ (a as u64) << 8 ^ round as u64;
+    h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    h ^= h >> 29;
+    (h % 30_000) as f64 / 100.0
+}
+
+/// One batch of `ids` upserts (entity numbers `first..`) in round `round`.
+async fn upsert_batch(store: &Store, first: usize, ids: &[String], round: i64, vary: usize) {
+    // Attributes from `vary` on keep their first values.
+    let value_round = |a: usize| if a < vary { round } else { 0 };
+    let at = 1_700_000_000_000 + round * 60_000;
+    let observed = format!("\"2026-11-25T08:{:02}:00+07:00\"", round % 60);
+    let mut n = first;
     let results = store
-        .ngsild_modify(&keys, |id, current| {
-            let at = 1_700_000_000_000 + round * 60_000;
-            let values: Vec<f64> = (0..attrs).map(|a| (round * 7 + a as i64) as f64).collect();
-            let index = attr_names
+        .ngsild_modify(ids, |id, current| {
+            let created = current.map_or(at, |c| c.created_at);
+            let ty = iri(PERF_TYPES[n % PERF_TYPES.len()]);
+            let mut attrs: Vec<(String, String, Option<f64>, Option<String>)> = PERF_NUMBERS
                 .iter()
-                .zip(&values)
-                .map(|(a, v)| IndexEntry::num(a, *v))
-                .collect();
-            let history = attr_names
-                .iter()
-                .zip(&values)
-                .map(|(a, v)| HistoryEntry {
-                    entity_id: id.into(),
-                    attr: a.clone(),
-                    dataset_id: None,
-                    observed_at: at,
-                    num: Some(*v),
-                    instance: format!(r#"{{"type":"Property","value":{v},"observedAt":"{at}"}}"#),
+                .enumerate()
+                .map(|(a, name)| {
+                    let v = perf_value(n, a, value_round(a));
+                    let instance = format!(
+                        r#"{{"kind":"Property","value":{v},"observed_at":{observed},"created_at":{created},"modified_at":{at}}}"#
+                    );
+                    (iri(name), instance, Some(v), None)
                 })
                 .collect();
-            let body = format!(
-                r#"{{"id":"{id}","type":["Sensor"],"attrs":{}}}"#,
-                serde_json::to_string(&values).unwrap()
+            let status = ["ok", "warning", "fault"][(perf_value(n, 9, value_round(9)) as usize) % 3];
+            attrs.push((
+                "https://uri.etsi.org/ngsi-ld/status".into(),
+                format!(
+                    r#"{{"kind":"Property","value":"{status}","observed_at":{observed},"created_at":{created},"modified_at":{at}}}"#
+                ),
+                None,
+                Some(status.to_string()),
+            ));
+            let (lon, lat) = (
+                107.45 + perf_value(n, 10, round) / 1200.0,
+                16.35 + perf_value(n, 11, round) / 1200.0,
             );
+            attrs.push((
+                "https://uri.etsi.org/ngsi-ld/location".into(),
+                format!(
+                    r#"{{"kind":"GeoProperty","value":{{"coordinates":[{lon},{lat}],"type":"Point"}},"created_at":{created},"modified_at":{at}}}"#
+                ),
+                None,
+                None,
+            ));
+            attrs.sort_by(|a, b| a.0.cmp(&b.0));
+            let members: Vec<String> = attrs
+                .iter()
+                .map(|(name, instance, _, _)| format!(r#""{name}":[{instance}]"#))
+                .collect();
+            let body = format!(
+                r#"{{"id":"{id}","types":["{ty}"],"created_at":{created},"modified_at":{at},"attributes":{{{}}}}}"#,
+                members.join(",")
+            );
+            let previous = current.map(|c| {
+                let start = c.body.find(r#""attributes":"#).map_or(0, |i| i + 13);
+                c.body[start..c.body.len() - 1].to_string()
+            });
+            let index = attrs
+                .iter()
+                .map(|(name, _, num, text)| IndexEntry {
+                    attr: name.clone(),
+                    num: *num,
+                    text: text.clone(),
+                })
+                .collect();
+            let history = attrs
+                .iter()
+                .map(|(name, instance, num, _)| HistoryEntry {
+                    entity_id: id.into(),
+                    attr: name.clone(),
+                    dataset_id: None,
+                    observed_at: at,
+                    num: *num,
+                    instance: instance.clone(),
+                })
+                .collect();
+            n += 1;
+            let note = ChangeNote {
+                entity_id: id.into(),
+                op: if current.is_some() { "update" } else { "create" }.into(),
+                attrs: attrs.iter().map(|a| a.0.clone()).collect(),
+                snapshot: Some(body.clone()),
+                previous,
+            };
             let record = EntityRecord {
                 id: id.into(),
-                types: vec![iri("Sensor")],
+                types: vec![ty],
                 body,
-                created_at: current.map_or(at, |c| c.created_at),
+                created_at: created,
                 modified_at: at,
                 index,
-                bbox: Some([107.5, 16.4, 107.5, 16.4]),
+                bbox: Some([lon, lat, lon, lat]),
                 expires_at: None,
             };
-            Ok::<_, ()>((put(record, history, "update"), ()))
+            Ok::<_, ()>((
+                Change::Put {
+                    record,
+                    history,
+                    deletions: Vec::new(),
+                    note,
+                },
+                (),
+            ))
         })
         .await
         .unwrap();
     assert!(results.iter().all(Result::is_ok));
 }
 
+/// CPU seconds of this process and bytes it passed to `write`/`pwrite` (Linux; zeros
+/// elsewhere): steadier than wall time on a shared machine.
+fn perf_usage() -> (f64, u64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime, fields 14 and 15 of the line (11 and 12 after the command).
+    let cpu = (ticks(11) + ticks(12)) as f64 / 100.0;
+    let io = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
+    let written = io
+        .lines()
+        .find_map(|l| l.strip_prefix("wchar: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    (cpu, written)
+}
+
+/// `PERF_ENTITIES` entities (default 100,000) written in batches of 1,000: a creating round,
+/// then `PERF_ROUNDS` (default 1) updating rounds, timed.
 #[tokio::test]
 #[ignore]
 async fn perf_batch_upsert_throughput() {
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (entities, rounds) = (env("PERF_ENTITIES", 100_000), env("PERF_ROUNDS", 1));
+    // How many of the 10 values (9 numbers, then the status) change in an update.
+    let vary = env("PERF_VARY", 10);
+    let keys: Vec<String> = (0..entities)
+        .map(|n| format!("urn:ngsi-ld:{}:bench-{n}", PERF_TYPES[n % PERF_TYPES.len()]))
+        .collect();
     for backend in perf_backends() {
         let db = TestDb::new(backend).await;
         let store = db.store().await;
-        upsert_batch(&store, 0, 1_000, 10).await; // creation, not timed
-        let rounds = 10;
-        let start = std::time::Instant::now();
-        for round in 1..=rounds {
-            upsert_batch(&store, round, 1_000, 10).await;
+        let mut secs = Vec::new();
+        let mut usage = (0.0, 0);
+        for round in 0..=rounds as i64 {
+            if round == 1 {
+                usage = perf_usage();
+            }
+            let start = std::time::Instant::now();
+            for (b, chunk) in keys.chunks(1_000).enumerate() {
+                upsert_batch(&store, b * 1_000, chunk, round, vary).await;
+            }
+            secs.push(start.elapsed().as_secs_f64());
         }
-        let secs = start.elapsed().as_secs_f64();
-        let updates = (rounds * 10_000) as f64;
+        let (cpu, written) = perf_usage();
+        let updates = (entities * 11 * rounds) as f64;
+        let timed: f64 = secs[1..].iter().sum();
         println!(
-            "{backend:?}: {updates} attribute updates in {secs:.2} s = {:.0}/s",
-            updates / secs
+            "{backend:?}: created {entities} entities in {:.2} s; {updates} attribute updates in \
+             {timed:.2} s ({:.2} CPU s, {} MB written) = {:.0}/s",
+            secs[0],
+            cpu - usage.0,
+            (written - usage.1) / 1_000_000,
+            updates / timed
         );
     }
 }
