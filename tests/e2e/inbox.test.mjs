@@ -149,6 +149,12 @@ test("the inbox lists HEPCO's open reports by deadline, highlights them and sear
   await page.locator(".count-overdue").click();
   await page.waitForURL((u) => u.searchParams.get("overdue") === "1");
   await listLoaded(page);
+  // The URL changes before the new list is fetched, so the previous rows may still be shown:
+  // wait until every row listed is an overdue one (a filter that lets others through times out).
+  await page.waitForFunction(() => {
+    const listed = document.querySelectorAll("table.inbox-table tbody tr");
+    return listed.length === document.querySelectorAll("table.inbox-table tbody tr.overdue").length;
+  });
   assert.equal(await rows.count(), await page.locator("tr.overdue").count());
 
   assert.deepEqual(page.jsErrors, []);
