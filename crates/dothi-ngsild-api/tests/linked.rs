@@ -265,6 +265,21 @@ async fn receiver() -> (SocketAddr, Arc<Mutex<Vec<Value>>>) {
     (addr, received)
 }
 
+/// Where notifications stand, for a failure message: the change log, the notifier's cursor,
+/// the outbox and each subscription's bookkeeping.
+async fn outbox_state(app: &App) -> String {
+    let store = &app.broker.store;
+    let last = store.ngsild_last_change_seq().await;
+    let cursor = store
+        .ngsild_cursor_get(dothi_broker::subscriptions::CURSOR)
+        .await;
+    let pending = store.ngsild_deliveries_pending().await;
+    let subs = app.get("/ngsi-ld/v1/subscriptions").await.body;
+    format!(
+        "last change {last:?}, notifier at {cursor:?}, outbox {pending:?}, subscriptions {subs}"
+    )
+}
+
 #[tokio::test]
 async fn notifications_carry_linked_entities() {
     for backend in BACKENDS {
@@ -301,7 +316,9 @@ async fn notifications_carry_linked_entities() {
         assert_eq!(patched.status, StatusCode::NO_CONTENT, "{:?}", patched.body);
         let deadline = Instant::now() + Duration::from_secs(10);
         while received.lock().unwrap().len() < 2 {
-            assert!(Instant::now() < deadline, "notifications did not arrive");
+            if Instant::now() >= deadline {
+                panic!("notifications did not arrive: {}", outbox_state(&app).await);
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let mut data: Vec<(String, Value)> = received

@@ -143,6 +143,62 @@ async fn settle(app: &App) {
     }
 }
 
+/// A fault of the platform's own while sending (here a subscription row it cannot read) gives
+/// the claimed notifications back at once: they go out about a second after the fault is gone,
+/// not after the two-minute claim lease that only covers a crashed worker.
+#[tokio::test]
+async fn notifications_claimed_during_a_fault_of_ours_are_retried_within_seconds() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let receiver = Receiver::start().await;
+        create_subscription(&app, &subscription(&receiver.url(), json!({}))).await;
+        app.sql("UPDATE ngsild_subscriptions SET body = 'x' || body")
+            .await;
+        let notification = json!({
+            "id": "urn:ngsi-ld:Notification:staged", "type": "Notification",
+            "subscriptionId": SUB, "notifiedAt": "2026-11-26T10:00:00.000Z", "data": []
+        });
+        let store = &app.broker.store;
+        store
+            .ngsild_deliveries_enqueue(&[(SUB.to_string(), notification.to_string())], 0)
+            .await
+            .unwrap();
+        let worker = spawn_delivery_worker(app.broker.clone());
+        // The worker claims the notification (due in two minutes), fails on the unreadable
+        // subscription, and gives it back (due within a couple of seconds).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let first = store.ngsild_delivery_first(SUB).await.unwrap();
+            let due = first
+                .expect("the staged notification is kept")
+                .next_attempt_at;
+            let now = chrono::Utc::now().timestamp_millis();
+            if due > 0 && due <= now + 2_000 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still claimed, due in {} ms",
+                due - now
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(receiver.bodies().is_empty());
+        app.sql("UPDATE ngsild_subscriptions SET body = substr(body, 2)")
+            .await;
+        let got = receiver.wait_for(1, 8).await;
+        assert_eq!(receiver.bodies(), vec![notification], "{backend:?}");
+        assert_eq!(got.len(), 1);
+        // The worker settles the delivery after the receiver answered.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while store.ngsild_deliveries_pending().await.unwrap() > 0 {
+            assert!(Instant::now() < deadline, "the delivery was never settled");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        worker.abort();
+    }
+}
+
 fn gauge(level: f64) -> Value {
     json!({
         "id": KIM_LONG,

@@ -81,14 +81,36 @@ async fn round(broker: &Broker, sender: &Arc<Sender>) -> crate::Result<usize> {
     for (id, deliveries) in groups {
         let broker = broker.clone();
         let sender = sender.clone();
-        tasks.spawn(async move { deliver_group(&broker, &sender, &id, deliveries).await });
+        tasks.spawn(async move {
+            let claimed: Vec<(i64, i64)> = deliveries.iter().map(|d| (d.seq, d.attempts)).collect();
+            let outcome = deliver_group(&broker, &sender, &id, deliveries).await;
+            if let Err(e) = &outcome {
+                tracing::warn!(subscription = %id, error = %e,
+                    "notifications could not be settled; they are retried shortly");
+                release(&broker, &claimed).await;
+            }
+        });
     }
-    while let Some(done) = tasks.join_next().await {
-        if let Ok(Err(e)) = done {
-            tracing::warn!(error = %e, "a notification could not be settled");
+    while tasks.join_next().await.is_some() {}
+    Ok(n)
+}
+
+/// Gives claimed deliveries back after a failure of our own (storage, an unreadable
+/// subscription), due again after the first backoff step, so that a passing storage error
+/// delays a notification by a second rather than by the whole claim lease. Their attempt
+/// counts stay: the receiver was not at fault. When even this fails, the lease runs out.
+async fn release(broker: &Broker, claimed: &[(i64, i64)]) {
+    let at = now_ms() + backoff_ms(1);
+    for &(seq, attempts) in claimed {
+        if let Err(e) = broker
+            .store
+            .ngsild_delivery_reschedule(seq, at, attempts)
+            .await
+        {
+            tracing::warn!(seq, error = %e, "a claimed notification waits for its lease to end");
+            return;
         }
     }
-    Ok(n)
 }
 
 async fn deliver_group(

@@ -65,6 +65,17 @@ impl App {
         self.broker = broker;
     }
 
+    /// Runs one SQL statement on the database behind the broker's back, to stage faults that
+    /// no request can cause.
+    pub async fn sql(&self, statement: &str) {
+        use sqlx::{Connection, Executor};
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&self._db.url)
+            .await
+            .expect("connect to the test database");
+        conn.execute(statement).await.expect("staging statement");
+    }
+
     /// Sends a request; `body` is sent verbatim with `content_type`.
     pub async fn send(
         &self,
