@@ -69,7 +69,7 @@ def documents_from_fixture():
 
 def documents_from_server(base_url):
     """The same documents from a running dothi: page 1 of the catalogue in both formats, the
-    last page, and the first dataset of page 1."""
+    last page, and one dataset of page 1."""
     def get(path, media_type):
         r = requests.get(base_url + path, timeout=30)
         r.raise_for_status()
@@ -80,9 +80,12 @@ def documents_from_server(base_url):
             "catalog.jsonld": get("/catalog.jsonld", "application/ld+json")}
     page1 = Graph().parse(data=docs["catalog.ttl"], format="turtle")
     paging = next(page1.subjects(RDF.type, HYDRA.PagedCollection))
-    last = str(page1.value(paging, HYDRA.lastPage))
-    docs["catalog-page-2.ttl"] = get(last[len(base_url):] if last.startswith(base_url) else last, "text/turtle")
-    dataset = sorted(page1.subjects(RDF.type, DCAT.Dataset))[0]
+    # The page links carry the public base URL, which need not be the address tested here.
+    last = urlparse(str(page1.value(paging, HYDRA.lastPage)))
+    docs["catalog-page-2.ttl"] = get(f"{last.path}?{last.query}", "text/turtle")
+    # The best described dataset of page 1, for the check of recommended properties.
+    dataset = max(page1.subjects(RDF.type, DCAT.Dataset),
+                  key=lambda d: (len(list(page1.predicate_objects(d))), str(d)))
     identifier = page1.value(dataset, DCTERMS.identifier)
     docs["dataset.ttl"] = get(f"/dataset/{identifier}.ttl", "text/turtle")
     return docs
