@@ -151,6 +151,13 @@ impl Graph {
         Ok(())
     }
 
+    /// A concept of a controlled vocabulary, with the English label the vocabulary gives it.
+    fn concept(&mut self, concept: &NamedNode, label: &str, scheme: NamedNode) {
+        self.a(concept, SKOS, "Concept");
+        self.add(concept, n(SKOS, "prefLabel"), lang_literal(Lang::En, label));
+        self.add(concept, n(SKOS, "inScheme"), scheme);
+    }
+
     fn languages(&mut self, s: &NamedNode, langs: &[Lang]) {
         for lang in langs {
             let l = n(EU_AUTHORITY, &format!("language/{}", lang.eu_code()));
@@ -189,6 +196,11 @@ impl Graph {
         self.add(s, n(DCT, "license"), iri.clone());
         self.a(&iri, DCT, "LicenseDocument");
         self.text(&iri, n(DCT, "title"), &licence.title);
+        if let Some(kind) = licence.kind {
+            let concept = n(ADMS_LICENCE_TYPE, kind.code());
+            self.add(&iri, n(DCT, "type"), concept.clone());
+            self.concept(&concept, kind.label(), n(ADMS_LICENCE_TYPE, "1.0"));
+        }
         Ok(())
     }
 
@@ -242,6 +254,23 @@ impl Graph {
             self.add(&iri, n(DCAT, "themeTaxonomy"), s.clone());
             self.a(&s, SKOS, "ConceptScheme");
             self.text(&s, n(DCT, "title"), &scheme.title);
+        }
+        for service in &catalog.services {
+            let s = checked_iri("catalog.services.iri", &service.iri)?;
+            required("catalog.services.title", &service.title)?;
+            self.add(&iri, n(DCAT, "service"), s.clone());
+            self.a(&s, DCAT, "DataService");
+            self.text(&s, n(DCT, "title"), &service.title);
+            let url = checked_iri("catalog.services.endpoint_url", &service.endpoint_url)?;
+            self.add(&s, n(DCAT, "endpointURL"), url);
+            if let Some(description) = &service.endpoint_description {
+                let field = "catalog.services.endpoint_description";
+                self.add(
+                    &s,
+                    n(DCAT, "endpointDescription"),
+                    checked_iri(field, description)?,
+                );
+            }
         }
         for dataset in datasets {
             let d = checked_iri("dataset.iri", &dataset.iri)?;
@@ -459,6 +488,16 @@ impl Graph {
         self.moment(iri, n(DCT, "modified"), distribution.modified);
         if let Some(licence) = &distribution.licence {
             self.licence(iri, "distribution.licence.iri", licence)?;
+        }
+        if let Some(availability) = distribution.availability {
+            let table = format!("{EU_AUTHORITY}planned-availability");
+            let concept = n(&table, &format!("/{}", availability.code()));
+            self.add(iri, n(DCATAP, "availability"), concept.clone());
+            self.concept(
+                &concept,
+                availability.label(),
+                NamedNode::new_unchecked(table),
+            );
         }
         Ok(())
     }

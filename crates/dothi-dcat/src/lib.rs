@@ -13,12 +13,14 @@
 //! - [`Dataset`]: `iri`, `title`, `description`.
 //! - [`Distribution`]: `iri`, `access_url`.
 //! - [`Agent`]: `iri`, `name`; [`Theme`]: `iri`, `label`; [`ConceptScheme`]: `iri`, `title`;
-//!   [`Licence`]: `iri`; [`PeriodOfTime`]: `start` or `end`.
+//!   [`Licence`]: `iri`; [`PeriodOfTime`]: `start` or `end`; [`DataService`]: `iri`, `title`,
+//!   `endpoint_url`.
 //!
 //! Recommended, written whenever present: the catalogue's homepage, languages, licence,
-//! issued/modified, spatial coverage and theme taxonomies; the dataset's publisher, contact
-//! point, keywords, themes, spatial and temporal coverage; the distribution's description,
-//! format, media type, licence and byte size. Every node they point to is typed (e.g.
+//! issued/modified, spatial coverage, theme taxonomies and services; the dataset's publisher,
+//! contact point, keywords, themes, spatial and temporal coverage; the distribution's
+//! description, format, licence (with its type) and availability, plus media type and byte
+//! size; the agent's type. Every node they point to is typed (e.g.
 //! `dct:LicenseDocument`, `foaf:Agent`, `dct:MediaTypeOrExtent`) and concepts carry a
 //! `skos:prefLabel`, because the SHACL shapes check classes without fetching vocabularies.
 //!
@@ -50,6 +52,7 @@
 //!     modified: None,
 //!     spatial: vec![],
 //!     theme_taxonomies: vec![],
+//!     services: vec![],
 //! };
 //! let paging = Paging {
 //!     collection_url: "https://data.example.vn/catalog.ttl".into(),

@@ -155,6 +155,78 @@ pub struct Licence {
     pub iri: String,
     /// Optional (`dct:title`), e.g. CKAN's `license_title`.
     pub title: Text,
+    /// Recommended (`dct:type`, from the ADMS licence type vocabulary).
+    pub kind: Option<LicenceType>,
+}
+
+/// The ADMS licence types of the open licences a portal offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LicenceType {
+    PublicDomain,
+    Attribution,
+    ShareAlike,
+}
+
+impl LicenceType {
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            LicenceType::PublicDomain => "PublicDomain",
+            LicenceType::Attribution => "Attribution",
+            LicenceType::ShareAlike => "ShareAlike",
+        }
+    }
+
+    /// The concept's preferred label in the ADMS vocabulary (vocabulary data, not UI text).
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            LicenceType::PublicDomain => "Public domain",
+            LicenceType::Attribution => "Attribution",
+            LicenceType::ShareAlike => "Share-alike",
+        }
+    }
+}
+
+/// `dcatap:availability`, from the EU planned-availability table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Availability {
+    Temporary,
+    Experimental,
+    Available,
+    Stable,
+}
+
+impl Availability {
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Availability::Temporary => "TEMPORARY",
+            Availability::Experimental => "EXPERIMENTAL",
+            Availability::Available => "AVAILABLE",
+            Availability::Stable => "STABLE",
+        }
+    }
+
+    /// The concept's preferred label in the EU table (vocabulary data, not UI text).
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Availability::Temporary => "temporary",
+            Availability::Experimental => "experimental",
+            Availability::Available => "available",
+            Availability::Stable => "stable",
+        }
+    }
+}
+
+/// `dcat:DataService`: an API of the portal, e.g. the CKAN Action API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataService {
+    /// Mandatory. A stable http(s) IRI of the service.
+    pub iri: String,
+    /// Mandatory (`dct:title`).
+    pub title: Text,
+    /// Mandatory (`dcat:endpointURL`), e.g. `{base}/api/3/action/`.
+    pub endpoint_url: String,
+    /// Recommended (`dcat:endpointDescription`): a machine-readable description.
+    pub endpoint_description: Option<String>,
 }
 
 /// A concept scheme (`skos:ConceptScheme`), e.g. the EU data themes.
@@ -235,6 +307,8 @@ pub struct Distribution {
     pub byte_size: Option<u64>,
     /// Recommended (`dct:license`). CKAN's dataset licence goes on each distribution.
     pub licence: Option<Licence>,
+    /// Recommended (`dcatap:availability`).
+    pub availability: Option<Availability>,
     pub issued: Option<Moment>,
     pub modified: Option<Moment>,
 }
@@ -305,6 +379,8 @@ pub struct Catalog {
     pub spatial: Vec<Location>,
     /// Recommended (`dcat:themeTaxonomy`): the schemes the datasets' themes come from.
     pub theme_taxonomies: Vec<ConceptScheme>,
+    /// Recommended (`dcat:service`): the portal's APIs.
+    pub services: Vec<DataService>,
 }
 
 /// Where this page sits in the whole catalogue (Hydra paging, as ckanext-dcat writes it).

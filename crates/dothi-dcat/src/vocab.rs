@@ -9,10 +9,12 @@ pub const VCARD: &str = "http://www.w3.org/2006/vcard/ns#";
 pub const SKOS: &str = "http://www.w3.org/2004/02/skos/core#";
 pub const HYDRA: &str = "http://www.w3.org/ns/hydra/core#";
 pub const GSP: &str = "http://www.opengis.net/ont/geosparql#";
+pub const DCATAP: &str = "http://data.europa.eu/r5r/";
 
 /// The prefixes written in Turtle; the JSON-LD context declares the same ones.
-pub const PREFIXES: [(&str, &str); 9] = [
+pub const PREFIXES: [(&str, &str); 10] = [
     ("dcat", DCAT),
+    ("dcatap", DCATAP),
     ("dct", DCT),
     ("foaf", FOAF),
     ("gsp", GSP),
@@ -26,6 +28,7 @@ pub const PREFIXES: [(&str, &str); 9] = [
 pub const EU_AUTHORITY: &str = "http://publications.europa.eu/resource/authority/";
 pub const IANA_MEDIA_TYPES: &str = "http://www.iana.org/assignments/media-types/";
 pub const ADMS_PUBLISHER_TYPE: &str = "http://purl.org/adms/publishertype/";
+pub const ADMS_LICENCE_TYPE: &str = "http://purl.org/adms/licencetype/";
 
 /// The EU file-type code for a CKAN resource `format` string (case-insensitive), for the
 /// formats the portal offers or accepts. `None` for anything else: the export then leaves

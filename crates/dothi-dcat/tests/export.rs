@@ -30,6 +30,7 @@ fn minimal_catalog() -> Catalog {
         modified: None,
         spatial: vec![],
         theme_taxonomies: vec![],
+        services: vec![],
     }
 }
 
@@ -67,6 +68,7 @@ fn minimal_dataset() -> Dataset {
             media_type: None,
             byte_size: Some(0),
             licence: None,
+            availability: None,
             issued: None,
             modified: None,
         }],
@@ -90,6 +92,7 @@ const PREFIXES: &str = "\
 @prefix hydra: <http://www.w3.org/ns/hydra/core#> .
 @prefix vcard: <http://www.w3.org/2006/vcard/ns#> .
 @prefix dcat: <http://www.w3.org/ns/dcat#> .
+@prefix dcatap: <http://data.europa.eu/r5r/> .
 @prefix foaf: <http://xmlns.com/foaf/0.1/> .
 @prefix dct: <http://purl.org/dc/terms/> .
 ";
@@ -239,9 +242,9 @@ fn every_property_written_has_a_term_in_the_bundled_context() {
     };
     let document = catalog_page_jsonld(&page).unwrap();
     let nodes = document["@graph"].as_array().unwrap();
-    // 11 for the catalogue and the paging, 13 + 8 + 2 for the datasets: shared nodes (the
+    // 12 for the catalogue and the paging, 16 + 7 + 2 for the datasets: shared nodes (the
     // province, the licence, Huế, the media and file types) are described once.
-    assert_eq!(nodes.len(), 34);
+    assert_eq!(nodes.len(), 37);
     for node in nodes {
         for key in node.as_object().unwrap().keys() {
             assert!(
