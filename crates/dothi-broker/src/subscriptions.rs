@@ -17,8 +17,9 @@ use dothi_ngsild::context::{Context, CORE_CONTEXT_URL};
 use dothi_ngsild::document::{self, check_name, format_time, is_uri, parse_time};
 use dothi_ngsild::eval::CompiledQuery;
 use dothi_ngsild::{geo, q, typesel};
-use dothi_store::ngsild::SubscriptionRecord;
+use dothi_store::ngsild_subscriptions::{SubscriptionKind, SubscriptionRecord};
 use rand::Rng;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -152,11 +153,40 @@ pub struct Subscription {
     pub since_seq: i64,
 }
 
-/// A stored subscription with its bookkeeping.
+/// A stored subscription with its bookkeeping: an entity subscription, or (with
+/// `CsourceSubscription`) a context source registration subscription.
 #[derive(Debug, Clone)]
-pub struct SubscriptionState {
-    pub subscription: Subscription,
+pub struct SubscriptionState<S = Subscription> {
+    pub subscription: S,
     pub record: SubscriptionRecord,
+}
+
+/// The two kinds of subscription as the broker stores them: entity subscriptions
+/// ([`Subscription`]) and context source registration subscriptions
+/// (`registrations::CsourceSubscription`, which extends one). They are stored, read, paged,
+/// merged with an update fragment and deleted alike; they are parsed and notified apart.
+pub(crate) trait SubscriptionBody: Serialize + DeserializeOwned {
+    /// Where it is stored.
+    const KIND: SubscriptionKind;
+    /// How messages name it.
+    const NAME: &'static str;
+    /// The members it shares with entity subscriptions.
+    fn base(&self) -> &Subscription;
+    /// The document a client would write (an update fragment is merged into it), with `ctx`.
+    fn document(&self, ctx: &Context) -> Map<String, Value>;
+}
+
+impl SubscriptionBody for Subscription {
+    const KIND: SubscriptionKind = SubscriptionKind::Entity;
+    const NAME: &'static str = "subscription";
+
+    fn base(&self) -> &Subscription {
+        self
+    }
+
+    fn document(&self, ctx: &Context) -> Map<String, Value> {
+        render_document(self, ctx)
+    }
 }
 
 impl SubscriptionState {
@@ -884,10 +914,13 @@ pub fn render_subscription(
     Value::Object(out)
 }
 
-pub(crate) fn state_of(record: SubscriptionRecord) -> Result<SubscriptionState> {
-    let subscription: Subscription = serde_json::from_str(&record.body).map_err(|e| {
+pub(crate) fn state_of<S: SubscriptionBody>(
+    record: SubscriptionRecord,
+) -> Result<SubscriptionState<S>> {
+    let subscription: S = serde_json::from_str(&record.body).map_err(|e| {
         BrokerError::InternalError(format!(
-            "subscription {} is stored unreadable: {e}",
+            "{} {} is stored unreadable: {e}",
+            S::NAME,
             record.id
         ))
     })?;
@@ -897,22 +930,145 @@ pub(crate) fn state_of(record: SubscriptionRecord) -> Result<SubscriptionState> 
     })
 }
 
-fn stored(sub: &Subscription) -> Result<(String, &'static str)> {
+/// The stored body and status of a subscription.
+fn stored<S: SubscriptionBody>(sub: &S) -> Result<(String, &'static str)> {
+    let base = sub.base();
     let body = serde_json::to_string(sub).map_err(|e| {
-        BrokerError::InternalError(format!("subscription {} cannot be stored: {e}", sub.id))
+        BrokerError::InternalError(format!("{} {} cannot be stored: {e}", S::NAME, base.id))
     })?;
-    Ok((body, if sub.is_active { "active" } else { "paused" }))
+    Ok((body, if base.is_active { "active" } else { "paused" }))
 }
 
-fn sub_not_found(id: &str) -> BrokerError {
-    BrokerError::ResourceNotFound(format!("no subscription has the id {id}"))
+fn sub_not_found<S: SubscriptionBody>(id: &str) -> BrokerError {
+    BrokerError::ResourceNotFound(format!("no {} has the id {id}", S::NAME))
 }
 
 /// A page of subscriptions and, when asked, their total count.
 #[derive(Debug, Clone)]
-pub struct SubscriptionPage {
-    pub subscriptions: Vec<SubscriptionState>,
+pub struct SubscriptionPage<S = Subscription> {
+    pub subscriptions: Vec<SubscriptionState<S>>,
     pub total: Option<u64>,
+}
+
+/// What [`Broker::write_subscription`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Write {
+    Create,
+    Replace,
+}
+
+/// What both kinds of subscription do alike.
+impl Broker {
+    /// Stores a subscription, new (an id already taken is AlreadyExists) or in place of the one
+    /// of its id (NotFound when there is none), with the notifications `(subscription id,
+    /// payload)` the change causes.
+    pub(crate) async fn write_subscription<S: SubscriptionBody>(
+        &self,
+        write: Write,
+        sub: &S,
+        deliveries: &[(String, String)],
+    ) -> Result<()> {
+        let (text, status) = stored(sub)?;
+        let (store, kind, id) = (&self.store, S::KIND, sub.base().id.as_str());
+        let expires_at = sub.base().expires_at;
+        match write {
+            Write::Create => store
+                .ngsild_subscription_create(kind, id, &text, status, expires_at, deliveries)
+                .await
+                .map(drop)
+                .map_err(|e| match e {
+                    dothi_store::StoreError::Domain(dothi_domain::DomainError::Conflict(_)) => {
+                        BrokerError::AlreadyExists(format!(
+                            "a {} with the id {id} already exists",
+                            S::NAME
+                        ))
+                    }
+                    other => other.into(),
+                }),
+            Write::Replace => store
+                .ngsild_subscription_update(kind, id, &text, status, expires_at, deliveries)
+                .await?
+                .map(drop)
+                .ok_or_else(|| sub_not_found::<S>(id)),
+        }
+    }
+
+    pub(crate) async fn stored_subscription<S: SubscriptionBody>(
+        &self,
+        id: &str,
+    ) -> Result<SubscriptionState<S>> {
+        match self.store.ngsild_subscription_get(S::KIND, id).await? {
+            Some(record) => state_of(record),
+            None => Err(sub_not_found::<S>(id)),
+        }
+    }
+
+    /// A page in creation order; with `count`, the number of all.
+    pub(crate) async fn stored_subscriptions<S: SubscriptionBody>(
+        &self,
+        limit: u32,
+        offset: u32,
+        count: bool,
+    ) -> Result<SubscriptionPage<S>> {
+        let page = self
+            .store
+            .ngsild_subscription_list(S::KIND, Some(limit), offset, count)
+            .await?;
+        Ok(SubscriptionPage {
+            subscriptions: page
+                .subscriptions
+                .into_iter()
+                .map(state_of)
+                .collect::<Result<_>>()?,
+            total: page.total,
+        })
+    }
+
+    /// Subscription `id` as it is, and its document with the members of an update `fragment`
+    /// (§5.8.2, §5.11.3) in place of its own: `null` removes a member; the id cannot change.
+    /// The caller validates the result as a whole.
+    pub(crate) async fn merged_subscription<S: SubscriptionBody>(
+        &self,
+        id: &str,
+        ctx: &Context,
+        fragment: &Value,
+    ) -> Result<(SubscriptionState<S>, Value)> {
+        let fragment = fragment
+            .as_object()
+            .ok_or_else(|| bad("a subscription update must be a JSON object"))?;
+        if fragment.keys().all(|k| k == "@context") {
+            return Err(bad("the subscription update has no member to change"));
+        }
+        if let Some(other) = fragment.get("id").and_then(Value::as_str) {
+            if other != id {
+                return Err(bad(format!(
+                    "the id of a subscription cannot change ({id} to {other})"
+                )));
+            }
+        }
+        let current = self.stored_subscription::<S>(id).await?;
+        let mut document = current.subscription.document(ctx);
+        for (key, value) in fragment {
+            if key == "@context" {
+                continue;
+            }
+            if value.is_null() {
+                document.remove(key);
+            } else {
+                document.insert(key.clone(), value.clone());
+            }
+        }
+        Ok((current, Value::Object(document)))
+    }
+
+    /// Deletes a subscription with its pending notifications.
+    pub(crate) async fn remove_subscription<S: SubscriptionBody>(&self, id: &str) -> Result<()> {
+        if self.store.ngsild_subscription_delete(S::KIND, id).await? {
+            Ok(())
+        } else {
+            Err(sub_not_found::<S>(id))
+        }
+    }
 }
 
 impl Broker {
@@ -926,25 +1082,13 @@ impl Broker {
         let mut sub = parse_subscription(body, ctx, reference, now_ms())?;
         self.check_notification_context(&sub).await?;
         sub.since_seq = self.store.ngsild_last_change_seq().await?;
-        let (text, status) = stored(&sub)?;
-        self.store
-            .ngsild_subscription_create(&sub.id, &text, status, sub.expires_at)
-            .await
-            .map_err(|e| match e {
-                dothi_store::StoreError::Domain(dothi_domain::DomainError::Conflict(_)) => {
-                    BrokerError::AlreadyExists(format!(
-                        "a subscription with the id {} already exists",
-                        sub.id
-                    ))
-                }
-                other => other.into(),
-            })?;
+        self.write_subscription(Write::Create, &sub, &[]).await?;
         self.outbox.notify_one();
         Ok(sub.id)
     }
 
     /// `jsonldContext` must be resolvable now, or notifications could not be compacted.
-    async fn check_notification_context(&self, sub: &Subscription) -> Result<()> {
+    pub(crate) async fn check_notification_context(&self, sub: &Subscription) -> Result<()> {
         if let Some(url) = &sub.jsonld_context {
             self.contexts.resolve(&Value::String(url.clone())).await?;
         }
@@ -953,10 +1097,7 @@ impl Broker {
 
     /// One subscription (§5.8.3).
     pub async fn subscription(&self, id: &str) -> Result<SubscriptionState> {
-        match self.store.ngsild_subscription_get(id).await? {
-            Some(record) => state_of(record),
-            None => Err(sub_not_found(id)),
-        }
+        self.stored_subscription(id).await
     }
 
     /// Subscriptions in creation order (§5.8.4).
@@ -966,18 +1107,7 @@ impl Broker {
         offset: u32,
         count: bool,
     ) -> Result<SubscriptionPage> {
-        let page = self
-            .store
-            .ngsild_subscription_list(Some(limit), offset, count)
-            .await?;
-        Ok(SubscriptionPage {
-            subscriptions: page
-                .subscriptions
-                .into_iter()
-                .map(state_of)
-                .collect::<Result<_>>()?,
-            total: page.total,
-        })
+        self.stored_subscriptions(limit, offset, count).await
     }
 
     /// Update Subscription (§5.8.2): the fragment's members replace the subscription's
@@ -989,59 +1119,20 @@ impl Broker {
         ctx: &Context,
         fragment: &Value,
     ) -> Result<()> {
-        let fragment = fragment
-            .as_object()
-            .ok_or_else(|| bad("a subscription update must be a JSON object"))?;
-        if fragment.is_empty() || fragment.keys().all(|k| k == "@context") {
-            return Err(bad("the subscription update has no member to change"));
-        }
-        if let Some(other) = fragment.get("id").and_then(Value::as_str) {
-            if other != id {
-                return Err(bad(format!(
-                    "the id of a subscription cannot change ({id} to {other})"
-                )));
-            }
-        }
-        let current = self.subscription(id).await?;
-        let mut document = render_document(&current.subscription, ctx);
-        for (key, value) in fragment {
-            if key == "@context" {
-                continue;
-            }
-            match (key.as_str(), value, document.get_mut(key)) {
-                (_, Value::Null, _) => {
-                    document.remove(key);
-                }
-                _ => {
-                    document.insert(key.clone(), value.clone());
-                }
-            }
-        }
-        let mut sub = parse_subscription(
-            &Value::Object(document),
-            ctx,
-            &current.subscription.context,
-            now_ms(),
-        )?;
+        let (current, document) = self
+            .merged_subscription::<Subscription>(id, ctx, fragment)
+            .await?;
+        let mut sub = parse_subscription(&document, ctx, &current.subscription.context, now_ms())?;
         sub.id = id.to_string();
         sub.context = current.subscription.context.clone();
         sub.since_seq = current.subscription.since_seq;
         self.check_notification_context(&sub).await?;
-        let (text, status) = stored(&sub)?;
-        self.store
-            .ngsild_subscription_update(id, &text, status, sub.expires_at)
-            .await?
-            .ok_or_else(|| sub_not_found(id))?;
-        Ok(())
+        self.write_subscription(Write::Replace, &sub, &[]).await
     }
 
     /// Delete Subscription (§5.8.5), with its pending notifications.
     pub async fn delete_subscription(&self, id: &str) -> Result<()> {
-        if self.store.ngsild_subscription_delete(id).await? {
-            Ok(())
-        } else {
-            Err(sub_not_found(id))
-        }
+        self.remove_subscription::<Subscription>(id).await
     }
 
     /// The context that compacts a subscription's notifications, and the URL its `Link`

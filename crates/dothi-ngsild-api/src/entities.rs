@@ -775,8 +775,7 @@ pub async fn query(
     Ok(response)
 }
 
-/// The `prev` and `next` links of a page (§4.12, §6.3.13) when the total is known
-/// (`count=true`): the same query with the offset of the neighbouring page.
+/// The `prev` and `next` links of a page when the total is known (`count=true`).
 fn page_links(response: &mut Response, params: &[(String, String)], query: &EntityQuery) {
     let Some(total) = response
         .headers()
@@ -786,37 +785,19 @@ fn page_links(response: &mut Response, params: &[(String, String)], query: &Enti
     else {
         return;
     };
-    if query.limit == 0 {
-        return;
-    }
-    let (limit, offset) = (u64::from(query.limit), u64::from(query.offset));
-    let link = |offset: u64, rel: &str| {
-        let mut pairs: Vec<(String, String)> = params
-            .iter()
-            .filter(|(k, _)| k != "limit" && k != "offset")
-            .cloned()
-            .collect();
-        pairs.push(("limit".into(), limit.to_string()));
-        pairs.push(("offset".into(), offset.to_string()));
-        pairs.sort();
-        let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        format!(
-            "</ngsi-ld/v1/entities?{}>; rel=\"{rel}\"; type=\"application/json\"",
-            query.join("&")
-        )
+    let paging = negotiate::Paging {
+        limit: query.limit,
+        offset: query.offset,
+        count: true,
     };
-    let mut links = Vec::new();
-    if offset > 0 {
-        links.push(link(offset.saturating_sub(limit), "prev"));
-    }
-    if offset + limit < total {
-        links.push(link(offset + limit, "next"));
-    }
-    for l in links {
-        if let Ok(v) = HeaderValue::from_str(&l) {
-            response.headers_mut().append(header::LINK, v);
-        }
-    }
+    negotiate::page_links(
+        response,
+        "/ngsi-ld/v1/entities",
+        params,
+        paging,
+        total,
+        negotiate::LinkForm::Sorted,
+    );
 }
 
 async fn run_query(

@@ -442,3 +442,67 @@ pub fn paging(params: &[(String, String)], broker: &Broker) -> Result<Paging, Pr
         count,
     })
 }
+
+/// How a resource writes its page links. Both forms are kept as clients already read them:
+/// Query Entities lists the parameters sorted, with their values as decoded;
+/// `/csourceRegistrations` and `/csourceSubscriptions` keep the request's order and
+/// percent-encode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkForm {
+    /// `</ngsi-ld/v1/entities?a=1&limit=2&offset=2>; rel="next"; type="application/json"`
+    Sorted,
+    /// `</ngsi-ld/v1/csourceRegistrations?a=1&limit=2&offset=2>;rel="next";type="application/ld+json"`
+    Encoded,
+}
+
+/// Appends the `prev` and `next` links of a page (§4.12, §6.3.13) to the `Link` header: the
+/// request to `path` with its other `params` and the offset of the neighbouring page. None when
+/// `limit` is 0.
+pub fn page_links(
+    response: &mut Response,
+    path: &str,
+    params: &[(String, String)],
+    paging: Paging,
+    total: u64,
+    form: LinkForm,
+) {
+    if paging.limit == 0 {
+        return;
+    }
+    let (limit, offset) = (u64::from(paging.limit), u64::from(paging.offset));
+    let link = |offset: u64, rel: &str| {
+        let mut pairs: Vec<(String, String)> = params
+            .iter()
+            .filter(|(k, _)| k != "limit" && k != "offset")
+            .cloned()
+            .collect();
+        pairs.push(("limit".into(), limit.to_string()));
+        pairs.push(("offset".into(), offset.to_string()));
+        match form {
+            LinkForm::Sorted => {
+                pairs.sort();
+                let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!(
+                    "<{path}?{}>; rel=\"{rel}\"; type=\"{JSON}\"",
+                    query.join("&")
+                )
+            }
+            LinkForm::Encoded => {
+                let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+                format!("<{path}?{query}>;rel=\"{rel}\";type=\"{JSON_LD}\"")
+            }
+        }
+    };
+    let mut links = Vec::new();
+    if offset > 0 {
+        links.push(link(offset.saturating_sub(limit), "prev"));
+    }
+    if offset + limit < total {
+        links.push(link(offset + limit, "next"));
+    }
+    for l in links {
+        if let Ok(v) = HeaderValue::from_str(&l) {
+            response.headers_mut().append(header::LINK, v);
+        }
+    }
+}

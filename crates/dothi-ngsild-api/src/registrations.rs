@@ -79,8 +79,7 @@ fn readable_body(headers: &HeaderMap, body: &Bytes) -> Result<(), Problem> {
     Ok(())
 }
 
-/// A page: the count header when asked, and the `prev`/`next` links (§6.3.10) with the
-/// request's other parameters.
+/// A page: the count header when asked, and the `prev`/`next` links.
 fn paged(
     response: &mut Response,
     path: &str,
@@ -93,33 +92,14 @@ fn paged(
             .headers_mut()
             .insert("NGSILD-Results-Count", HeaderValue::from(total));
     }
-    if paging.limit == 0 {
-        return;
-    }
-    let (limit, offset) = (u64::from(paging.limit), u64::from(paging.offset));
-    let link = |offset: u64, rel: &str| {
-        let mut pairs: Vec<(String, String)> = params
-            .iter()
-            .filter(|(k, _)| k != "limit" && k != "offset")
-            .cloned()
-            .collect();
-        pairs.push(("limit".into(), limit.to_string()));
-        pairs.push(("offset".into(), offset.to_string()));
-        let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-        format!("<{path}?{query}>;rel=\"{rel}\";type=\"application/ld+json\"")
-    };
-    let mut links = Vec::new();
-    if offset > 0 {
-        links.push(link(offset.saturating_sub(limit), "prev"));
-    }
-    if offset + limit < total {
-        links.push(link(offset + limit, "next"));
-    }
-    for l in links {
-        if let Ok(v) = HeaderValue::from_str(&l) {
-            response.headers_mut().append(header::LINK, v);
-        }
-    }
+    negotiate::page_links(
+        response,
+        path,
+        params,
+        *paging,
+        total,
+        negotiate::LinkForm::Encoded,
+    );
 }
 
 fn created(path: &str, id: &str) -> Response {
@@ -368,7 +348,13 @@ pub async fn subscriptions(
             .collect(),
     );
     let mut response = negotiate::respond(StatusCode::OK, body, accept, &rc);
-    paged(&mut response, SUBSCRIPTIONS, &params, &paging, page.total);
+    paged(
+        &mut response,
+        SUBSCRIPTIONS,
+        &params,
+        &paging,
+        page.total.unwrap_or(0),
+    );
     Ok(response)
 }
 

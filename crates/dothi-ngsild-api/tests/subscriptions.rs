@@ -14,6 +14,7 @@ use axum::routing::post;
 use axum::Router;
 use common::{problem, App, BACKENDS, CORE_LINK};
 use dothi_broker::subscriptions::{spawn_delivery_worker, spawn_notifier, CURSOR};
+use dothi_store::ngsild_subscriptions::SubscriptionKind;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
@@ -675,7 +676,7 @@ async fn restart_delivers_pending_notifications_and_changes_made_while_stopped()
         while app
             .broker
             .store
-            .ngsild_subscription_get(SUB)
+            .ngsild_subscription_get(SubscriptionKind::Entity, SUB)
             .await
             .unwrap()
             .unwrap()

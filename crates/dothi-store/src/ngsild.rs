@@ -1,7 +1,8 @@
 //! Persistence of the NGSI-LD context broker: entities with a query index, attribute history
-//! (the temporal API), a change log for durable subscriptions, subscriptions and their delivery
-//! outbox. SQL only: the broker computes every body (opaque JSON text here), the index entries
-//! and the history instances; this module stores them and answers the prefilters over them.
+//! (the temporal API), a change log for durable subscriptions, and the delivery outbox of
+//! subscriptions (stored themselves in [`crate::ngsild_subscriptions`]). SQL only: the broker
+//! computes every body (opaque JSON text here), the index entries and the history instances;
+//! this module stores them and answers the prefilters over them.
 //!
 //! # Entities
 //!
@@ -65,7 +66,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::db::{bind_all, Backend, Val, WriteTx};
-use crate::error::{conflict_on_unique, Result, StoreError};
+use crate::error::{Result, StoreError};
 use crate::reports::row_placeholders;
 use crate::time::now_ms;
 use crate::Store;
@@ -427,31 +428,6 @@ impl AggregateBucket {
         let sumsq = self.sumsq?;
         Some((sumsq / self.num_count as f64 - avg * avg).max(0.0))
     }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct SubscriptionRecord {
-    pub id: String,
-    /// JSON computed by the broker.
-    pub body: String,
-    pub status: String,
-    pub expires_at: Option<i64>,
-    /// Every attempt, successful or not.
-    pub times_sent: i64,
-    /// Failed attempts (timesFailed, §5.2.14; migration 0007).
-    pub times_failed: i64,
-    pub last_notification: Option<i64>,
-    pub last_success: Option<i64>,
-    pub last_failure: Option<i64>,
-    pub created_at: i64,
-    pub modified_at: i64,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct SubscriptionPage {
-    /// In creation order.
-    pub subscriptions: Vec<SubscriptionRecord>,
-    pub total: Option<u64>,
 }
 
 /// A notification waiting in the outbox.
@@ -1391,25 +1367,6 @@ fn expired(now: String) -> String {
     )
 }
 
-fn subscription_from_row(r: &AnyRow) -> SubscriptionRecord {
-    SubscriptionRecord {
-        id: r.get(0),
-        body: r.get(1),
-        status: r.get(2),
-        expires_at: r.get(3),
-        times_sent: r.get(4),
-        times_failed: r.get(5),
-        last_notification: r.get(6),
-        last_success: r.get(7),
-        last_failure: r.get(8),
-        created_at: r.get(9),
-        modified_at: r.get(10),
-    }
-}
-
-const SUBSCRIPTION_COLUMNS: &str = "id, body, status, expires_at, times_sent, times_failed, \
-    last_notification, last_success, last_failure, created_at, modified_at";
-
 const DELIVERY_COLUMNS: &str =
     "seq, subscription_id, payload, attempts, next_attempt_at, created_at";
 
@@ -2199,141 +2156,6 @@ impl Store {
             .rows_affected();
         tx.commit().await?;
         Ok(n)
-    }
-
-    // --- Subscriptions ---
-
-    /// A subscription id already taken is a conflict.
-    pub async fn ngsild_subscription_create(
-        &self,
-        id: &str,
-        body: &str,
-        status: &str,
-        expires_at: Option<i64>,
-    ) -> Result<SubscriptionRecord> {
-        let now = now_ms();
-        let mut tx = self.db.begin_write().await?;
-        let row = sqlx::query(&format!(
-            "INSERT INTO ngsild_subscriptions (id, body, status, expires_at, created_at, \
-             modified_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING {SUBSCRIPTION_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(body)
-        .bind(status)
-        .bind(expires_at)
-        .bind(now)
-        .fetch_one(tx.conn())
-        .await
-        .map_err(|e| conflict_on_unique(e, || format!("subscription {id} already exists")))?;
-        tx.commit().await?;
-        Ok(subscription_from_row(&row))
-    }
-
-    pub async fn ngsild_subscription_get(&self, id: &str) -> Result<Option<SubscriptionRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM ngsild_subscriptions WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.db.pool)
-        .await?;
-        Ok(row.as_ref().map(subscription_from_row))
-    }
-
-    /// Subscriptions in creation order.
-    pub async fn ngsild_subscription_list(
-        &self,
-        limit: Option<u32>,
-        offset: u32,
-        count_all: bool,
-    ) -> Result<SubscriptionPage> {
-        let rows = sqlx::query(&format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM ngsild_subscriptions \
-             ORDER BY created_at, id LIMIT $1 OFFSET $2"
-        ))
-        .bind(limit.map_or(i64::MAX, i64::from))
-        .bind(i64::from(offset))
-        .fetch_all(&self.db.pool)
-        .await?;
-        let total = if count_all {
-            let n: i64 = sqlx::query("SELECT COUNT(*) FROM ngsild_subscriptions")
-                .fetch_one(&self.db.pool)
-                .await?
-                .get(0);
-            Some(count(n))
-        } else {
-            None
-        };
-        Ok(SubscriptionPage {
-            subscriptions: rows.iter().map(subscription_from_row).collect(),
-            total,
-        })
-    }
-
-    /// Replace the body, status and expiry; None when there is no such subscription.
-    pub async fn ngsild_subscription_update(
-        &self,
-        id: &str,
-        body: &str,
-        status: &str,
-        expires_at: Option<i64>,
-    ) -> Result<Option<SubscriptionRecord>> {
-        let mut tx = self.db.begin_write().await?;
-        let row = sqlx::query(&format!(
-            "UPDATE ngsild_subscriptions SET body = $2, status = $3, expires_at = $4, \
-             modified_at = $5 WHERE id = $1 RETURNING {SUBSCRIPTION_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(body)
-        .bind(status)
-        .bind(expires_at)
-        .bind(now_ms())
-        .fetch_optional(tx.conn())
-        .await?;
-        tx.commit().await?;
-        Ok(row.as_ref().map(subscription_from_row))
-    }
-
-    /// Delete a subscription and its pending deliveries; false when there was none.
-    pub async fn ngsild_subscription_delete(&self, id: &str) -> Result<bool> {
-        let mut tx = self.db.begin_write().await?;
-        sqlx::query("DELETE FROM ngsild_deliveries WHERE subscription_id = $1")
-            .bind(id)
-            .execute(tx.conn())
-            .await?;
-        let n = sqlx::query("DELETE FROM ngsild_subscriptions WHERE id = $1")
-            .bind(id)
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(n > 0)
-    }
-
-    /// Count a notification sent at `at` and whether it succeeded; false when the
-    /// subscription is gone.
-    pub async fn ngsild_subscription_record_delivery(
-        &self,
-        id: &str,
-        ok: bool,
-        at: i64,
-    ) -> Result<bool> {
-        let outcome = if ok {
-            "last_success = $2"
-        } else {
-            "last_failure = $2, times_failed = times_failed + 1"
-        };
-        let mut tx = self.db.begin_write().await?;
-        let n = sqlx::query(&format!(
-            "UPDATE ngsild_subscriptions SET times_sent = times_sent + 1, \
-             last_notification = $2, {outcome} WHERE id = $1"
-        ))
-        .bind(id)
-        .bind(at)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(n > 0)
     }
 
     // --- Delivery outbox ---

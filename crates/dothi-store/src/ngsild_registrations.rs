@@ -1,29 +1,20 @@
 //! NGSI-LD context source registrations (`/ngsi-ld/v1/csourceRegistrations`, GS CIM 009 §5.9,
-//! §5.10) and context source registration subscriptions (`/csourceSubscriptions`, §5.11).
+//! §5.10); their subscriptions (`/csourceSubscriptions`, §5.11) are stored with entity
+//! subscriptions' functions (`crate::ngsild_subscriptions`, [`SubscriptionKind::Csource`]).
 //!
 //! The broker (`dothi_broker::registrations`) computes the bodies (expanded JSON) and the
 //! notifications a change causes; this module stores both in one transaction, so a registration
 //! change that is acknowledged has its notifications in the outbox (`ngsild_deliveries`, the
 //! delivery worker of entity subscriptions sends them). Rows of the outbox that belong to a
-//! context source registration subscription carry the key [`csource_outbox_key`].
+//! context source registration subscription carry the key [`SubscriptionKind::outbox_key`].
 
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
 use crate::error::{conflict_on_unique, Result};
-use crate::ngsild::{SubscriptionPage, SubscriptionRecord};
+use crate::ngsild_subscriptions::{enqueue, SubscriptionKind};
 use crate::time::now_ms;
 use crate::Store;
-
-/// The prefix of the outbox key of a context source registration subscription's notifications
-/// (a space never occurs in a URI, so no entity subscription id starts with it).
-pub const CSOURCE_OUTBOX_PREFIX: &str = "csource ";
-
-/// The outbox key (`ngsild_deliveries.subscription_id`) of a context source registration
-/// subscription.
-pub fn csource_outbox_key(subscription_id: &str) -> String {
-    format!("{CSOURCE_OUTBOX_PREFIX}{subscription_id}")
-}
 
 /// One stored registration.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,8 +34,6 @@ pub struct RegistrationRecord {
 pub type CsourceDelivery = (String, String);
 
 const REGISTRATION_COLUMNS: &str = "id, body, expires_at, revision, created_at, modified_at";
-const CSOURCE_SUBSCRIPTION_COLUMNS: &str = "id, body, status, expires_at, times_sent, \
-    times_failed, last_notification, last_success, last_failure, created_at, modified_at";
 
 fn registration_from_row(r: &AnyRow) -> RegistrationRecord {
     RegistrationRecord {
@@ -55,38 +44,6 @@ fn registration_from_row(r: &AnyRow) -> RegistrationRecord {
         created_at: r.get(4),
         modified_at: r.get(5),
     }
-}
-
-fn csource_subscription_from_row(r: &AnyRow) -> SubscriptionRecord {
-    SubscriptionRecord {
-        id: r.get(0),
-        body: r.get(1),
-        status: r.get(2),
-        expires_at: r.get(3),
-        times_sent: r.get(4),
-        times_failed: r.get(5),
-        last_notification: r.get(6),
-        last_success: r.get(7),
-        last_failure: r.get(8),
-        created_at: r.get(9),
-        modified_at: r.get(10),
-    }
-}
-
-/// Queues notifications in the outbox, inside the caller's transaction.
-async fn enqueue(conn: &mut AnyConnection, deliveries: &[CsourceDelivery], at: i64) -> Result<()> {
-    for (subscription, payload) in deliveries {
-        sqlx::query(
-            "INSERT INTO ngsild_deliveries (subscription_id, payload, next_attempt_at, \
-             created_at) VALUES ($1, $2, $3, $3)",
-        )
-        .bind(csource_outbox_key(subscription))
-        .bind(payload)
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
 }
 
 impl Store {
@@ -122,7 +79,7 @@ impl Store {
         .fetch_one(tx.conn())
         .await
         .map_err(|e| conflict_on_unique(e, || format!("registration {id} already exists")))?;
-        enqueue(tx.conn(), deliveries, now).await?;
+        enqueue(tx.conn(), SubscriptionKind::Csource, deliveries, now).await?;
         tx.commit().await?;
         Ok(registration_from_row(&row))
     }
@@ -194,7 +151,7 @@ impl Store {
         .fetch_optional(tx.conn())
         .await?;
         if row.is_some() {
-            enqueue(tx.conn(), deliveries, now).await?;
+            enqueue(tx.conn(), SubscriptionKind::Csource, deliveries, now).await?;
         }
         tx.commit().await?;
         Ok(row.as_ref().map(registration_from_row))
@@ -217,133 +174,13 @@ impl Store {
             .await?
             .rows_affected();
         if n > 0 {
-            enqueue(tx.conn(), deliveries, now).await?;
+            enqueue(tx.conn(), SubscriptionKind::Csource, deliveries, now).await?;
         }
         tx.commit().await?;
         Ok(n > 0)
     }
 
     // --- Context source registration subscriptions ---
-
-    /// Stores a new context source registration subscription with its initial notification;
-    /// an id already taken is a conflict error.
-    pub async fn ngsild_csource_subscription_create(
-        &self,
-        id: &str,
-        body: &str,
-        status: &str,
-        expires_at: Option<i64>,
-        deliveries: &[CsourceDelivery],
-    ) -> Result<SubscriptionRecord> {
-        let now = now_ms();
-        let mut tx = self.db.begin_write().await?;
-        let row = sqlx::query(&format!(
-            "INSERT INTO ngsild_csource_subscriptions (id, body, status, expires_at, \
-             created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $5) \
-             RETURNING {CSOURCE_SUBSCRIPTION_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(body)
-        .bind(status)
-        .bind(expires_at)
-        .bind(now)
-        .fetch_one(tx.conn())
-        .await
-        .map_err(|e| conflict_on_unique(e, || format!("subscription {id} already exists")))?;
-        enqueue(tx.conn(), deliveries, now).await?;
-        tx.commit().await?;
-        Ok(csource_subscription_from_row(&row))
-    }
-
-    pub async fn ngsild_csource_subscription_get(
-        &self,
-        id: &str,
-    ) -> Result<Option<SubscriptionRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {CSOURCE_SUBSCRIPTION_COLUMNS} FROM ngsild_csource_subscriptions WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.db.pool)
-        .await?;
-        Ok(row.as_ref().map(csource_subscription_from_row))
-    }
-
-    /// Context source registration subscriptions in creation order.
-    pub async fn ngsild_csource_subscription_list(
-        &self,
-        limit: Option<u32>,
-        offset: u32,
-        count_all: bool,
-    ) -> Result<SubscriptionPage> {
-        let rows = sqlx::query(&format!(
-            "SELECT {CSOURCE_SUBSCRIPTION_COLUMNS} FROM ngsild_csource_subscriptions \
-             ORDER BY created_at, id LIMIT $1 OFFSET $2"
-        ))
-        .bind(limit.map_or(i64::MAX, i64::from))
-        .bind(i64::from(offset))
-        .fetch_all(&self.db.pool)
-        .await?;
-        let total = if count_all {
-            let n: i64 = sqlx::query("SELECT COUNT(*) FROM ngsild_csource_subscriptions")
-                .fetch_one(&self.db.pool)
-                .await?
-                .get(0);
-            Some(u64::try_from(n).unwrap_or(0))
-        } else {
-            None
-        };
-        Ok(SubscriptionPage {
-            subscriptions: rows.iter().map(csource_subscription_from_row).collect(),
-            total,
-        })
-    }
-
-    /// Replaces the body, status and expiry and queues the notifications of the change; None
-    /// when there is no such subscription.
-    pub async fn ngsild_csource_subscription_update(
-        &self,
-        id: &str,
-        body: &str,
-        status: &str,
-        expires_at: Option<i64>,
-        deliveries: &[CsourceDelivery],
-    ) -> Result<Option<SubscriptionRecord>> {
-        let now = now_ms();
-        let mut tx = self.db.begin_write().await?;
-        let row = sqlx::query(&format!(
-            "UPDATE ngsild_csource_subscriptions SET body = $2, status = $3, expires_at = $4, \
-             modified_at = $5 WHERE id = $1 RETURNING {CSOURCE_SUBSCRIPTION_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(body)
-        .bind(status)
-        .bind(expires_at)
-        .bind(now)
-        .fetch_optional(tx.conn())
-        .await?;
-        if row.is_some() {
-            enqueue(tx.conn(), deliveries, now).await?;
-        }
-        tx.commit().await?;
-        Ok(row.as_ref().map(csource_subscription_from_row))
-    }
-
-    /// Deletes a context source registration subscription and its pending notifications; false
-    /// when there was none.
-    pub async fn ngsild_csource_subscription_delete(&self, id: &str) -> Result<bool> {
-        let mut tx = self.db.begin_write().await?;
-        sqlx::query("DELETE FROM ngsild_deliveries WHERE subscription_id = $1")
-            .bind(csource_outbox_key(id))
-            .execute(tx.conn())
-            .await?;
-        let n = sqlx::query("DELETE FROM ngsild_csource_subscriptions WHERE id = $1")
-            .bind(id)
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(n > 0)
-    }
 
     /// Queues notifications of context source registration subscriptions that no registration
     /// write carries (periodic ones).
@@ -355,34 +192,7 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.db.begin_write().await?;
-        enqueue(tx.conn(), deliveries, now_ms()).await?;
+        enqueue(tx.conn(), SubscriptionKind::Csource, deliveries, now_ms()).await?;
         tx.commit().await
-    }
-
-    /// Counts a notification sent at `at` and whether it succeeded; false when the subscription
-    /// is gone.
-    pub async fn ngsild_csource_subscription_record_delivery(
-        &self,
-        id: &str,
-        ok: bool,
-        at: i64,
-    ) -> Result<bool> {
-        let outcome = if ok {
-            "last_success = $2"
-        } else {
-            "last_failure = $2, times_failed = times_failed + 1"
-        };
-        let mut tx = self.db.begin_write().await?;
-        let n = sqlx::query(&format!(
-            "UPDATE ngsild_csource_subscriptions SET times_sent = times_sent + 1, \
-             last_notification = $2, {outcome} WHERE id = $1"
-        ))
-        .bind(id)
-        .bind(at)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(n > 0)
     }
 }

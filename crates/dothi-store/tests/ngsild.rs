@@ -9,6 +9,7 @@ use dothi_store::ngsild::{
     Cmp, EntityFilter, EntityRecord, HistoryEntry, HistoryFilter, HistoryRow, IndexEntry,
     Prefilter, StoredEntity, TypeInfo,
 };
+use dothi_store::ngsild_subscriptions::SubscriptionKind;
 use dothi_store::testing::{TestDb, BACKENDS};
 use dothi_store::{Backend, Store, StoreError};
 use sqlx::Row;
@@ -1849,7 +1850,14 @@ async fn subscriptions_are_created_listed_updated_counted_and_deleted() {
         let db = TestDb::new(backend).await;
         let store = db.store().await;
         let s1 = store
-            .ngsild_subscription_create("urn:sub:1", r#"{"q":"a>1"}"#, "active", Some(9_999))
+            .ngsild_subscription_create(
+                SubscriptionKind::Entity,
+                "urn:sub:1",
+                r#"{"q":"a>1"}"#,
+                "active",
+                Some(9_999),
+                &[],
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -1872,7 +1880,14 @@ async fn subscriptions_are_created_listed_updated_counted_and_deleted() {
         );
         assert_eq!(s1.created_at, s1.modified_at);
         let err = store
-            .ngsild_subscription_create("urn:sub:1", "{}", "active", None)
+            .ngsild_subscription_create(
+                SubscriptionKind::Entity,
+                "urn:sub:1",
+                "{}",
+                "active",
+                None,
+                &[],
+            )
             .await
             .unwrap_err();
         assert!(
@@ -1883,20 +1898,33 @@ async fn subscriptions_are_created_listed_updated_counted_and_deleted() {
             "{backend:?}: {err:?}"
         );
         let s2 = store
-            .ngsild_subscription_create("urn:sub:2", "{}", "paused", None)
+            .ngsild_subscription_create(
+                SubscriptionKind::Entity,
+                "urn:sub:2",
+                "{}",
+                "paused",
+                None,
+                &[],
+            )
             .await
             .unwrap();
         assert_eq!(
-            store.ngsild_subscription_get("urn:sub:1").await.unwrap(),
+            store
+                .ngsild_subscription_get(SubscriptionKind::Entity, "urn:sub:1")
+                .await
+                .unwrap(),
             Some(s1.clone())
         );
         assert_eq!(
-            store.ngsild_subscription_get("urn:sub:x").await.unwrap(),
+            store
+                .ngsild_subscription_get(SubscriptionKind::Entity, "urn:sub:x")
+                .await
+                .unwrap(),
             None
         );
 
         let page = store
-            .ngsild_subscription_list(Some(1), 1, true)
+            .ngsild_subscription_list(SubscriptionKind::Entity, Some(1), 1, true)
             .await
             .unwrap();
         assert_eq!(
@@ -1904,7 +1932,7 @@ async fn subscriptions_are_created_listed_updated_counted_and_deleted() {
             (vec![s2.clone()], Some(2))
         );
         let all = store
-            .ngsild_subscription_list(None, 0, false)
+            .ngsild_subscription_list(SubscriptionKind::Entity, None, 0, false)
             .await
             .unwrap();
         assert_eq!(
@@ -1913,7 +1941,14 @@ async fn subscriptions_are_created_listed_updated_counted_and_deleted() {
         );
 
         let updated = store
-            .ngsild_subscription_update("urn:sub:1", r#"{"q":"a>2"}"#, "paused", None)
+            .ngsild_subscription_update(
+                SubscriptionKind::Entity,
+                "urn:sub:1",
+                r#"{"q":"a>2"}"#,
+                "paused",
+                None,
+                &[],
+            )
             .await
             .unwrap()
             .unwrap();
@@ -1929,26 +1964,33 @@ async fn subscriptions_are_created_listed_updated_counted_and_deleted() {
         assert!(updated.modified_at >= s1.modified_at);
         assert_eq!(
             store
-                .ngsild_subscription_update("urn:sub:x", "{}", "active", None)
+                .ngsild_subscription_update(
+                    SubscriptionKind::Entity,
+                    "urn:sub:x",
+                    "{}",
+                    "active",
+                    None,
+                    &[]
+                )
                 .await
                 .unwrap(),
             None
         );
 
         assert!(store
-            .ngsild_subscription_record_delivery("urn:sub:1", true, 100)
+            .ngsild_subscription_record_delivery(SubscriptionKind::Entity, "urn:sub:1", true, 100)
             .await
             .unwrap());
         assert!(store
-            .ngsild_subscription_record_delivery("urn:sub:1", false, 200)
+            .ngsild_subscription_record_delivery(SubscriptionKind::Entity, "urn:sub:1", false, 200)
             .await
             .unwrap());
         assert!(!store
-            .ngsild_subscription_record_delivery("urn:sub:x", true, 1)
+            .ngsild_subscription_record_delivery(SubscriptionKind::Entity, "urn:sub:x", true, 1)
             .await
             .unwrap());
         let s = store
-            .ngsild_subscription_get("urn:sub:1")
+            .ngsild_subscription_get(SubscriptionKind::Entity, "urn:sub:1")
             .await
             .unwrap()
             .unwrap();
@@ -1968,10 +2010,19 @@ async fn subscriptions_are_created_listed_updated_counted_and_deleted() {
             .ngsild_deliveries_enqueue(&[("urn:sub:1".into(), "p".into())], 0)
             .await
             .unwrap();
-        assert!(store.ngsild_subscription_delete("urn:sub:1").await.unwrap());
-        assert!(!store.ngsild_subscription_delete("urn:sub:1").await.unwrap());
+        assert!(store
+            .ngsild_subscription_delete(SubscriptionKind::Entity, "urn:sub:1")
+            .await
+            .unwrap());
+        assert!(!store
+            .ngsild_subscription_delete(SubscriptionKind::Entity, "urn:sub:1")
+            .await
+            .unwrap());
         assert_eq!(
-            store.ngsild_subscription_get("urn:sub:1").await.unwrap(),
+            store
+                .ngsild_subscription_get(SubscriptionKind::Entity, "urn:sub:1")
+                .await
+                .unwrap(),
             None
         );
         assert_eq!(

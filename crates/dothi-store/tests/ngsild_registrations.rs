@@ -3,7 +3,8 @@
 //! outbox keys of registration subscriptions.
 
 use dothi_domain::DomainError;
-use dothi_store::ngsild_registrations::{csource_outbox_key, RegistrationRecord};
+use dothi_store::ngsild_registrations::RegistrationRecord;
+use dothi_store::ngsild_subscriptions::SubscriptionKind;
 use dothi_store::testing::{TestDb, BACKENDS};
 use dothi_store::{Store, StoreError};
 
@@ -85,7 +86,7 @@ async fn registration_writes_carry_their_notifications_and_updates_are_compare_a
             .unwrap());
         assert_eq!(store.ngsild_registration_get(A, 0).await.unwrap(), None);
 
-        let key = csource_outbox_key(SUB);
+        let key = SubscriptionKind::Csource.outbox_key(SUB);
         assert_eq!(key, format!("csource {SUB}"));
         assert_eq!(
             outbox(&store).await,
@@ -149,19 +150,33 @@ async fn registration_subscriptions_keep_bookkeeping_and_their_own_outbox_rows()
         let store = db.store().await;
         let first = vec![(SUB.to_string(), "initial".to_string())];
         let created = store
-            .ngsild_csource_subscription_create(SUB, "{}", "active", None, &first)
+            .ngsild_subscription_create(
+                SubscriptionKind::Csource,
+                SUB,
+                "{}",
+                "active",
+                None,
+                &first,
+            )
             .await
             .unwrap();
         assert_eq!((created.times_sent, created.status.as_str()), (0, "active"));
         assert!(matches!(
             store
-                .ngsild_csource_subscription_create(SUB, "{}", "active", None, &[])
+                .ngsild_subscription_create(
+                    SubscriptionKind::Csource,
+                    SUB,
+                    "{}",
+                    "active",
+                    None,
+                    &[]
+                )
                 .await,
             Err(StoreError::Domain(DomainError::Conflict(_)))
         ));
         // An entity subscription of the same id is another resource with other outbox rows.
         store
-            .ngsild_subscription_create(SUB, "{}", "active", None)
+            .ngsild_subscription_create(SubscriptionKind::Entity, SUB, "{}", "active", None, &[])
             .await
             .unwrap();
         store
@@ -170,11 +185,11 @@ async fn registration_subscriptions_keep_bookkeeping_and_their_own_outbox_rows()
             .unwrap();
 
         assert!(store
-            .ngsild_csource_subscription_record_delivery(SUB, false, 7_000)
+            .ngsild_subscription_record_delivery(SubscriptionKind::Csource, SUB, false, 7_000)
             .await
             .unwrap());
         let read = store
-            .ngsild_csource_subscription_get(SUB)
+            .ngsild_subscription_get(SubscriptionKind::Csource, SUB)
             .await
             .unwrap()
             .unwrap();
@@ -187,11 +202,22 @@ async fn registration_subscriptions_keep_bookkeeping_and_their_own_outbox_rows()
             ),
             (1, 1, Some(7_000), Some(7_000))
         );
-        let entity = store.ngsild_subscription_get(SUB).await.unwrap().unwrap();
+        let entity = store
+            .ngsild_subscription_get(SubscriptionKind::Entity, SUB)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(entity.times_sent, 0);
 
         let updated = store
-            .ngsild_csource_subscription_update(SUB, "{\"v\":2}", "paused", Some(9), &[])
+            .ngsild_subscription_update(
+                SubscriptionKind::Csource,
+                SUB,
+                "{\"v\":2}",
+                "paused",
+                Some(9),
+                &[],
+            )
             .await
             .unwrap()
             .unwrap();
@@ -200,13 +226,19 @@ async fn registration_subscriptions_keep_bookkeeping_and_their_own_outbox_rows()
             ("paused", Some(9))
         );
         let page = store
-            .ngsild_csource_subscription_list(Some(10), 0, true)
+            .ngsild_subscription_list(SubscriptionKind::Csource, Some(10), 0, true)
             .await
             .unwrap();
         assert_eq!((page.subscriptions.len(), page.total), (1, Some(1)));
 
-        assert!(store.ngsild_csource_subscription_delete(SUB).await.unwrap());
-        assert!(!store.ngsild_csource_subscription_delete(SUB).await.unwrap());
+        assert!(store
+            .ngsild_subscription_delete(SubscriptionKind::Csource, SUB)
+            .await
+            .unwrap());
+        assert!(!store
+            .ngsild_subscription_delete(SubscriptionKind::Csource, SUB)
+            .await
+            .unwrap());
         // Its notifications went with it; the entity subscription's stay.
         assert_eq!(
             outbox(&store).await,

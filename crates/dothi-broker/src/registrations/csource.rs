@@ -17,8 +17,8 @@ use dothi_ngsild::context::Context;
 use dothi_ngsild::document::format_time;
 use dothi_ngsild::eval::{CompiledGeoQuery, CompiledQuery};
 use dothi_ngsild::{q, scopeq};
-use dothi_store::ngsild::SubscriptionRecord;
-use dothi_store::ngsild_registrations::{CsourceDelivery, CSOURCE_OUTBOX_PREFIX};
+use dothi_store::ngsild_registrations::CsourceDelivery;
+use dothi_store::ngsild_subscriptions::SubscriptionKind;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -29,9 +29,10 @@ use super::matching::{restricted, EntityAsk, Filter, TemporalFilter};
 use super::stored;
 use crate::subscriptions::{
     parse_subscription, percent_decoded, random_urn, render_document, render_subscription,
-    state_of as entity_state_of, status_of, Subscription, SubscriptionState,
+    state_of, status_of, Subscription, SubscriptionBody, SubscriptionPage, SubscriptionState,
+    Write,
 };
-use crate::{now_ms, Broker, BrokerError, Result};
+use crate::{now_ms, Broker, Result};
 
 /// How often the registry worker looks for expired registrations and due periodic
 /// notifications.
@@ -53,38 +54,26 @@ pub struct CsourceSubscription {
     pub expires_at_text: Option<String>,
 }
 
-/// A stored registration subscription with its bookkeeping.
-#[derive(Debug, Clone)]
-pub struct CsourceSubscriptionState {
-    pub subscription: CsourceSubscription,
-    pub record: SubscriptionRecord,
+impl SubscriptionBody for CsourceSubscription {
+    const KIND: SubscriptionKind = SubscriptionKind::Csource;
+    const NAME: &'static str = "context source registration subscription";
+
+    fn base(&self) -> &Subscription {
+        &self.base
+    }
+
+    fn document(&self, ctx: &Context) -> Map<String, Value> {
+        let mut document = render_document(&self.base, ctx);
+        adjust(&mut document, self);
+        document
+    }
 }
+
+/// A stored registration subscription with its bookkeeping.
+pub type CsourceSubscriptionState = SubscriptionState<CsourceSubscription>;
 
 /// A page of registration subscriptions and the number of all of them.
-#[derive(Debug, Clone)]
-pub struct CsourceSubscriptionPage {
-    pub subscriptions: Vec<CsourceSubscriptionState>,
-    pub total: u64,
-}
-
-fn state_of(record: SubscriptionRecord) -> Result<CsourceSubscriptionState> {
-    let subscription: CsourceSubscription = serde_json::from_str(&record.body).map_err(|e| {
-        BrokerError::InternalError(format!(
-            "registration subscription {} is stored unreadable: {e}",
-            record.id
-        ))
-    })?;
-    Ok(CsourceSubscriptionState {
-        subscription,
-        record,
-    })
-}
-
-fn sub_not_found(id: &str) -> BrokerError {
-    BrokerError::ResourceNotFound(format!(
-        "no context source registration subscription has the id {id}"
-    ))
-}
+pub type CsourceSubscriptionPage = SubscriptionPage<CsourceSubscription>;
 
 fn parse_temporal_q(value: &Value) -> Result<TemporalFilter> {
     let object = value
@@ -194,23 +183,6 @@ pub fn render_csource_subscription(
         adjust(o, &state.subscription);
     }
     out
-}
-
-fn stored_body(sub: &CsourceSubscription) -> Result<(String, &'static str)> {
-    let body = serde_json::to_string(sub).map_err(|e| {
-        BrokerError::InternalError(format!(
-            "registration subscription {} cannot be stored: {e}",
-            sub.base.id
-        ))
-    })?;
-    Ok((
-        body,
-        if sub.base.is_active {
-            "active"
-        } else {
-            "paused"
-        },
-    ))
 }
 
 /// A ContextSourceNotification (§5.3.2).
@@ -332,22 +304,28 @@ impl Broker {
         }
     }
 
+    /// Every registration subscription, leaving out (with a warning) one stored unreadable.
+    async fn all_csource_subscriptions(&self) -> Result<Vec<CsourceSubscriptionState>> {
+        let page = self
+            .store
+            .ngsild_subscription_list(SubscriptionKind::Csource, None, 0, false)
+            .await?;
+        Ok(page
+            .subscriptions
+            .into_iter()
+            .filter_map(|record| {
+                state_of(record)
+                    .map_err(|e| tracing::warn!(error = %e, "skipping a registration subscription"))
+                    .ok()
+            })
+            .collect())
+    }
+
     /// The subscriptions a registration change is matched against: active, not periodic, and
     /// not within their `throttling` period.
     async fn csource_listeners(&self, now: i64) -> Result<Vec<Listener>> {
-        let page = self
-            .store
-            .ngsild_csource_subscription_list(None, 0, false)
-            .await?;
         let mut out = Vec::new();
-        for record in page.subscriptions {
-            let state = match state_of(record) {
-                Ok(state) => state,
-                Err(e) => {
-                    tracing::warn!(error = %e, "skipping a registration subscription");
-                    continue;
-                }
-            };
+        for state in self.all_csource_subscriptions().await? {
             let base = &state.subscription.base;
             if base.time_interval.is_some() || status_of(base, now) != "active" {
                 continue;
@@ -422,13 +400,6 @@ impl Broker {
         Ok(vec![(l.id.clone(), notification(&l.id, reason, data))])
     }
 
-    async fn check_jsonld_context(&self, sub: &CsourceSubscription) -> Result<()> {
-        if let Some(url) = &sub.base.jsonld_context {
-            self.contexts.resolve(&Value::String(url.clone())).await?;
-        }
-        Ok(())
-    }
-
     /// Create Context Source Registration Subscription (§5.11.2); returns its id. The
     /// registrations that match it now are notified at once (`newlyMatching`).
     pub async fn create_csource_subscription(
@@ -439,28 +410,10 @@ impl Broker {
     ) -> Result<String> {
         let now = now_ms();
         let sub = parse_csource_subscription(body, ctx, reference, now)?;
-        self.check_jsonld_context(&sub).await?;
+        self.check_notification_context(&sub.base).await?;
         let deliveries = self.matching_now(&sub, "newlyMatching", now).await?;
-        let (text, status) = stored_body(&sub)?;
-        self.store
-            .ngsild_csource_subscription_create(
-                &sub.base.id,
-                &text,
-                status,
-                sub.base.expires_at,
-                &deliveries,
-            )
-            .await
-            .map_err(|e| match e {
-                dothi_store::StoreError::Domain(dothi_domain::DomainError::Conflict(_)) => {
-                    BrokerError::AlreadyExists(format!(
-                        "a context source registration subscription with the id {} already \
-                         exists",
-                        sub.base.id
-                    ))
-                }
-                other => other.into(),
-            })?;
+        self.write_subscription(Write::Create, &sub, &deliveries)
+            .await?;
         if !deliveries.is_empty() {
             self.outbox.notify_one();
         }
@@ -469,10 +422,7 @@ impl Broker {
 
     /// Retrieve Context Source Registration Subscription (§5.11.4).
     pub async fn csource_subscription(&self, id: &str) -> Result<CsourceSubscriptionState> {
-        match self.store.ngsild_csource_subscription_get(id).await? {
-            Some(record) => state_of(record),
-            None => Err(sub_not_found(id)),
-        }
+        self.stored_subscription(id).await
     }
 
     /// Query Context Source Registration Subscriptions (§5.11.5), in creation order.
@@ -481,18 +431,7 @@ impl Broker {
         limit: u32,
         offset: u32,
     ) -> Result<CsourceSubscriptionPage> {
-        let page = self
-            .store
-            .ngsild_csource_subscription_list(Some(limit), offset, true)
-            .await?;
-        Ok(CsourceSubscriptionPage {
-            subscriptions: page
-                .subscriptions
-                .into_iter()
-                .map(state_of)
-                .collect::<Result<_>>()?,
-            total: page.total.unwrap_or(0),
-        })
+        self.stored_subscriptions(limit, offset, true).await
     }
 
     /// Update Context Source Registration Subscription (§5.11.3): the fragment's members
@@ -504,48 +443,18 @@ impl Broker {
         ctx: &Context,
         fragment: &Value,
     ) -> Result<()> {
-        let fragment = fragment
-            .as_object()
-            .ok_or_else(|| bad("a subscription update must be a JSON object"))?;
-        if fragment.keys().all(|k| k == "@context") {
-            return Err(bad("the subscription update has no member to change"));
-        }
-        if let Some(other) = fragment.get("id").and_then(Value::as_str) {
-            if other != id {
-                return Err(bad(format!(
-                    "the id of a subscription cannot change ({id} to {other})"
-                )));
-            }
-        }
-        let current = self.csource_subscription(id).await?;
-        let mut document = render_document(&current.subscription.base, ctx);
-        adjust(&mut document, &current.subscription);
-        for (key, value) in fragment {
-            if key == "@context" {
-                continue;
-            }
-            if value.is_null() {
-                document.remove(key);
-            } else {
-                document.insert(key.clone(), value.clone());
-            }
-        }
+        let (current, document) = self
+            .merged_subscription::<CsourceSubscription>(id, ctx, fragment)
+            .await?;
         let now = now_ms();
-        let mut sub = parse_csource_subscription(
-            &Value::Object(document),
-            ctx,
-            &current.subscription.base.context,
-            now,
-        )?;
+        let mut sub =
+            parse_csource_subscription(&document, ctx, &current.subscription.base.context, now)?;
         sub.base.id = id.to_string();
         sub.base.context = current.subscription.base.context.clone();
-        self.check_jsonld_context(&sub).await?;
+        self.check_notification_context(&sub.base).await?;
         let deliveries = self.matching_now(&sub, "newlyMatching", now).await?;
-        let (text, status) = stored_body(&sub)?;
-        self.store
-            .ngsild_csource_subscription_update(id, &text, status, sub.base.expires_at, &deliveries)
-            .await?
-            .ok_or_else(|| sub_not_found(id))?;
+        self.write_subscription(Write::Replace, &sub, &deliveries)
+            .await?;
         if !deliveries.is_empty() {
             self.outbox.notify_one();
         }
@@ -555,53 +464,8 @@ impl Broker {
     /// Delete Context Source Registration Subscription (§5.11.6), with its pending
     /// notifications.
     pub async fn delete_csource_subscription(&self, id: &str) -> Result<()> {
-        if self.store.ngsild_csource_subscription_delete(id).await? {
-            Ok(())
-        } else {
-            Err(sub_not_found(id))
-        }
+        self.remove_subscription::<CsourceSubscription>(id).await
     }
-}
-
-/// The subscription an outbox key (`ngsild_deliveries.subscription_id`) belongs to, entity or
-/// registration subscription; None when it is gone. For the delivery worker.
-pub(crate) async fn outbox_subscription(
-    broker: &Broker,
-    key: &str,
-) -> Result<Option<Subscription>> {
-    match key.strip_prefix(CSOURCE_OUTBOX_PREFIX) {
-        Some(id) => match broker.store.ngsild_csource_subscription_get(id).await? {
-            Some(record) => Ok(Some(state_of(record)?.subscription.base)),
-            None => Ok(None),
-        },
-        None => match broker.store.ngsild_subscription_get(key).await? {
-            Some(record) => Ok(Some(entity_state_of(record)?.subscription)),
-            None => Ok(None),
-        },
-    }
-}
-
-/// Records a delivery attempt on the subscription an outbox key belongs to.
-pub(crate) async fn record_outbox_delivery(
-    broker: &Broker,
-    key: &str,
-    ok: bool,
-    at: i64,
-) -> Result<bool> {
-    Ok(match key.strip_prefix(CSOURCE_OUTBOX_PREFIX) {
-        Some(id) => {
-            broker
-                .store
-                .ngsild_csource_subscription_record_delivery(id, ok, at)
-                .await?
-        }
-        None => {
-            broker
-                .store
-                .ngsild_subscription_record_delivery(key, ok, at)
-                .await?
-        }
-    })
 }
 
 /// Starts the registry worker: every second it deletes the registrations whose `expiresAt` has
@@ -625,20 +489,9 @@ async fn registry_round(broker: &Broker, last_sent: &mut HashMap<String, i64>) -
         // A registration changed meanwhile is looked at again next round.
         broker.remove_registration(&stored(record)?).await?;
     }
-    let page = broker
-        .store
-        .ngsild_csource_subscription_list(None, 0, false)
-        .await?;
     let mut seen = HashSet::new();
     let mut deliveries = Vec::new();
-    for record in page.subscriptions {
-        let state = match state_of(record) {
-            Ok(state) => state,
-            Err(e) => {
-                tracing::warn!(error = %e, "skipping a registration subscription");
-                continue;
-            }
-        };
+    for state in broker.all_csource_subscriptions().await? {
         let sub = &state.subscription;
         let Some(interval) = sub.base.time_interval else {
             continue;

@@ -11,13 +11,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dothi_store::ngsild::Delivery;
+use dothi_store::ngsild_subscriptions::SubscriptionKind;
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
 use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
 
-use super::{link_url, Subscription};
-use crate::registrations::csource::{outbox_subscription, record_outbox_delivery};
+use super::{link_url, state_of, Subscription};
+use crate::registrations::CsourceSubscription;
 use crate::{now_ms, Broker};
 
 /// Deliveries claimed per round.
@@ -113,6 +114,22 @@ async fn release(broker: &Broker, claimed: &[(i64, i64)]) {
     }
 }
 
+/// The subscription of kind `kind` and id `id` as its notifications are sent (a context source
+/// registration subscription by the members it shares with entity ones); None when it is gone.
+async fn outbox_subscription(
+    broker: &Broker,
+    kind: SubscriptionKind,
+    id: &str,
+) -> crate::Result<Option<Subscription>> {
+    let Some(record) = broker.store.ngsild_subscription_get(kind, id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(match kind {
+        SubscriptionKind::Entity => state_of::<Subscription>(record)?.subscription,
+        SubscriptionKind::Csource => state_of::<CsourceSubscription>(record)?.subscription.base,
+    }))
+}
+
 async fn deliver_group(
     broker: &Broker,
     sender: &Sender,
@@ -121,7 +138,8 @@ async fn deliver_group(
 ) -> crate::Result<()> {
     let store = &broker.store;
     // An entity subscription, or a context source registration one (`csource <id>`).
-    let Some(sub) = outbox_subscription(broker, id).await? else {
+    let (kind, sub_id) = SubscriptionKind::of_outbox_key(id);
+    let Some(sub) = outbox_subscription(broker, kind, sub_id).await? else {
         // Deleted meanwhile: its outbox went with it; drop stragglers.
         for d in &deliveries {
             store.ngsild_delivery_done(d.seq).await?;
@@ -149,7 +167,9 @@ async fn deliver_group(
         match outcome {
             Ok(()) => {
                 // Bookkeeping first: once the outbox is empty, the counts are final.
-                record_outbox_delivery(broker, id, true, at).await?;
+                store
+                    .ngsild_subscription_record_delivery(kind, sub_id, true, at)
+                    .await?;
                 store.ngsild_delivery_done(d.seq).await?;
             }
             Err(why) => {
@@ -158,7 +178,9 @@ async fn deliver_group(
                 store
                     .ngsild_delivery_reschedule(d.seq, next, attempts)
                     .await?;
-                record_outbox_delivery(broker, id, false, at).await?;
+                store
+                    .ngsild_subscription_record_delivery(kind, sub_id, false, at)
+                    .await?;
                 tracing::warn!(subscription = %id, endpoint = %sub.notification.endpoint.uri,
                     attempts, retry_in_ms = next - at, error = %why, "a notification failed");
                 for rest in &deliveries[i + 1..] {

@@ -17,6 +17,7 @@ use dothi_ngsild::eval::{CompiledGeoQuery, CompiledQuery};
 use dothi_ngsild::linked::{self, LinkedRequest};
 use dothi_ngsild::q;
 use dothi_store::ngsild::ChangeRow;
+use dothi_store::ngsild_subscriptions::SubscriptionKind;
 use regex::Regex;
 use serde_json::{json, Map, Value};
 use tokio::task::JoinHandle;
@@ -140,7 +141,7 @@ impl Notifier {
         let page = self
             .broker
             .store
-            .ngsild_subscription_list(None, 0, false)
+            .ngsild_subscription_list(SubscriptionKind::Entity, None, 0, false)
             .await?;
         let mut out = Vec::with_capacity(page.subscriptions.len());
         let mut seen = HashSet::new();
@@ -154,7 +155,7 @@ impl Notifier {
             }
             let id = record.id.clone();
             let last = record.last_notification;
-            let state = match state_of(record) {
+            let state = match state_of::<Subscription>(record) {
                 Ok(state) => state,
                 Err(e) => {
                     tracing::warn!(subscription = %id, error = %e, "skipping a subscription");
