@@ -19,6 +19,7 @@ pub mod map;
 pub mod ngsild;
 pub mod ngsild_contexts;
 pub mod ngsild_registrations;
+pub mod opendata;
 pub mod reference;
 pub mod reports;
 pub mod testing;
