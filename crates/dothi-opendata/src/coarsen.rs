@@ -51,10 +51,8 @@ pub fn month_start(date: NaiveDate) -> NaiveDate {
 /// The published value is the cell, never the point: a reader learns which ~500 m square a
 /// report is in, and nothing finer, whatever the precision of the original.
 pub fn grid_cell(lat: f64, lon: f64) -> Option<(f64, f64)> {
-    if !(lat.is_finite() && lon.is_finite())
-        || !(-90.0..=90.0).contains(&lat)
-        || !(-180.0..=180.0).contains(&lon)
-    {
+    // A range check is false for NaN, so it also refuses what is not a number.
+    if !((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)) {
         return None;
     }
     let centre = |v: f64| ((v * GRID_CELLS_PER_DEGREE).floor() + 0.5) / GRID_CELLS_PER_DEGREE;
