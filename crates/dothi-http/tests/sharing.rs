@@ -740,3 +740,56 @@ async fn sharing_log_and_audit_cannot_be_rewritten_in_the_database() {
         assert_eq!(log["items"].as_array().unwrap().len(), 1);
     }
 }
+
+#[tokio::test]
+async fn concurrent_accesses_are_each_logged_before_they_are_answered() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let (_, c) = app
+            .post(
+                "/api/v1/admin/sharing/accounts",
+                Some(&app.admin),
+                account_input("Hệ thống E"),
+            )
+            .await;
+        let token = c["credential"].as_str().unwrap().to_string();
+        let id = c["account"]["id"].as_i64().unwrap();
+        app.call(
+            Method::PUT,
+            &format!("/api/v1/admin/sharing/accounts/{id}/grants/{AIR}"),
+            Some(&app.admin),
+            Some(json!({"operations": ["read"]})),
+        )
+        .await;
+        // Many at once, so the log writer takes them in batches; each answer must find its row.
+        let calls = (0..60).map(|i| {
+            let (store, token) = (app.store.clone(), token.clone());
+            tokio::spawn(async move {
+                let dataset = if i % 2 == 0 { AIR } else { LAND };
+                let request = AccessRequest {
+                    dataset_id: dataset.into(),
+                    resource_id: Some(format!("r{i}")),
+                    operation: Operation::Read,
+                    client: None,
+                    bytes: None,
+                };
+                store.sharing_authorize(&token, request).await.unwrap()
+            })
+        });
+        let decisions = futures_util::future::join_all(calls).await;
+        let allowed = decisions
+            .iter()
+            .filter(|d| d.as_ref().unwrap().is_allowed())
+            .count();
+        assert_eq!(allowed, 30);
+        for (outcome, n) in [("allowed", 30), ("refused", 30)] {
+            let (_, page) = app
+                .get(
+                    &format!("/api/v1/admin/sharing/log?outcome={outcome}"),
+                    Some(&app.admin),
+                )
+                .await;
+            assert_eq!(page["items"].as_array().unwrap().len(), n, "{outcome}");
+        }
+    }
+}
