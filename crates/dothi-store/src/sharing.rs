@@ -200,12 +200,19 @@ async fn issue_credential(tx: &mut WriteTx, account_id: i64, now: i64) -> Result
     .bind(prefix)
     .bind(now)
     .execute(tx.conn())
-    .await?;
+    .await
+    .map_err(|e| conflict_on_unique(e, || "the credential was rotated meanwhile; retry".into()))?;
     Ok(token)
 }
 
-/// The account as it stands inside a write transaction (to decide a change on it).
+/// The account as it stands inside a write transaction, locked until the transaction ends: the
+/// empty UPDATE takes the row lock on PostgreSQL (SQLite's writer is already exclusive), so a
+/// concurrent termination cannot slip between this read and the change decided on it.
 async fn account_in_tx(tx: &mut WriteTx, id: i64) -> Result<(ConnectionAccount, i64, i64)> {
+    sqlx::query("UPDATE sharing_accounts SET modified_at = modified_at WHERE id = $1")
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
     sqlx::query(&format!(
         "SELECT {ACCOUNT_COLUMNS} FROM sharing_accounts a WHERE a.id = $1"
     ))

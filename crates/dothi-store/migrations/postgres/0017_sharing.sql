@@ -31,6 +31,9 @@ CREATE TABLE sharing_credentials (
     created_at BIGINT NOT NULL,
     revoked_at BIGINT
 );
+-- At most one live credential per account, whatever runs concurrently.
+CREATE UNIQUE INDEX sharing_credentials_live ON sharing_credentials (account_id)
+    WHERE revoked_at IS NULL;
 CREATE INDEX sharing_credentials_account ON sharing_credentials (account_id);
 
 -- Access of an account to a dataset of the catalogue (a text id: CKAN id or name).
