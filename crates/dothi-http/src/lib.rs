@@ -61,6 +61,7 @@ pub fn app_with(store: dothi_store::Store, config: HttpConfig, extra: Router<App
         .merge(routes::ioc_views::routes())
         .merge(routes::alerts::routes())
         .merge(routes::iot::routes())
+        .merge(routes::sharing::routes())
         .fallback(api_not_found);
     Router::new()
         .nest("/api/v1", api)

@@ -56,7 +56,7 @@ pub struct ApiKey {
     pub revoked_at: Option<i64>,
 }
 
-fn secret(prefix: &str) -> String {
+pub(crate) fn secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     format!(
@@ -65,7 +65,7 @@ fn secret(prefix: &str) -> String {
     )
 }
 
-fn digest(secret: &str) -> String {
+pub(crate) fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 

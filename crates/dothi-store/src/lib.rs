@@ -23,6 +23,7 @@ pub mod ngsild_subscriptions;
 pub mod opendata;
 pub mod reference;
 pub mod reports;
+pub mod sharing;
 pub mod testing;
 pub mod time;
 pub mod writer;
@@ -69,6 +70,8 @@ pub struct Store {
     reference: Arc<std::sync::RwLock<Arc<reference::Snapshot>>>,
     api_key_cache: auth::ApiKeyCache,
     writer: writer::ReportWriter,
+    /// Group commit of the sharing log (see [`sharing`]).
+    sharing_log_writer: sharing::LogWriter,
     /// MQTT ingestion's registry generation and counters (see [`iot`]).
     iot: iot::IotState,
 }
@@ -85,6 +88,7 @@ impl Store {
             ))),
             api_key_cache: Default::default(),
             writer: writer::ReportWriter::start(db.clone()),
+            sharing_log_writer: sharing::LogWriter::start(db.clone()),
             iot: Default::default(),
         };
         store.reload_reference().await?;

@@ -5,4 +5,5 @@ pub mod ioc_views;
 pub mod iot;
 pub mod reference;
 pub mod reports;
+pub mod sharing;
 mod sse;
