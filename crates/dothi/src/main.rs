@@ -118,6 +118,14 @@ struct ServeArgs {
     /// Largest request body in bytes (uploads included).
     #[arg(long, env = "DOTHI_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Data directory: files of uploaded open-data resources go to its `resources/` folder.
+    /// With several instances, every instance must see the same directory (shared storage).
+    #[arg(long, env = "DOTHI_DATA_DIR", default_value = "./data")]
+    data_dir: std::path::PathBuf,
+    /// Largest uploaded open-data resource file, bytes (CKAN API; streamed to disk, so the
+    /// size does not cost memory).
+    #[arg(long, env = "DOTHI_MAX_RESOURCE_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    max_resource_bytes: u64,
     /// Seconds between deadline sweeps (overdue detection, auto-close) and reference reloads.
     #[arg(long, env = "DOTHI_SWEEP_INTERVAL_SECS", default_value_t = 60)]
     sweep_interval_secs: u64,
@@ -357,6 +365,7 @@ async fn main() -> Result<()> {
                     .with_context(|| format!("parsing {}", file.display()))?,
             };
             let summary = store.import_reference(&system, &reference).await?;
+            store.catalog_sync_organizations().await?;
             println!("{}", serde_json::to_string(&summary)?);
             Ok(())
         }
@@ -369,6 +378,7 @@ async fn main() -> Result<()> {
         Command::Seed { db, reports, seed } => {
             let store = open(&db, Settings::default()).await?;
             demo::load_reference(&store).await?;
+            store.catalog_sync_organizations().await?;
             demo::generate_reports(&store, reports, seed).await?;
             println!("{} reports in the database", store.count_reports().await?);
             Ok(())
@@ -405,11 +415,17 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let store = open(&args.db, settings).await?;
     if args.demo {
         demo::prepare(&store).await?;
+        demo::load_catalog(&store, &public_url, &args.data_dir).await?;
         // --- MQTT ingestion (IoT) ---
         let created = simulate::provision_demo_devices(&store).await?;
         if created > 0 {
             eprintln!("Demo IoT devices: {created} registered (keys in docs/IOT.md)");
         }
+    }
+    // One catalogue organization per agency; another instance starting at the same moment may
+    // win the race, which is fine.
+    if let Err(e) = store.catalog_sync_organizations().await {
+        tracing::warn!(error = %e, "catalogue organizations not synchronised with the agencies");
     }
     let sweeper = store.clone();
     let interval = Duration::from_secs(args.sweep_interval_secs.max(1));
@@ -474,8 +490,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tokio::spawn(dothi_broker::rules::RulesEngine::new(broker.clone()).run());
         tokio::spawn(dothi_broker::webhooks::WebhookWorker::new(broker.store.clone()).run());
     }
+    let ckan = dothi_ckan::router(
+        store.clone(),
+        dothi_ckan::CkanConfig {
+            base_url: public_url.clone(),
+            data_dir: args.data_dir.clone(),
+            max_upload_bytes: args.max_resource_bytes,
+            ..Default::default()
+        },
+    );
     let app = dothi_web::app(store, config, web)
         .nest("/ngsi-ld/v1", dothi_ngsild_api::router(broker))
+        .merge(ckan)
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
