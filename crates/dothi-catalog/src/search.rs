@@ -204,7 +204,7 @@ pub fn parse(params: &Map<String, Value>) -> Result<SearchQuery, CatalogError> {
     for fq in &fq_list {
         clauses.extend(parse_q(fq)?);
     }
-    clauses.retain(|c| !(c.condition == Condition::All && !c.negated));
+    clauses.retain(|c| c.condition != Condition::All || c.negated);
 
     let sort_text = match string_param(params, "sort") {
         s if s.trim().is_empty() => DEFAULT_SORT.to_string(),
