@@ -127,28 +127,43 @@ impl Dataset {
         self.resources.iter().find(|r| r.id == id)
     }
 
-    /// Diacritics-folded text that free-text search matches against: names, titles and
-    /// descriptions in both languages, tags, and resource names and formats.
-    pub fn search_text(&self, organization_title: &str) -> String {
-        let mut parts: Vec<&str> = vec![
-            &self.name,
-            &self.title.vi,
-            &self.title.en,
-            &self.notes.vi,
-            &self.notes.en,
-            organization_title,
-        ];
-        parts.extend(self.tags.iter().map(String::as_str));
-        for r in &self.resources {
-            parts.extend([
-                r.name.vi.as_str(),
-                r.name.en.as_str(),
-                r.description.vi.as_str(),
-                r.format.as_str(),
-            ]);
+    /// The words free-text search finds the dataset by, diacritics-folded, each with whether
+    /// it occurs in the title and in the description: names, titles and descriptions in both
+    /// languages, the organization's title, tags, resource names, descriptions and formats,
+    /// and extras' values.
+    pub fn search_words(&self, organization_title: &str) -> Vec<SearchWord> {
+        let mut found: std::collections::BTreeMap<String, SearchWord> = Default::default();
+        let mut add = |text: &str, in_title: bool, in_notes: bool| {
+            for w in crate::search::words(text) {
+                let entry = found.entry(w.clone()).or_insert(SearchWord {
+                    word: w,
+                    in_title: false,
+                    in_notes: false,
+                });
+                entry.in_title |= in_title;
+                entry.in_notes |= in_notes;
+            }
+        };
+        add(&self.name, false, false);
+        add(&self.title.vi, true, false);
+        add(&self.title.en, true, false);
+        add(&self.notes.vi, false, true);
+        add(&self.notes.en, false, true);
+        add(organization_title, false, false);
+        for t in &self.tags {
+            add(t, false, false);
         }
-        parts.extend(self.extras.iter().map(|e| e.value.as_str()));
-        dothi_domain::text::fold(&parts.join(" "))
+        for r in &self.resources {
+            add(&r.name.vi, false, false);
+            add(&r.name.en, false, false);
+            add(&r.description.vi, false, false);
+            add(&r.description.en, false, false);
+            add(&r.format, false, false);
+        }
+        for e in &self.extras {
+            add(&e.value, false, false);
+        }
+        found.into_values().collect()
     }
 
     /// The facet terms of the dataset: `(field, value)` pairs that `fq` filters and facets
@@ -173,6 +188,14 @@ impl Dataset {
         terms.dedup();
         terms
     }
+}
+
+/// A word of a dataset's text, for the search index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchWord {
+    pub word: String,
+    pub in_title: bool,
+    pub in_notes: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,8 +3,9 @@
 //! most 1000, silently capped as CKAN's `ckan.search.rows_max` does), `start`, `sort`,
 //! `facet.field`, `facet.limit`, `include_private`.
 //!
-//! The subset of Solr's syntax understood: terms and "phrases" (all must match; diacritics
-//! and case are ignored), `field:value` and `field:"a phrase"`, `field:(a OR b)`, a leading
+//! The subset of Solr's syntax understood: words and "phrases" (every word must match, as a
+//! whole word, as Solr matches tokens; `word*` matches words starting so; diacritics and case
+//! are ignored; a phrase's words need not be adjacent), `field:value` and `field:"a phrase"`, `field:(a OR b)`, a leading
 //! `-` or `NOT` to negate, `+` and `AND` (the default anyway), `*:*`, and `field:*`. Anything
 //! else is a Search Query Error rather than a silently different answer.
 
@@ -56,22 +57,40 @@ impl TermField {
     }
 }
 
-/// Fields matched as diacritics-insensitive substrings.
+/// Fields searched by words (diacritics and case ignored).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TextField {
     /// Everything searchable (`text:` and bare terms).
     Any,
-    Name,
     Title,
     Notes,
+}
+
+/// The words of a text as the search index holds them: folded, split at every character that
+/// is not a letter or a digit, each once.
+pub fn words(text: &str) -> Vec<String> {
+    let folded = dothi_domain::text::fold(text);
+    let mut out: Vec<String> = vec![];
+    for w in folded.split(|c: char| !c.is_alphanumeric()) {
+        if !w.is_empty() && w.len() <= 100 && !out.iter().any(|x| x == w) {
+            out.push(w.to_string());
+        }
+    }
+    out
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Condition {
     /// Every dataset (`*:*`, `field:*` on a field every dataset has).
     All,
-    /// A folded substring of the field.
-    Text(TextField, String),
+    /// The field has this word (`prefix`: a word starting with it).
+    Word {
+        field: TextField,
+        word: String,
+        prefix: bool,
+    },
+    /// The dataset's URL name contains this text.
+    NameContains(String),
     /// The field holds one of these values (exact; `res_format` ignores case).
     Term(TermField, Vec<String>),
     /// The field holds some value (`tags:*`).
@@ -421,18 +440,19 @@ fn split_words(inner: &str) -> Result<Vec<String>, CatalogError> {
 }
 
 fn text_clauses(field: TextField, value: &str, negated: bool, quoted: bool) -> Vec<Clause> {
-    let value = value.trim_matches('*');
-    let folded = if quoted {
-        vec![dothi_domain::text::fold(value)]
-    } else {
-        dothi_domain::text::search_terms(value)
-    };
-    folded
+    let prefix = !quoted && value.ends_with('*') && !value.trim_end_matches('*').is_empty();
+    let found = words(value);
+    let last = found.len().saturating_sub(1);
+    found
         .into_iter()
-        .filter(|t| !t.is_empty())
-        .map(|t| Clause {
+        .enumerate()
+        .map(|(i, word)| Clause {
             negated,
-            condition: Condition::Text(field, t),
+            condition: Condition::Word {
+                field,
+                word,
+                prefix: prefix && i == last,
+            },
         })
         .collect()
 }
@@ -457,11 +477,27 @@ pub fn parse_q(q: &str) -> Result<Vec<Clause>, CatalogError> {
                 }
                 continue;
             }
-            "name" | "title" | "notes" | "title_ngram" => {
-                let f = match field.as_str() {
-                    "name" => TextField::Name,
-                    "notes" => TextField::Notes,
-                    _ => TextField::Title,
+            "name" => {
+                if any_value {
+                    Condition::All
+                } else {
+                    for v in &token.values {
+                        let text = v.trim_matches('*').to_lowercase();
+                        if !text.is_empty() {
+                            clauses.push(Clause {
+                                negated,
+                                condition: Condition::NameContains(text),
+                            });
+                        }
+                    }
+                    continue;
+                }
+            }
+            "title" | "notes" | "title_ngram" => {
+                let f = if field == "notes" {
+                    TextField::Notes
+                } else {
+                    TextField::Title
                 };
                 if any_value {
                     Condition::All
@@ -512,6 +548,14 @@ mod tests {
         parse_q(s).unwrap()
     }
 
+    fn word(field: TextField, w: &str, prefix: bool) -> Condition {
+        Condition::Word {
+            field,
+            word: w.into(),
+            prefix,
+        }
+    }
+
     fn c(negated: bool, condition: Condition) -> Clause {
         Clause { negated, condition }
     }
@@ -521,8 +565,8 @@ mod tests {
         assert_eq!(
             q("Chất lượng tags:\"môi trường\" -res_format:PDF organization:(sxd OR stnmt)"),
             vec![
-                c(false, Condition::Text(TextField::Any, "chat".into())),
-                c(false, Condition::Text(TextField::Any, "luong".into())),
+                c(false, word(TextField::Any, "chat", false)),
+                c(false, word(TextField::Any, "luong", false)),
                 c(
                     false,
                     Condition::Term(TermField::Tags, vec!["môi trường".into()])
@@ -539,11 +583,16 @@ mod tests {
         );
         assert_eq!(q("*:*"), vec![c(false, Condition::All)]);
         assert_eq!(
-            q("title:\"Nước sạch\""),
-            vec![c(
-                false,
-                Condition::Text(TextField::Title, "nuoc sach".into())
-            )]
+            q("title:\"Nước sạch\" nuo*"),
+            vec![
+                c(false, word(TextField::Title, "nuoc", false)),
+                c(false, word(TextField::Title, "sach", false)),
+                c(false, word(TextField::Any, "nuo", true)),
+            ]
+        );
+        assert_eq!(
+            q("name:ba-na"),
+            vec![c(false, Condition::NameContains("ba-na".into()))]
         );
         assert_eq!(
             q("NOT tags:x"),

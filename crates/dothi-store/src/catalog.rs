@@ -238,17 +238,29 @@ fn clause_sql(clause: &Clause, binds: &mut Vec<Val>) -> String {
     let sql = match &clause.condition {
         Condition::All => "1 = 1".to_string(),
         Condition::Nothing => "1 = 0".to_string(),
-        Condition::Text(field, text) => {
-            let column = match field {
-                TextField::Any => "d.search_text",
-                TextField::Name => "d.name",
-                TextField::Title => "d.title_text",
-                TextField::Notes => "d.notes_text",
+        Condition::NameContains(text) => format!(
+            "d.name LIKE {} ESCAPE '\\'",
+            bind(Val::S(contains_pattern(text)))
+        ),
+        Condition::Word {
+            field,
+            word,
+            prefix,
+        } => {
+            let only = match field {
+                TextField::Any => "",
+                TextField::Title => " AND in_title = 1",
+                TextField::Notes => " AND in_notes = 1",
             };
-            format!(
-                "{column} LIKE {} ESCAPE '\\'",
-                bind(Val::S(contains_pattern(text)))
-            )
+            let matches = if *prefix {
+                // Every word starting with `word` sorts between it and it + U+10FFFF.
+                let from = bind(Val::S(word.clone()));
+                let to = bind(Val::S(format!("{word}\u{10FFFF}")));
+                format!("word >= {from} AND word < {to}")
+            } else {
+                format!("word = {}", bind(Val::S(word.clone())))
+            };
+            format!("d.seq IN (SELECT dataset FROM catalog_words WHERE {matches}{only})")
         }
         Condition::Term(field, values) => {
             let f = bind(Val::S(field.as_str().into()));
@@ -432,7 +444,10 @@ impl Store {
             _ => "",
         };
         let sql =
-            format!("SELECT seq, body FROM catalog_datasets WHERE id = $1 OR name = $1{lock}");
+            format!(
+                "SELECT d.seq, b.body FROM catalog_datasets d \
+                 JOIN catalog_dataset_bodies b ON b.dataset = d.seq WHERE d.id = $1 OR d.name = $1{lock}"
+            );
         let q = sqlx::query(&sql).bind(id_or_name);
         let row = match tx {
             Some(tx) => q.fetch_optional(tx.conn()).await?,
@@ -467,8 +482,8 @@ impl Store {
     ) -> CatalogResult<(Dataset, Directory)> {
         let not_found = || CatalogError::NotFound("Resource was not found.".into());
         let row = sqlx::query(
-            "SELECT d.body FROM catalog_resources r JOIN catalog_datasets d ON d.seq = r.dataset \
-             WHERE r.id = $1",
+            "SELECT b.body FROM catalog_resources r \
+             JOIN catalog_dataset_bodies b ON b.dataset = r.dataset WHERE r.id = $1",
         )
         .bind(resource_id)
         .fetch_optional(&self.db.pool)
@@ -764,16 +779,6 @@ impl Store {
         }
         let filter = conditions.join(" AND ");
 
-        let count: i64 = bind_all(
-            sqlx::query(&format!(
-                "SELECT COUNT(*) FROM catalog_datasets d WHERE {filter}"
-            )),
-            &binds,
-        )
-        .fetch_one(&self.db.pool)
-        .await?
-        .get(0);
-
         let mut order = vec![];
         for (key, desc) in &query.sort {
             let column = match key {
@@ -794,7 +799,8 @@ impl Store {
         } else {
             bind_all(
                 sqlx::query(&format!(
-                    "SELECT d.body FROM catalog_datasets d WHERE {filter} ORDER BY {} LIMIT ${} OFFSET ${}",
+                    "SELECT b.body FROM catalog_datasets d JOIN catalog_dataset_bodies b ON b.dataset = d.seq \
+                     WHERE {filter} ORDER BY {} LIMIT ${} OFFSET ${}",
                     order.join(", "),
                     n - 1,
                     n
@@ -808,7 +814,9 @@ impl Store {
             .collect::<CatalogResult<Vec<_>>>()?
         };
 
-        let facets = self.facet_counts(query, &scope, &filter, &binds).await?;
+        let (count, facets) = self
+            .count_and_facets(query, &scope, &filter, &binds)
+            .await?;
         Ok(SearchPage {
             count,
             datasets,
@@ -817,55 +825,92 @@ impl Store {
         })
     }
 
-    async fn facet_counts(
+    /// The number of matches and the facet counts. With clauses, one statement evaluates the
+    /// filter once for both (a materialised CTE); without, the count reads the listing index
+    /// and the facets read the terms table alone (its visibility columns are the dataset's).
+    async fn count_and_facets(
         &self,
         query: &SearchQuery,
         scope: &Scope,
         filter: &str,
         binds: &[Val],
-    ) -> CatalogResult<Vec<(String, Vec<(String, i64)>)>> {
+    ) -> CatalogResult<(i64, Vec<(String, Vec<(String, i64)>)>)> {
         let fields: Vec<TermField> = query.facet_fields.iter().filter_map(|(_, f)| *f).collect();
-        let mut counts: HashMap<&'static str, Vec<(String, i64)>> = HashMap::new();
-        if !fields.is_empty() {
-            // Without clauses, the terms table alone answers (its visibility columns are a
-            // copy of the dataset's); otherwise the matching datasets restrict it.
-            let mut binds = binds.to_vec();
-            let restriction = if query.clauses.is_empty() {
-                let mut b = vec![];
-                let sql = scope.sql("t", &mut b);
-                binds = b;
-                sql
-            } else {
-                format!("t.dataset IN (SELECT d.seq FROM catalog_datasets d WHERE {filter})")
-            };
-            let list: Vec<String> = fields
+        let field_list = |binds: &mut Vec<Val>| -> String {
+            fields
                 .iter()
                 .map(|f| {
                     binds.push(Val::S(f.as_str().into()));
                     format!("${}", binds.len())
                 })
-                .collect();
-            let rows = bind_all(
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut count = 0;
+        let mut rows = vec![];
+        if query.clauses.is_empty() || fields.is_empty() {
+            count = bind_all(
                 sqlx::query(&format!(
-                    "SELECT t.field, t.value, COUNT(*) FROM catalog_terms t \
-                     WHERE t.field IN ({}) AND {restriction} GROUP BY t.field, t.value",
-                    list.join(", ")
+                    "SELECT COUNT(*) FROM catalog_datasets d WHERE {filter}"
                 )),
-                &binds,
+                binds,
+            )
+            .fetch_one(&self.db.pool)
+            .await?
+            .get(0);
+            if !fields.is_empty() {
+                let mut b = vec![];
+                let visible = scope.sql("t", &mut b);
+                let list = field_list(&mut b);
+                rows = bind_all(
+                    sqlx::query(&format!(
+                        "SELECT t.field, t.value, COUNT(*) FROM catalog_terms t \
+                         WHERE t.field IN ({list}) AND {visible} GROUP BY t.field, t.value"
+                    )),
+                    &b,
+                )
+                .fetch_all(&self.db.pool)
+                .await?;
+            }
+        } else {
+            let mut b = binds.to_vec();
+            let list = field_list(&mut b);
+            // SQLite's CROSS JOIN keeps the matches as the outer loop (terms by dataset).
+            let join = match self.db.backend {
+                Backend::Sqlite => "CROSS JOIN",
+                Backend::Postgres => "JOIN",
+            };
+            let all = bind_all(
+                sqlx::query(&format!(
+                    "WITH m AS MATERIALIZED (SELECT d.seq FROM catalog_datasets d WHERE {filter}) \
+                     SELECT '', '', COUNT(*) FROM m \
+                     UNION ALL \
+                     SELECT t.field, t.value, COUNT(*) FROM m {join} catalog_terms t ON t.dataset = m.seq \
+                     WHERE t.field IN ({list}) GROUP BY t.field, t.value"
+                )),
+                &b,
             )
             .fetch_all(&self.db.pool)
             .await?;
-            for r in rows {
-                let field: String = r.get(0);
-                if let Some(f) = TermField::parse(&field) {
-                    counts
-                        .entry(f.as_str())
-                        .or_default()
-                        .push((r.get(1), r.get(2)));
+            for r in all {
+                if r.get::<String, _>(0).is_empty() {
+                    count = r.get(2);
+                } else {
+                    rows.push(r);
                 }
             }
         }
-        Ok(query
+        let mut counts: HashMap<&'static str, Vec<(String, i64)>> = HashMap::new();
+        for r in rows {
+            let field: String = r.get(0);
+            if let Some(f) = TermField::parse(&field) {
+                counts
+                    .entry(f.as_str())
+                    .or_default()
+                    .push((r.get(1), r.get(2)));
+            }
+        }
+        let facets = query
             .facet_fields
             .iter()
             .map(|(name, field)| {
@@ -879,7 +924,8 @@ impl Store {
                 }
                 (name.clone(), values)
             })
-            .collect())
+            .collect();
+        Ok((count, facets))
     }
 }
 
@@ -940,11 +986,6 @@ async fn write_dataset(
     }
     let body = serde_json::to_string(dataset).expect("a dataset serialises");
     let title_sort = dothi_domain::text::fold(&dataset.title.vi);
-    let title_text =
-        dothi_domain::text::fold(&format!("{} {}", dataset.title.vi, dataset.title.en));
-    let notes_text =
-        dothi_domain::text::fold(&format!("{} {}", dataset.notes.vi, dataset.notes.en));
-    let search_text = dataset.search_text(&format!("{} {}", org.title.vi, org.title.en));
     let private = dataset.private as i64;
     let vals = [
         Val::S(dataset.id.clone()),
@@ -953,52 +994,59 @@ async fn write_dataset(
         Val::I(private),
         Val::S(dataset.state.as_str().into()),
         Val::S(title_sort),
-        Val::S(title_text),
-        Val::S(notes_text),
-        Val::S(search_text),
         Val::I(dataset.metadata_created),
         Val::I(dataset.metadata_modified),
-        Val::S(body),
     ];
     let seq = match seq {
-        None => bind_all(
-            sqlx::query(
-                "INSERT INTO catalog_datasets (id, name, owner_org, private, state, title_sort, \
-                 title_text, notes_text, search_text, metadata_created, metadata_modified, body) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq",
-            ),
-            &vals,
-        )
-        .fetch_one(tx.conn())
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                validation("name", "That URL is already in use.")
-            }
-            _ => e.into(),
-        })?
-        .get(0),
+        None => {
+            let seq: i64 = bind_all(
+                sqlx::query(
+                    "INSERT INTO catalog_datasets (id, name, owner_org, private, state, title_sort, \
+                     metadata_created, metadata_modified) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
+                ),
+                &vals,
+            )
+            .fetch_one(tx.conn())
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.is_unique_violation() => {
+                    validation("name", "That URL is already in use.")
+                }
+                _ => e.into(),
+            })?
+            .get(0);
+            sqlx::query("INSERT INTO catalog_dataset_bodies (dataset, body) VALUES ($1, $2)")
+                .bind(seq)
+                .bind(body.as_str())
+                .execute(tx.conn())
+                .await?;
+            seq
+        }
         Some(seq) => {
             let mut vals = vals.to_vec();
             vals.push(Val::I(seq));
             bind_all(
                 sqlx::query(
                     "UPDATE catalog_datasets SET id = $1, name = $2, owner_org = $3, private = $4, \
-                     state = $5, title_sort = $6, title_text = $7, notes_text = $8, search_text = $9, \
-                     metadata_created = $10, metadata_modified = $11, body = $12 WHERE seq = $13",
+                     state = $5, title_sort = $6, metadata_created = $7, metadata_modified = $8 \
+                     WHERE seq = $9",
                 ),
                 &vals,
             )
             .execute(tx.conn())
             .await?;
-            sqlx::query("DELETE FROM catalog_terms WHERE dataset = $1")
+            sqlx::query("UPDATE catalog_dataset_bodies SET body = $1 WHERE dataset = $2")
+                .bind(body.as_str())
                 .bind(seq)
                 .execute(tx.conn())
                 .await?;
-            sqlx::query("DELETE FROM catalog_resources WHERE dataset = $1")
-                .bind(seq)
-                .execute(tx.conn())
-                .await?;
+            for table in ["catalog_terms", "catalog_resources", "catalog_words"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE dataset = $1"))
+                    .bind(seq)
+                    .execute(tx.conn())
+                    .await?;
+            }
             seq
         }
     };
@@ -1010,17 +1058,45 @@ async fn write_dataset(
         .iter()
         .filter_map(|g| dir.groups.get(g).map(|g| g.name.clone()))
         .collect();
-    for (field, value) in dataset.facet_terms(&org.name, &group_names) {
-        sqlx::query(
-            "INSERT INTO catalog_terms (dataset, field, value, private, owner_org) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(seq)
-        .bind(field)
-        .bind(value)
-        .bind(private)
-        .bind(org_seq)
-        .execute(tx.conn())
-        .await?;
+    // Words and terms: one statement each (a few hundred rows at most).
+    let words = dataset.search_words(&format!("{} {}", org.title.vi, org.title.en));
+    if !words.is_empty() {
+        let mut vals = Vec::with_capacity(words.len() * 4);
+        for w in words {
+            vals.extend([
+                Val::S(w.word),
+                Val::I(seq),
+                Val::I(w.in_title as i64),
+                Val::I(w.in_notes as i64),
+            ]);
+        }
+        let sql = format!(
+            "INSERT INTO catalog_words (word, dataset, in_title, in_notes) VALUES {}",
+            crate::reports::row_placeholders(tx.backend(), vals.len() / 4, 4)
+        );
+        bind_all(sqlx::query(&sql), &vals)
+            .execute(tx.conn())
+            .await?;
+    }
+    let terms = dataset.facet_terms(&org.name, &group_names);
+    if !terms.is_empty() {
+        let mut vals = Vec::with_capacity(terms.len() * 5);
+        for (field, value) in terms {
+            vals.extend([
+                Val::I(seq),
+                Val::S(field),
+                Val::S(value),
+                Val::I(private),
+                Val::I(org_seq),
+            ]);
+        }
+        let sql = format!(
+            "INSERT INTO catalog_terms (dataset, field, value, private, owner_org) VALUES {}",
+            crate::reports::row_placeholders(tx.backend(), vals.len() / 5, 5)
+        );
+        bind_all(sqlx::query(&sql), &vals)
+            .execute(tx.conn())
+            .await?;
     }
     let mut item_errors = vec![];
     let mut clash = false;

@@ -2,10 +2,11 @@
 -- Written and read by crates/dothi-store/src/catalog.rs. Keep in step with
 -- ../sqlite/0015_catalog.sql.
 --
--- A dataset is one JSON document (`body`, resources inside); the other columns are what search,
--- sorting and visibility read, rewritten with the body in the same transaction. Text columns
--- are diacritics-folded (dothi_domain::text::fold), so a plain LIKE ignores accents. Names
--- and sort keys compare bytewise ("C"), as on SQLite, so both backends order pages alike.
+-- A dataset is one JSON document (catalog_dataset_bodies, resources inside); catalog_datasets
+-- holds what filters, sorting and visibility read, kept narrow so that scanning it stays cheap;
+-- catalog_words indexes the diacritics-folded words of its text. All are rewritten with the
+-- body in the same transaction. Names, sort keys and words compare bytewise ("C"), as on
+-- SQLite, so both backends order pages alike and word prefixes are ranges.
 
 -- One organization per agency of the reference data (agency_id), plus any created by hand.
 CREATE TABLE catalog_organizations (
@@ -44,15 +45,27 @@ CREATE TABLE catalog_datasets (
     private BIGINT NOT NULL,
     state TEXT NOT NULL,
     title_sort TEXT COLLATE "C" NOT NULL,
-    title_text TEXT NOT NULL,
-    notes_text TEXT NOT NULL,
-    search_text TEXT NOT NULL,
     metadata_created BIGINT NOT NULL,
-    metadata_modified BIGINT NOT NULL,
-    body TEXT NOT NULL
+    metadata_modified BIGINT NOT NULL
 );
 CREATE INDEX catalog_datasets_listing ON catalog_datasets (state, private, metadata_modified);
 CREATE INDEX catalog_datasets_org ON catalog_datasets (owner_org, state);
+
+CREATE TABLE catalog_dataset_bodies (
+    dataset BIGINT PRIMARY KEY REFERENCES catalog_datasets(seq),
+    body TEXT NOT NULL
+);
+
+-- Words of active datasets (dothi_catalog::Dataset::search_words), for free-text search:
+-- a word is found by equality, a prefix (`word*`) by a range.
+CREATE TABLE catalog_words (
+    word TEXT COLLATE "C" NOT NULL,
+    dataset BIGINT NOT NULL REFERENCES catalog_datasets(seq),
+    in_title BIGINT NOT NULL,
+    in_notes BIGINT NOT NULL,
+    PRIMARY KEY (word, dataset)
+);
+CREATE INDEX catalog_words_dataset ON catalog_words (dataset);
 
 -- Facet terms of active datasets only (organization, groups, tags, res_format, license_id),
 -- with the dataset's visibility copied so that facet counts read this table alone.
