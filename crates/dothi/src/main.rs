@@ -119,9 +119,10 @@ struct ServeArgs {
     #[arg(long, env = "DOTHI_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
     max_body_bytes: usize,
     /// Data directory: files of uploaded open-data resources go to its `resources/` folder.
-    /// With several instances, every instance must see the same directory (shared storage).
-    #[arg(long, env = "DOTHI_DATA_DIR", default_value = "./data")]
-    data_dir: std::path::PathBuf,
+    /// Default: the SQLite database file's folder, or ./data with PostgreSQL. With several
+    /// instances, every instance must see the same directory (shared storage).
+    #[arg(long, env = "DOTHI_DATA_DIR")]
+    data_dir: Option<std::path::PathBuf>,
     /// Largest uploaded open-data resource file, bytes (CKAN API; streamed to disk, so the
     /// size does not cost memory).
     #[arg(long, env = "DOTHI_MAX_RESOURCE_BYTES", default_value_t = 1024 * 1024 * 1024)]
@@ -413,9 +414,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
         public_url: public_url.clone(),
     };
     let store = open(&args.db, settings).await?;
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| default_data_dir(&args.db.url));
     if args.demo {
         demo::prepare(&store).await?;
-        demo::load_catalog(&store, &public_url, &args.data_dir).await?;
+        demo::load_catalog(&store, &public_url, &data_dir).await?;
         // --- MQTT ingestion (IoT) ---
         let created = simulate::provision_demo_devices(&store).await?;
         if created > 0 {
@@ -494,7 +499,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         store.clone(),
         dothi_ckan::CkanConfig {
             base_url: public_url.clone(),
-            data_dir: args.data_dir.clone(),
+            data_dir,
             max_upload_bytes: args.max_resource_bytes,
             ..Default::default()
         },
@@ -600,6 +605,30 @@ fn spawn_history_retention(broker: &dothi_broker::Broker, days: u32) {
     });
 }
 
+/// The data directory when none is configured: next to a SQLite database file, so that a
+/// database and its files travel together; ./data otherwise.
+fn default_data_dir(db_url: &str) -> std::path::PathBuf {
+    let path = db_url
+        .strip_prefix("sqlite://")
+        .or_else(|| db_url.strip_prefix("sqlite:"))
+        .map(|p| p.split('?').next().unwrap_or(p));
+    match path {
+        Some(p) if p != ":memory:" && !p.is_empty() => std::path::Path::new(p)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(|d| d.to_path_buf())
+            .unwrap_or_else(|| ".".into()),
+        _ if !db_url.starts_with("postgres") && !db_url.contains("://") && !db_url.is_empty() => {
+            std::path::Path::new(db_url)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map(|d| d.to_path_buf())
+                .unwrap_or_else(|| ".".into())
+        }
+        _ => "./data".into(),
+    }
+}
+
 fn parse_access(s: &str) -> Result<dothi_broker::Access, String> {
     dothi_broker::Access::parse(s).ok_or_else(|| format!("'{s}' is not open, writes or all"))
 }
@@ -640,6 +669,27 @@ async fn shutdown() {
 #[cfg(test)]
 mod tests {
     use super::parse_center;
+
+    #[test]
+    fn data_directory_defaults_to_the_sqlite_files_folder() {
+        use super::default_data_dir;
+        assert_eq!(
+            default_data_dir("sqlite://./data/dothi.db"),
+            std::path::Path::new("./data")
+        );
+        assert_eq!(
+            default_data_dir("sqlite:///tmp/x/d.db?mode=rwc"),
+            std::path::Path::new("/tmp/x")
+        );
+        assert_eq!(
+            default_data_dir("/srv/dothi/d.db"),
+            std::path::Path::new("/srv/dothi")
+        );
+        assert_eq!(
+            default_data_dir("postgres://db/dothi"),
+            std::path::Path::new("./data")
+        );
+    }
 
     #[test]
     fn map_centre_is_lat_comma_lon_within_range() {
