@@ -746,7 +746,12 @@ pub fn build_dataset(
         notes: input.notes,
         owner_org: resolved.owner_org,
         private: input.private,
-        state: input.state.unwrap_or(State::Active),
+        // A new dataset is active; an update keeps the state unless it names one (so a
+        // dump loaded with "state": "active" restores a deleted dataset, as in CKAN).
+        state: match existing {
+            None => State::Active,
+            Some(d) => input.state.unwrap_or(d.state),
+        },
         license_id: input.license_id,
         author: input.author,
         author_email: input.author_email,

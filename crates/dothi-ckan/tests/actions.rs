@@ -224,6 +224,18 @@ async fn agency_editor_creates_shows_patches_and_deletes_a_dataset() {
                 json!({"__type": "Validation Error", "name": ["That URL is already in use."]})
             )
         );
+        // Its editors restore it by naming the state.
+        let (status, restored) = app
+            .action(
+                "package_patch",
+                Some(&app.hepco),
+                json!({"id": id, "state": "active"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{restored}");
+        assert_eq!(restored["result"]["state"], "active");
+        let (_, list) = app.get("/api/3/action/package_list", None).await;
+        assert_eq!(list, ok("package_list", json!([])), "still private");
     }
 }
 
