@@ -782,6 +782,23 @@ async fn uploads_are_stored_on_disk_served_at_ckans_download_url_and_replaced() 
             .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(shown["result"], patched["result"]);
+
+        // The files of a private dataset are private too.
+        let (status, _) = app
+            .action(
+                "package_patch",
+                Some(&app.hepco),
+                json!({"id": dataset_id, "private": true}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, bytes, _) = app
+            .raw(new_url.strip_prefix("http://ckan.test").unwrap())
+            .await;
+        assert_eq!(
+            (status, bytes.as_slice()),
+            (StatusCode::FORBIDDEN, &b"Unauthorized to read resource"[..])
+        );
     }
 }
 
