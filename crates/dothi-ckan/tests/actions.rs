@@ -832,3 +832,42 @@ async fn an_upload_over_the_limit_is_refused_and_leaves_no_file() {
         assert_eq!(app.stored_files(), Vec::<std::path::PathBuf>::new());
     }
 }
+
+#[tokio::test]
+async fn organizations_follow_new_and_renamed_agencies() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let system = dothi_domain::Actor::system();
+        let mut hepco = app
+            .store
+            .reference()
+            .agency_by_code("HEPCO")
+            .cloned()
+            .unwrap();
+        hepco.name = "Công ty Môi trường đô thị Huế".into();
+        app.store.put_agency(&system, &hepco).await.unwrap();
+        let mut added = hepco.clone();
+        added.id = 0;
+        added.code = "BQL-DA".into();
+        added.name = "Ban Quản lý dự án".into();
+        added.name_en = Some("Project Management Board".into());
+        app.store.put_agency(&system, &added).await.unwrap();
+        assert_eq!(app.store.catalog_sync_organizations().await.unwrap(), 1);
+        assert_eq!(app.store.catalog_sync_organizations().await.unwrap(), 0);
+        let (_, shown) = app
+            .get("/api/3/action/organization_show?id=hepco", None)
+            .await;
+        assert_eq!(shown["result"]["title"], "Công ty Môi trường đô thị Huế");
+        let (_, shown) = app
+            .get("/api/3/action/organization_show?id=bql-da", None)
+            .await;
+        assert_eq!(
+            (&shown["result"]["id"], &shown["result"]["title_translated"]),
+            (
+                &json!(org_id("BQL-DA")),
+                &json!({"en": "Project Management Board", "vi": "Ban Quản lý dự án"})
+            ),
+            "{backend:?}"
+        );
+    }
+}

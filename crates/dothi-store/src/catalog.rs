@@ -330,6 +330,10 @@ impl Store {
     /// One organization per agency of the reference data: creates the missing ones and
     /// follows renamed agencies. Returns how many were created.
     pub async fn catalog_sync_organizations(&self) -> Result<usize, StoreError> {
+        enum Change<'a> {
+            Rename(&'a str, String, String),
+            Create(String, String, String, String, i64),
+        }
         let reference = self.reference();
         let dir = self.catalog_directory().await?;
         let by_agency: HashMap<i64, &Organization> = dir
@@ -337,40 +341,62 @@ impl Store {
             .values()
             .filter_map(|o| o.agency_id.map(|a| (a, o)))
             .collect();
-        let mut tx = self.db.begin_write().await?;
-        let mut created = 0;
-        let now = now_ms();
+        let mut taken: std::collections::HashSet<String> =
+            dir.organizations.values().map(|o| o.name.clone()).collect();
+        let mut changes = vec![];
         for agency in &reference.agencies {
             let title_en = agency.name_en.clone().unwrap_or_default();
             match by_agency.get(&agency.id) {
                 Some(o) if o.title.vi == agency.name && o.title.en == title_en => {}
-                Some(o) => {
-                    sqlx::query(
-                        "UPDATE catalog_organizations SET title = $1, title_en = $2 WHERE id = $3",
-                    )
-                    .bind(agency.name.as_str())
-                    .bind(title_en.as_str())
-                    .bind(o.id.as_str())
-                    .execute(tx.conn())
-                    .await?;
-                }
+                Some(o) => changes.push(Change::Rename(&o.id, agency.name.clone(), title_en)),
                 None => {
                     let base = organization_name(&agency.code);
                     let mut name = base.clone();
                     let mut n = 1;
-                    while dir.organization(&name).is_some() {
+                    while taken.contains(&name) {
                         n += 1;
                         name = format!("{base}-{n}");
                     }
+                    taken.insert(name.clone());
+                    changes.push(Change::Create(
+                        dothi_catalog::stable_id("organization", &agency.code),
+                        name,
+                        agency.name.clone(),
+                        title_en,
+                        agency.id,
+                    ));
+                }
+            }
+        }
+        // Called every sweep: nothing to do must cost no write transaction.
+        if changes.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.db.begin_write().await?;
+        let mut created = 0;
+        let now = now_ms();
+        for change in changes {
+            match change {
+                Change::Rename(id, title, title_en) => {
+                    sqlx::query(
+                        "UPDATE catalog_organizations SET title = $1, title_en = $2 WHERE id = $3",
+                    )
+                    .bind(title)
+                    .bind(title_en)
+                    .bind(id)
+                    .execute(tx.conn())
+                    .await?;
+                }
+                Change::Create(id, name, title, title_en, agency) => {
                     sqlx::query(
                         "INSERT INTO catalog_organizations (id, name, title, title_en, agency_id, created_at) \
                          VALUES ($1, $2, $3, $4, $5, $6)",
                     )
-                    .bind(dothi_catalog::stable_id("organization", &agency.code))
-                    .bind(name.as_str())
-                    .bind(agency.name.as_str())
-                    .bind(title_en.as_str())
-                    .bind(agency.id)
+                    .bind(id)
+                    .bind(name)
+                    .bind(title)
+                    .bind(title_en)
+                    .bind(agency)
                     .bind(now)
                     .execute(tx.conn())
                     .await?;

@@ -446,6 +446,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
             if let Err(e) = sweeper.reload_reference().await {
                 tracing::warn!(error = %e, "reference reload failed");
             }
+            // Agencies added or renamed (here or on another instance) get their organization.
+            if let Err(e) = sweeper.catalog_sync_organizations().await {
+                tracing::warn!(error = %e, "catalogue organizations not synchronised");
+            }
         }
     });
     let config = dothi_http::HttpConfig {
