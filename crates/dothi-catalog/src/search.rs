@@ -17,6 +17,9 @@ pub const ROWS_MAX: i64 = 1000;
 pub const ROWS_DEFAULT: i64 = 10;
 pub const FACET_LIMIT_DEFAULT: i64 = 50;
 pub const DEFAULT_SORT: &str = "score desc, metadata_modified desc";
+/// Words and values a query may hold in all (each is a subquery or a bound value; Solr's own
+/// default `maxBooleanClauses` is 1024, but no search of a catalogue needs more than a few).
+pub const MAX_CLAUSE_VALUES: usize = 64;
 
 /// Fields whose values are exact terms: these are the ones facets count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,6 +227,18 @@ pub fn parse(params: &Map<String, Value>) -> Result<SearchQuery, CatalogError> {
         clauses.extend(parse_q(fq)?);
     }
     clauses.retain(|c| c.condition != Condition::All || c.negated);
+    let values: usize = clauses
+        .iter()
+        .map(|c| match &c.condition {
+            Condition::Term(_, v) => v.len(),
+            _ => 1,
+        })
+        .sum();
+    if values > MAX_CLAUSE_VALUES {
+        return Err(invalid(format!(
+            "too many clauses ({values}); at most {MAX_CLAUSE_VALUES} words and values"
+        )));
+    }
 
     let sort_text = match string_param(params, "sort") {
         s if s.trim().is_empty() => DEFAULT_SORT.to_string(),
@@ -647,5 +662,11 @@ mod tests {
             p(json!({"sort": "colour asc"})),
             Err(CatalogError::SearchQuery(_))
         ));
+        let long: Vec<String> = (0..65).map(|i| format!("tu{i}")).collect();
+        assert!(matches!(
+            p(json!({"q": long.join(" ")})),
+            Err(CatalogError::SearchQuery(_))
+        ));
+        assert!(p(json!({"q": long[..64].join(" ")})).is_ok());
     }
 }
