@@ -58,6 +58,7 @@ export async function startServer({ env = {}, args = [], backend = "sqlite" } = 
     env: {
       ...process.env,
       DATABASE_URL: db,
+      DOTHI_DATA_DIR: join(dir, "data"),
       DOTHI_MAP_TILES: "http://127.0.0.1:9/{z}/{x}/{y}.png",
       DOTHI_SWEEP_INTERVAL_SECS: "3600",
       RUST_LOG: process.env.RUST_LOG || "warn",

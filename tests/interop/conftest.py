@@ -40,7 +40,8 @@ class Server:
             self.db = f"{PG}/{self.pg_name}"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, DATABASE_URL=self.db, RUST_LOG="warn")
+        env = dict(os.environ, DATABASE_URL=self.db, RUST_LOG="warn",
+                   DOTHI_DATA_DIR=os.path.join(self.tmp.name, "data"))
         self.log = open(os.path.join(self.tmp.name, "server.log"), "w")
         self.proc = subprocess.Popen(
             [BIN, "serve", "--demo", "--listen", f"127.0.0.1:{self.port}"],

@@ -9,6 +9,8 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod catalog;
+pub mod catalog_files;
 pub mod db;
 pub mod error;
 pub mod historic;

@@ -467,3 +467,108 @@ pub async fn generate_reports(store: &Store, n: usize, seed: u64) -> Result<()> 
     }
     Ok(())
 }
+
+pub const DEMO_CATALOG: &str = include_str!("../../../reference/demo-catalog.json");
+
+#[derive(Deserialize)]
+struct DemoGroup {
+    name: String,
+    title: dothi_catalog::Translated,
+    description: dothi_catalog::Translated,
+}
+
+#[derive(Deserialize)]
+struct DemoUpload {
+    resource: String,
+    filename: String,
+    content: String,
+}
+
+#[derive(Deserialize)]
+struct DemoDataset {
+    package: serde_json::Value,
+    #[serde(default)]
+    uploads: Vec<DemoUpload>,
+}
+
+#[derive(Deserialize)]
+struct DemoCatalog {
+    groups: Vec<DemoGroup>,
+    datasets: Vec<DemoDataset>,
+}
+
+/// The catalogue's organizations (one per agency, always) and, once, the demo groups and
+/// datasets of `reference/demo-catalog.json`, with their uploaded files under `data_dir`.
+pub async fn load_catalog(store: &Store, base_url: &str, data_dir: &std::path::Path) -> Result<()> {
+    use dothi_catalog::access::Viewer;
+    use dothi_store::catalog::ResourceTarget;
+
+    store.catalog_sync_organizations().await?;
+    let system = Viewer::system();
+    let directory = store.catalog_directory().await?;
+    if !directory.groups.is_empty() || !store.catalog_dataset_names(Some(1), 0).await?.is_empty() {
+        return Ok(());
+    }
+    let demo: DemoCatalog = serde_json::from_str(DEMO_CATALOG)?;
+    let refused =
+        |e: dothi_store::catalog::CatalogStoreError| anyhow::anyhow!("demo catalogue: {e}");
+    for g in demo.groups {
+        store
+            .catalog_create_group(&system, &g.name, g.title, g.description)
+            .await
+            .map_err(refused)?;
+    }
+    let files = dothi_store::catalog_files::ResourceFiles::new(data_dir);
+    for d in demo.datasets {
+        let text = d.package.to_string().replace("{base}", base_url);
+        let mut package: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)?;
+        // The same ids on every demo instance, so that dumps of one load into another.
+        let name = package["name"].as_str().unwrap_or_default().to_string();
+        package.insert(
+            "id".into(),
+            dothi_catalog::stable_id("dataset", &name).into(),
+        );
+        let input = dothi_catalog::input::package(&package).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (dataset, _) = store
+            .catalog_create_dataset(&system, input)
+            .await
+            .map_err(refused)?;
+        for upload in d.uploads {
+            let Some(resource) = dataset
+                .resources
+                .iter()
+                .find(|r| r.name.vi == upload.resource)
+            else {
+                anyhow::bail!("demo catalogue: no resource '{}'", upload.resource);
+            };
+            let mut incoming = files
+                .begin(u64::MAX)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            incoming
+                .write(upload.content.as_bytes())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let stored = incoming
+                .finish(&resource.id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (input, _) = dothi_catalog::input::resource(
+                dothi_catalog::render::resource_dict(resource, 0, &dataset.id, base_url)
+                    .as_object()
+                    .expect("a resource renders as an object"),
+            );
+            store
+                .catalog_save_resource(
+                    &system,
+                    ResourceTarget::Existing { id: &resource.id },
+                    input,
+                    Some((stored, upload.filename)),
+                )
+                .await
+                .map_err(refused)?;
+        }
+    }
+    tracing::info!("loaded the demo open-data catalogue");
+    Ok(())
+}

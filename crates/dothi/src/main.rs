@@ -123,6 +123,15 @@ struct ServeArgs {
     /// Largest request body in bytes (uploads included).
     #[arg(long, env = "DOTHI_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Data directory: files of uploaded open-data resources go to its `resources/` folder.
+    /// Default: the SQLite database file's folder, or ./data with PostgreSQL. With several
+    /// instances, every instance must see the same directory (shared storage).
+    #[arg(long, env = "DOTHI_DATA_DIR")]
+    data_dir: Option<std::path::PathBuf>,
+    /// Largest uploaded open-data resource file, bytes (CKAN API; streamed to disk, so the
+    /// size does not cost memory).
+    #[arg(long, env = "DOTHI_MAX_RESOURCE_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    max_resource_bytes: u64,
     /// Seconds between deadline sweeps (overdue detection, auto-close) and reference reloads.
     #[arg(long, env = "DOTHI_SWEEP_INTERVAL_SECS", default_value_t = 60)]
     sweep_interval_secs: u64,
@@ -365,6 +374,7 @@ async fn main() -> Result<()> {
                     .with_context(|| format!("parsing {}", file.display()))?,
             };
             let summary = store.import_reference(&system, &reference).await?;
+            store.catalog_sync_organizations().await?;
             println!("{}", serde_json::to_string(&summary)?);
             Ok(())
         }
@@ -378,6 +388,7 @@ async fn main() -> Result<()> {
         Command::Seed { db, reports, seed } => {
             let store = open(&db, Settings::default()).await?;
             demo::load_reference(&store).await?;
+            store.catalog_sync_organizations().await?;
             demo::generate_reports(&store, reports, seed).await?;
             println!("{} reports in the database", store.count_reports().await?);
             Ok(())
@@ -412,13 +423,23 @@ async fn serve(args: ServeArgs) -> Result<()> {
         public_url: public_url.clone(),
     };
     let store = open(&args.db, settings).await?;
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| default_data_dir(&args.db.url));
     if args.demo {
         demo::prepare(&store).await?;
+        demo::load_catalog(&store, &public_url, &data_dir).await?;
         // --- MQTT ingestion (IoT) ---
         let created = simulate::provision_demo_devices(&store).await?;
         if created > 0 {
             eprintln!("Demo IoT devices: {created} registered (keys in docs/IOT.md)");
         }
+    }
+    // One catalogue organization per agency; another instance starting at the same moment may
+    // win the race, which is fine.
+    if let Err(e) = store.catalog_sync_organizations().await {
+        tracing::warn!(error = %e, "catalogue organizations not synchronised with the agencies");
     }
     let sweeper = store.clone();
     let interval = Duration::from_secs(args.sweep_interval_secs.max(1));
@@ -433,6 +454,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
             }
             if let Err(e) = sweeper.reload_reference().await {
                 tracing::warn!(error = %e, "reference reload failed");
+            }
+            // Agencies added or renamed (here or on another instance) get their organization.
+            if let Err(e) = sweeper.catalog_sync_organizations().await {
+                tracing::warn!(error = %e, "catalogue organizations not synchronised");
             }
         }
     });
@@ -486,8 +511,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
     // --- Open data: the datasets the platform publishes, regenerated on a schedule and kept in
     // memory; the catalogue (issue 5) serves `open_data.get()` ---
     let _open_data = opendata::spawn_refresh(&store, &args.opendata);
+    let ckan = dothi_ckan::router(
+        store.clone(),
+        dothi_ckan::CkanConfig {
+            base_url: public_url.clone(),
+            data_dir,
+            max_upload_bytes: args.max_resource_bytes,
+            ..Default::default()
+        },
+    );
     let app = dothi_web::app(store, config, web)
         .nest("/ngsi-ld/v1", dothi_ngsild_api::router(broker))
+        .merge(ckan)
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -586,6 +621,30 @@ fn spawn_history_retention(broker: &dothi_broker::Broker, days: u32) {
     });
 }
 
+/// The data directory when none is configured: next to a SQLite database file, so that a
+/// database and its files travel together; ./data otherwise.
+fn default_data_dir(db_url: &str) -> std::path::PathBuf {
+    let path = db_url
+        .strip_prefix("sqlite://")
+        .or_else(|| db_url.strip_prefix("sqlite:"))
+        .map(|p| p.split('?').next().unwrap_or(p));
+    match path {
+        Some(p) if p != ":memory:" && !p.is_empty() => std::path::Path::new(p)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(|d| d.to_path_buf())
+            .unwrap_or_else(|| ".".into()),
+        _ if !db_url.starts_with("postgres") && !db_url.contains("://") && !db_url.is_empty() => {
+            std::path::Path::new(db_url)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map(|d| d.to_path_buf())
+                .unwrap_or_else(|| ".".into())
+        }
+        _ => "./data".into(),
+    }
+}
+
 fn parse_access(s: &str) -> Result<dothi_broker::Access, String> {
     dothi_broker::Access::parse(s).ok_or_else(|| format!("'{s}' is not open, writes or all"))
 }
@@ -626,6 +685,27 @@ async fn shutdown() {
 #[cfg(test)]
 mod tests {
     use super::parse_center;
+
+    #[test]
+    fn data_directory_defaults_to_the_sqlite_files_folder() {
+        use super::default_data_dir;
+        assert_eq!(
+            default_data_dir("sqlite://./data/dothi.db"),
+            std::path::Path::new("./data")
+        );
+        assert_eq!(
+            default_data_dir("sqlite:///tmp/x/d.db?mode=rwc"),
+            std::path::Path::new("/tmp/x")
+        );
+        assert_eq!(
+            default_data_dir("/srv/dothi/d.db"),
+            std::path::Path::new("/srv/dothi")
+        );
+        assert_eq!(
+            default_data_dir("postgres://db/dothi"),
+            std::path::Path::new("./data")
+        );
+    }
 
     #[test]
     fn map_centre_is_lat_comma_lon_within_range() {

@@ -236,6 +236,11 @@ async fn serve_demo_ingests_what_simulate_publishes() {
             &prefix,
         ])
         .env("DATABASE_URL", &db.url)
+        // The demo catalogue's files: never in the working directory.
+        .env(
+            "DOTHI_DATA_DIR",
+            std::env::temp_dir().join(format!("dothi-test-data-{}-{port}", std::process::id())),
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -26,6 +26,11 @@ impl Server {
         let child = Command::new(BIN)
             .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
             .env("DATABASE_URL", db)
+            // The demo catalogue's files: never in the working directory.
+            .env(
+                "DOTHI_DATA_DIR",
+                std::env::temp_dir().join(format!("dothi-test-data-{}-{port}", std::process::id())),
+            )
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
