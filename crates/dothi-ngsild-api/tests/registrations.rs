@@ -1330,8 +1330,8 @@ async fn expired_registrations_vanish_and_periodic_subscriptions_repeat() {
             app.json_ld("POST", SUBS, &periodic).await.status,
             StatusCode::CREATED
         );
-        let soon = (chrono::Utc::now() + chrono::Duration::seconds(2))
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let expiry = chrono::Utc::now() + chrono::Duration::seconds(4);
+        let soon = expiry.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let mut body = gauges();
         body["expiresAt"] = json!(soon);
         register(&app, &body).await;
@@ -1339,7 +1339,17 @@ async fn expired_registrations_vanish_and_periodic_subscriptions_repeat() {
             app.get(&format!("{REGS}/{REG}")).await.status,
             StatusCode::OK
         );
-        tokio::time::sleep(Duration::from_millis(2500)).await;
+        // At least one periodic notification while it lives (a loaded machine may need a few
+        // seconds for the first), then past its expiry.
+        while receiver.received.lock().unwrap().is_empty() {
+            assert!(
+                chrono::Utc::now() < expiry,
+                "no periodic notification before the expiry"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left = (expiry - chrono::Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(left + Duration::from_millis(500)).await;
         // Gone for every read as soon as it expires, and deleted by the registry worker.
         assert_eq!(
             app.get(&format!("{REGS}/{REG}")).await.status,

@@ -93,7 +93,7 @@ pub struct AgencyRank {
 
 /// Open statuses; must stay word for word the WHERE of the partial index `reports_open_deadline`
 /// (migration 0003), or SQLite cannot use it.
-const OPEN: &str = "('received', 'assigned', 'in_progress', 'transferred', 'reopened')";
+pub(crate) const OPEN: &str = "('received', 'assigned', 'in_progress', 'transferred', 'reopened')";
 const DAY_MS: i64 = 86_400_000;
 const VN_OFFSET_MS: i64 = 7 * 3_600_000;
 

@@ -20,6 +20,7 @@ pub mod ngsild;
 pub mod ngsild_contexts;
 pub mod ngsild_registrations;
 pub mod ngsild_subscriptions;
+pub mod opendata;
 pub mod reference;
 pub mod reports;
 pub mod testing;

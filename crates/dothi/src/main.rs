@@ -2,6 +2,7 @@
 //! call the library crates.
 
 mod demo;
+mod opendata;
 mod simulate;
 
 // glibc malloc showed up as a quarter of the CPU time in profiles of list endpoints (many
@@ -85,6 +86,10 @@ enum Command {
     // --- MQTT ingestion (IoT): the demo simulator ---
     /// Publish realistic readings of the demo IoT devices over MQTT (see docs/IOT.md).
     Simulate(simulate::SimulateArgs),
+    // --- Open data: the datasets the platform publishes ---
+    /// Write the datasets the platform publishes (CSV, JSON and their metadata) to a folder
+    /// (see docs/OPEN-DATA.md).
+    OpenData(opendata::ExportArgs),
 }
 
 #[derive(Args)]
@@ -194,6 +199,9 @@ struct ServeArgs {
     /// evolutions are paged by time (206 with Content-Range, docs/NGSI-LD.md).
     #[arg(long, env = "DOTHI_NGSILD_TEMPORAL_LIMIT", default_value_t = 1000)]
     ngsild_temporal_limit: u32,
+    // --- Open data: the datasets the platform publishes ---
+    #[command(flatten)]
+    opendata: opendata::OpenDataArgs,
 }
 
 // --- MQTT ingestion (IoT) ---
@@ -366,6 +374,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Simulate(args) => simulate::run(args).await,
+        Command::OpenData(args) => opendata::export(args).await,
         Command::Seed { db, reports, seed } => {
             let store = open(&db, Settings::default()).await?;
             demo::load_reference(&store).await?;
@@ -474,6 +483,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tokio::spawn(dothi_broker::rules::RulesEngine::new(broker.clone()).run());
         tokio::spawn(dothi_broker::webhooks::WebhookWorker::new(broker.store.clone()).run());
     }
+    // --- Open data: the datasets the platform publishes, regenerated on a schedule and kept in
+    // memory; the catalogue (issue 5) serves `open_data.get()` ---
+    let _open_data = opendata::spawn_refresh(&store, &args.opendata);
     let app = dothi_web::app(store, config, web)
         .nest("/ngsi-ld/v1", dothi_ngsild_api::router(broker))
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
