@@ -128,3 +128,12 @@ export function ckanTime(s) {
   if (!s) return s;
   return /(Z|[+-]\d{2}:?\d{2})$/.test(s) ? s : `${s}Z`;
 }
+
+/**
+ * A licence's title in the page's language, from `license_list`: ckanext-fluent style
+ * `title_translated` when present, else `title_vi` beside CKAN's English `title`.
+ */
+export function licenceTitle(licence) {
+  if (licence.title_translated) return localized(licence.title_translated, licence.title).text;
+  return lang === "vi" ? licence.title_vi || licence.title : licence.title;
+}

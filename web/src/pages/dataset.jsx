@@ -6,7 +6,7 @@ import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { user } from "../lib/boot.js";
 import { t, lang, fmtDateTime, fmtNumber } from "../lib/i18n.js";
-import { action, cachedAction, localized, langAttr, fmtBytes, resourceHref, sameOrigin, isCsv, ckanTime } from "../lib/ckan.js";
+import { action, cachedAction, localized, langAttr, fmtBytes, resourceHref, sameOrigin, isCsv, ckanTime, licenceTitle } from "../lib/ckan.js";
 import { readStart, parseCsv, columnKinds, defaultAxes, MAX_BYTES } from "../lib/csv-preview.js";
 import { ErrorBox, Loading } from "../components/ui.jsx";
 import { ckanErrorText } from "./opendata/common.jsx";
@@ -71,7 +71,7 @@ export default function DatasetPage() {
   const notes = localized(d.notes_translated, d.notes);
   const org = d.organization ? localized(d.organization.title_translated, d.organization.title) : null;
   const licence = licences[d.license_id];
-  const licenceTitle = licence ? (lang === "vi" ? licence.title_vi || licence.title : licence.title) : d.license_title || d.license_id;
+  const licenceName = licence ? licenceTitle(licence) : d.license_title || d.license_id;
   const licenceUrl = licence?.url || d.license_url;
   const csvs = (d.resources || []).filter((r) => isCsv(r) && sameOrigin(resourceHref(d, r)));
   const extras = (d.extras || []).filter((e) => e.key && e.value);
@@ -136,7 +136,7 @@ export default function DatasetPage() {
             )}
             <dt>{t("opendata.facet.license_id")}</dt>
             <dd>
-              {licenceUrl ? <a href={licenceUrl} rel="license">{licenceTitle}</a> : licenceTitle || t("opendata.no_licence")}
+              {licenceUrl ? <a href={licenceUrl} rel="license">{licenceName}</a> : licenceName || t("opendata.no_licence")}
               {d.isopen && <span class="badge od-open">{t("opendata.open")}</span>}
             </dd>
             <dt>{t("opendata.created")}</dt>

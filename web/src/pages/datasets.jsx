@@ -1,10 +1,10 @@
 // The open-data portal's catalogue (/dataset): search (the API ignores diacritics), facets with
 // counts toggled as filters, sort and pages. The whole state is in the URL, so a search can be
 // shared as a link and the browser's back button steps through it.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { user } from "../lib/boot.js";
-import { t, lang, fmtNumber, fmtDate } from "../lib/i18n.js";
-import { action, cachedAction, localized, langAttr, ckanTime } from "../lib/ckan.js";
+import { t, fmtNumber, fmtDate } from "../lib/i18n.js";
+import { action, cachedAction, localized, langAttr, ckanTime, licenceTitle } from "../lib/ckan.js";
 import { ErrorBox, Loading } from "../components/ui.jsx";
 import { ckanErrorText } from "./opendata/common.jsx";
 
@@ -19,6 +19,9 @@ const SORTS = {
 };
 const ROWS = 20;
 const FACETS_SHOWN = 8;
+// Facets start open beside the results on a wide screen, folded above them on a phone (the
+// chosen ones show as chips either way).
+const wideScreen = typeof matchMedia !== "function" || matchMedia("(min-width: 900px)").matches;
 
 /** The page's state from the URL: ?q=…&tags=a&tags=b&sort=…&page=N. */
 export function readState(search = location.search) {
@@ -71,7 +74,7 @@ function useNames() {
       setNames({
         organization: byName(orgs, (o) => localized(o.title_translated, o.display_name || o.title).text),
         groups: byName(groups, (g) => localized(g.title_translated, g.display_name || g.title).text),
-        license_id: Object.fromEntries((licences || []).map((l) => [l.id, lang === "vi" ? l.title_vi || l.title : l.title])),
+        license_id: Object.fromEntries((licences || []).map((l) => [l.id, licenceTitle(l)])),
       });
     });
     return () => (live = false);
@@ -87,6 +90,9 @@ export default function Datasets() {
   const [error, setError] = useState(null);
   const [attempt, setAttempt] = useState(0);
   const names = useNames();
+  // The state of the last render, for a change made from a timer (the search box's pause).
+  const current = useRef(state);
+  current.current = state;
 
   // Back and forward restore an earlier search.
   useEffect(() => {
@@ -101,7 +107,7 @@ export default function Datasets() {
 
   /** A new search state: a new history entry, so back returns to the previous one. */
   function go(next) {
-    const s = { ...state, page: 1, ...next };
+    const s = { ...current.current, page: 1, ...next };
     const url = stateUrl(s);
     if (url !== location.pathname + location.search) history.pushState(null, "", url);
     setState(s);
@@ -110,7 +116,9 @@ export default function Datasets() {
   // The search box applies itself after a pause in typing.
   useEffect(() => {
     if (query.trim() === state.q.trim()) return undefined;
-    const id = setTimeout(() => go({ q: query }), 500);
+    const id = setTimeout(() => {
+      if (query.trim() !== current.current.q.trim()) go({ q: query });
+    }, 500);
     return () => clearTimeout(id);
   }, [query]);
 
@@ -179,7 +187,7 @@ export default function Datasets() {
 
       <div class="od-layout">
         <aside class="od-facets" aria-label={t("opendata.facets")}>
-          <details class="od-facets-toggle" open={typeof matchMedia !== "function" || matchMedia("(min-width: 900px)").matches || chosen.length > 0}>
+          <details class="od-facets-toggle" open={wideScreen}>
             <summary>{t("opendata.facets")}{chosen.length ? ` (${chosen.length})` : ""}</summary>
             {FACETS.map((f) => (
               <Facet key={f} field={f} items={result?.search_facets?.[f]?.items || []} selected={state.filters[f] || []} label={label} onToggle={toggle} />

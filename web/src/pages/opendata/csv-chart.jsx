@@ -51,6 +51,8 @@ export function CsvChart({ header, rows, kinds, x, y }) {
     } else if (kind === "time") {
       axisX.values = (u, splits) => splits.map((s) => (sameTime ? dayFmt : timeFmt).format(new Date(s * 1000)));
       axisX.space = 90;
+      // Dates without a time: a tick per day at most, never hours between two days.
+      if (sameTime) axisX.incrs = [1, 2, 7, 14, 30, 91, 182, 365, 730, 1826].map((d) => d * 86400);
     }
     const opts = {
       width,
@@ -61,7 +63,7 @@ export function CsvChart({ header, rows, kinds, x, y }) {
       scales: {
         x:
           kind === "time"
-            ? { time: true, range: (u, min, max) => (max - min < 86400 ? [min - 43200, max + 43200] : [min, max]) }
+            ? { time: true, range: (u, min, max) => (sameTime ? [min - 43200, max + 43200] : max - min < 86400 ? [min - 43200, max + 43200] : [min, max]) }
             : kind === "text"
               ? { time: false, range: (u, min, max) => [min - 0.6, max + 0.6] }
               : { time: false },
