@@ -38,7 +38,7 @@ async function settle(page) {
 }
 
 const PAGES = [
-  [null, ["/", "/login", "/register", "/reports/1"]],
+  [null, ["/", "/login", "/register", "/reports/1", "/dataset", "/dataset/chat-luong-khong-khi-hue-2025"]],
   ["citizen", ["/report", "/my"]],
   ["hepco", ["/inbox", "/inbox/FIRST"]],
   ["ioc", ["/ioc"]],

@@ -17,6 +17,8 @@ const pages = {
   "inbox-report": () => import("./pages/inbox-report.jsx"),
   ioc: () => import("./pages/ioc.jsx"),
   admin: () => import("./pages/admin.jsx"),
+  datasets: () => import("./pages/datasets.jsx"),
+  dataset: () => import("./pages/dataset.jsx"),
 };
 
 async function start() {

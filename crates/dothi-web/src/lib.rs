@@ -3,7 +3,8 @@
 //!
 //! The pages are a Preact application built from `web/` (npm, lockfile, esbuild) and embedded
 //! in the binary. They talk only to the public JSON API (`/api/v1`), signed in by the session
-//! cookie. This crate serves:
+//! cookie, and the open-data pages (`/dataset…`) to the public CKAN Action API
+//! (`/api/3/action/…`). This crate serves:
 //! - one HTML shell per page path, carrying the signed-in user, the CSRF token, the language
 //!   and the map settings as JSON (no inline script, so the CSP forbids inline code);
 //! - the access rule of each page: a page for a role redirects strangers to the sign-in page and

@@ -52,7 +52,15 @@ pub const PAGES: &[(&str, &str, Access)] = &[
     ("/ioc", "ioc", Access::Ioc),
     ("/admin", "admin", Access::Admin),
     ("/admin/{section}", "admin", Access::Admin),
+    // The open-data portal, public: the CKAN API it reads decides who sees private datasets.
+    ("/dataset", "datasets", Access::Public),
+    ("/dataset/{name}", "dataset", Access::Public),
 ];
+
+/// Machine-readable exports of one dataset (`/dataset/{id}.ttl`, DCAT-AP) share the dataset
+/// page's path segment: axum's router cannot tell `{name}.ttl` from `{name}`, so the page
+/// handler must not answer them with the page.
+const DATASET_EXPORT_SUFFIXES: &[&str] = &[".ttl", ".jsonld", ".rdf", ".xml"];
 
 pub fn routes(web: Arc<WebConfig>) -> Router<AppState> {
     let mut router = Router::new().route("/", get(home));
@@ -108,6 +116,13 @@ fn serve_page(
     page: &str,
     access: Access,
 ) -> Response {
+    if page == "dataset"
+        && DATASET_EXPORT_SUFFIXES
+            .iter()
+            .any(|suffix| uri.path().ends_with(suffix))
+    {
+        return (StatusCode::NOT_FOUND, "Not found").into_response();
+    }
     let lang = Lang::negotiate(headers);
     let user = caller.0;
     let (page, status) = match (&user, access) {

@@ -318,7 +318,14 @@ async fn each_role_opens_only_its_own_pages() {
         r.body(Body::empty()).unwrap()
     };
     // Strangers: public pages open, the others send to sign-in with the way back.
-    for path in ["/", "/login", "/register", "/reports/1"] {
+    for path in [
+        "/",
+        "/login",
+        "/register",
+        "/reports/1",
+        "/dataset",
+        "/dataset/chat-luong-khong-khi",
+    ] {
         assert_eq!(
             send(&router, page(path, None)).await.status,
             StatusCode::OK,
@@ -374,6 +381,44 @@ async fn each_role_opens_only_its_own_pages() {
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{who} {path}");
             assert_eq!(boot_of(&r.text)["page"], "forbidden");
         }
+    }
+}
+
+#[tokio::test]
+async fn the_open_data_pages_are_public_and_leave_the_exports_alone() {
+    let db = TestDb::new(BACKENDS[0]).await;
+    let (router, _) = app(&db, dothi_http::HttpConfig::default()).await;
+    for (path, page, title) in [
+        ("/dataset", "datasets", "Cổng dữ liệu mở"),
+        (
+            "/dataset?q=khong+khi&tags=AQI",
+            "datasets",
+            "Cổng dữ liệu mở",
+        ),
+        (
+            "/dataset/chat-luong-khong-khi-hue-2025",
+            "dataset",
+            "Bộ dữ liệu",
+        ),
+    ] {
+        let r = send(&router, req(Method::GET, path).body(Body::empty()).unwrap()).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert_eq!(boot_of(&r.text)["page"], page, "{path}");
+        assert!(
+            r.text.contains(&format!(
+                "<title>{title} · dothi — Đô thị thông minh Huế</title>"
+            )),
+            "{path}"
+        );
+    }
+    // /dataset/{id}.ttl is the dataset's DCAT-AP export, never the page.
+    for path in [
+        "/dataset/chat-luong-khong-khi-hue-2025.ttl",
+        "/dataset/x.jsonld",
+    ] {
+        let r = send(&router, req(Method::GET, path).body(Body::empty()).unwrap()).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!r.text.contains("<html"), "{path}");
     }
 }
 

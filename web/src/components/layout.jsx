@@ -6,8 +6,8 @@ import { logout } from "../lib/api.js";
 
 function links() {
   const items = [["/", "nav.portal"]];
-  if (!user) return [...items, ["/report", "nav.report"]];
-  items.push(["/report", "nav.report"], ["/my", "nav.my"]);
+  if (!user) return [...items, ["/report", "nav.report"], ["/dataset", "nav.opendata"]];
+  items.push(["/report", "nav.report"], ["/my", "nav.my"], ["/dataset", "nav.opendata"]);
   if (["agency_staff", "ioc_operator", "admin"].includes(user.role)) items.push(["/inbox", "nav.inbox"]);
   if (["ioc_operator", "admin"].includes(user.role)) items.push(["/ioc", "nav.ioc"]);
   if (user.role === "admin") items.push(["/admin", "nav.admin"]);

@@ -11,10 +11,12 @@ import viIoc from "../locales/vi/ioc.json";
 import enIoc from "../locales/en/ioc.json";
 import viAdmin from "../locales/vi/admin.json";
 import enAdmin from "../locales/en/admin.json";
+import viOpendata from "../locales/vi/opendata.json";
+import enOpendata from "../locales/en/opendata.json";
 
 const tables = {
-  vi: { ...viCommon, ...viPortal, ...viInbox, ...viIoc, ...viAdmin },
-  en: { ...enCommon, ...enPortal, ...enInbox, ...enIoc, ...enAdmin },
+  vi: { ...viCommon, ...viPortal, ...viInbox, ...viIoc, ...viAdmin, ...viOpendata },
+  en: { ...enCommon, ...enPortal, ...enInbox, ...enIoc, ...enAdmin, ...enOpendata },
 };
 
 export const lang = tables[boot.lang] ? boot.lang : "vi";
