@@ -8,6 +8,7 @@
 //! rules live in `dothi_catalog::access`. Every response is built by `envelope::respond`.
 
 pub mod actions;
+pub mod dcat;
 pub mod envelope;
 pub mod request;
 
@@ -37,8 +38,13 @@ pub struct CkanConfig {
     pub max_upload_bytes: u64,
     /// Largest JSON or form body of an action, bytes.
     pub max_json_bytes: usize,
+    /// The portal's name and description (Vietnamese): `status_show`, and the DCAT-AP
+    /// catalogue's title and description.
     pub site_title: String,
     pub site_description: String,
+    /// The same in English, for the DCAT-AP catalogue.
+    pub site_title_en: String,
+    pub site_description_en: String,
 }
 
 impl Default for CkanConfig {
@@ -50,6 +56,8 @@ impl Default for CkanConfig {
             max_json_bytes: 16 * 1024 * 1024,
             site_title: "Cổng dữ liệu mở".into(),
             site_description: String::new(),
+            site_title_en: "Open data portal".into(),
+            site_description_en: String::new(),
         }
     }
 }
@@ -61,17 +69,26 @@ pub struct Ckan {
     pub files: ResourceFiles,
 }
 
-/// The CKAN routes, with their own body limit (uploads are larger than the native API's).
+impl Ckan {
+    pub fn new(store: Store, config: CkanConfig) -> Ckan {
+        Ckan {
+            store,
+            files: ResourceFiles::new(&config.data_dir),
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// The CKAN routes and the DCAT-AP catalogue (`/catalog.ttl`, `/catalog.jsonld`), with their own
+/// body limit (uploads are larger than the native API's). The per-dataset DCAT-AP documents are
+/// in [`dataset_exports`].
 pub fn router(store: Store, config: CkanConfig) -> Router {
     let limit = (config.max_upload_bytes as usize)
         .saturating_add(1024 * 1024)
         .max(config.max_json_bytes);
-    let ckan = Ckan {
-        store,
-        files: ResourceFiles::new(&config.data_dir),
-        config: Arc::new(config),
-    };
+    let ckan = Ckan::new(store, config);
     Router::new()
+        .merge(dcat::catalog_routes())
         .route("/api/3/action/{action}", any(action))
         .route("/api/action/{action}", any(action))
         .route("/api/3", get(api_version))
@@ -81,6 +98,13 @@ pub fn router(store: Store, config: CkanConfig) -> Router {
         )
         .layer(DefaultBodyLimit::max(limit))
         .with_state(ckan)
+}
+
+/// `/dataset/{id}.ttl` and `/dataset/{id}.jsonld` (DCAT-AP), as a router of its own that must
+/// not be merged beside the web page route `/dataset/{name}` (axum refuses the overlap): the page
+/// handler passes the requests whose name ends in an export suffix to it.
+pub fn dataset_exports(store: Store, config: CkanConfig) -> Router {
+    dcat::dataset_routes().with_state(Ckan::new(store, config))
 }
 
 async fn api_version() -> Response {
