@@ -510,8 +510,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tokio::spawn(dothi_broker::webhooks::WebhookWorker::new(broker.store.clone()).run());
     }
     // --- Open data: the datasets the platform publishes, regenerated on a schedule and kept in
-    // memory; the catalogue (issue 5) serves `open_data.get()` ---
-    let _open_data = opendata::spawn_refresh(&store, &args.opendata);
+    // memory and published in the catalogue as the IOC's datasets ---
+    let _open_data = opendata::spawn_refresh(
+        &store,
+        &args.opendata,
+        dothi_store::catalog_files::ResourceFiles::new(&data_dir),
+    );
     let ckan_config = dothi_ckan::CkanConfig {
         base_url: public_url.clone(),
         data_dir,
