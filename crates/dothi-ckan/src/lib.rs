@@ -11,6 +11,7 @@ pub mod actions;
 pub mod dcat;
 pub mod envelope;
 pub mod request;
+pub mod sharing;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -124,6 +125,7 @@ async fn action(State(ckan): State<Ckan>, Path(name): Path<String>, req: Request
         Ok(v) => v,
         Err(e) => return envelope::respond(&base, &name, Err(e)),
     };
+    let credential = sharing::credential(req.headers());
     // Nobody streams a file to disk before being known: uploads need a signed-in caller.
     if !known.side_effect_free && !viewer.is_signed_in() && request::is_multipart(req.headers()) {
         let refusal = dothi_catalog::CatalogError::NotAuthorized(format!(
@@ -138,7 +140,15 @@ async fn action(State(ckan): State<Ckan>, Path(name): Path<String>, req: Request
     let mut data = request.data;
     // JSONP is not offered; the parameter is dropped as CKAN drops it from the data.
     data.remove("callback");
-    let result = actions::run(&ckan, &name, &viewer, data, request.upload).await;
+    let result = actions::run(
+        &ckan,
+        &name,
+        &viewer,
+        data,
+        request.upload,
+        credential.as_deref(),
+    )
+    .await;
     envelope::respond(&base, &name, result)
 }
 
@@ -149,6 +159,61 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
         text,
     )
         .into_response()
+}
+
+/// A refused download: a connection account may still download a shared dataset's file. A
+/// refusal is CKAN's 403 Authorization Error with the decision's message.
+async fn shared_download(
+    ckan: &Ckan,
+    headers: &HeaderMap,
+    resource_id: &str,
+) -> Result<
+    (
+        dothi_catalog::model::Dataset,
+        dothi_store::catalog::Directory,
+    ),
+    Response,
+> {
+    let refused = || plain(StatusCode::FORBIDDEN, "Unauthorized to read resource");
+    let Some(credential) = sharing::credential(headers) else {
+        return Err(refused());
+    };
+    let (dataset, dir) = match ckan
+        .store
+        .catalog_dataset_of_resource(&dothi_catalog::access::Viewer::system(), resource_id)
+        .await
+    {
+        Ok(found) => found,
+        Err(dothi_store::catalog::CatalogStoreError::Store(e)) => {
+            tracing::error!(error = %e, "catalogue storage failure");
+            return Err(plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service unavailable",
+            ));
+        }
+        Err(_) => return Err(refused()),
+    };
+    if !sharing::is_shared(&dataset) || dataset.state != dothi_catalog::model::State::Active {
+        return Err(refused());
+    }
+    let size = dataset.resource(resource_id).and_then(|r| r.size);
+    let decision = sharing::authorize(
+        ckan,
+        &credential,
+        &dataset,
+        Some(resource_id),
+        dothi_sharing::Operation::Download,
+        size,
+    )
+    .await;
+    match decision {
+        Ok(()) => Ok((dataset, dir)),
+        Err(e) => Err(envelope::respond(
+            &ckan.config.base_url,
+            "resource_show",
+            Err(e),
+        )),
+    }
 }
 
 /// An uploaded resource's file, streamed from disk. Served as an attachment, never sniffed:
@@ -170,7 +235,10 @@ async fn download(
         Ok(found) => found,
         Err(dothi_store::catalog::CatalogStoreError::Refused(
             dothi_catalog::CatalogError::NotAuthorized(_),
-        )) => return plain(StatusCode::FORBIDDEN, "Unauthorized to read resource"),
+        )) => match shared_download(&ckan, &headers, &resource_id).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        },
         Err(dothi_store::catalog::CatalogStoreError::Refused(_)) => {
             return plain(StatusCode::NOT_FOUND, "Resource not found")
         }
