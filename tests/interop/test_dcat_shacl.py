@@ -7,11 +7,12 @@ became spaces; the shapes themselves are identical (checked with rdflib graph is
 against the ttl and jsonld of release 3.0.0, SEMICeu/DCAT-AP commit 7c531da7). The file's
 SHA-256 is pinned below, so a different copy fails the test instead of silently changing it.
 
-Documents: today from the crate's fixture catalogue (`cargo run -p dothi-dcat --example
-fixture`), because the HTTP endpoints do not exist yet. Set DOTHI_DCAT_URL to a running
-server's base URL to validate `/catalog.ttl`, `/catalog.jsonld` and `/dataset/{id}.ttl`
-instead; once the endpoints are wired, make `documents` take conftest's `server` fixture and
-return `documents_from_server(server.url)`.
+Documents: from the running `dothi serve --demo` (the demo catalogue, `reference/demo-catalog.json`),
+on SQLite and on PostgreSQL (conftest's `Server`): `/catalog.ttl`, `/catalog.jsonld`, the last
+page, and `/dataset/{id}.ttl` and `.jsonld` of the best described public dataset. A third run
+validates the crate's fixture catalogue (`cargo run -p dothi-dcat --example fixture`), which
+also carries what the catalogue does not hold yet (spatial and temporal coverage,
+availability), so the recommended properties are checked in full there.
 """
 import hashlib
 import importlib.util
@@ -29,6 +30,8 @@ from pyshacl import validate
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, SH, SKOS, XSD
+
+from conftest import Server
 
 HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
@@ -88,13 +91,26 @@ def documents_from_server(base_url):
                   key=lambda d: (len(list(page1.predicate_objects(d))), str(d)))
     identifier = page1.value(dataset, DCTERMS.identifier)
     docs["dataset.ttl"] = get(f"/dataset/{identifier}.ttl", "text/turtle")
+    docs["dataset.jsonld"] = get(f"/dataset/{identifier}.jsonld", "application/ld+json")
+    shown = requests.get(base_url + "/api/3/action/package_show", params={"id": str(identifier)}, timeout=30)
+    docs["package"] = shown.json()["result"]
+    # Only public datasets are exported: everything else answers 404.
+    for path in ("/dataset/khong-co-bo-du-lieu-nay.ttl", f"/catalog.ttl?page={page_number(last.geturl()) + 1}"):
+        assert requests.get(base_url + path, timeout=30).status_code == 404, path
     return docs
 
 
-@pytest.fixture(scope="module")
-def documents():
-    url = os.environ.get("DOTHI_DCAT_URL")
-    return documents_from_server(url.rstrip("/")) if url else documents_from_fixture()
+@pytest.fixture(scope="module", params=["sqlite", "postgres", "fixture"])
+def documents(request):
+    if request.param == "fixture":
+        return documents_from_fixture()
+    server = Server(request.param)
+    try:
+        docs = documents_from_server(server.url)
+    finally:
+        server.stop()
+    docs["source"] = request.param
+    return docs
 
 
 def parse(documents, name):
@@ -176,6 +192,8 @@ def test_hydra_paging_links_first_last_next_previous(documents, name):
 
 def test_dates_are_xsd_datetime_at_plus_seven_or_xsd_date(documents):
     for name in documents:
+        if name in ("source", "package"):
+            continue
         g = parse(documents, name)
         for p in (DCTERMS.issued, DCTERMS.modified, DCAT.startDate, DCAT.endDate):
             for value in g.objects(None, p):
@@ -204,7 +222,12 @@ RECOMMENDED = {
 }
 
 
+# What the catalogue does not record (yet): the export cannot write it for the demo datasets.
+NOT_IN_THE_CATALOGUE = {DCTERMS.spatial, DCTERMS.temporal, URIRef("http://data.europa.eu/r5r/availability")}
+
+
 def test_recommended_properties_are_written_when_the_catalogue_has_them(documents):
+    from_server = "source" in documents
     g = parse(documents, "catalog.ttl") + parse(documents, "dataset.ttl")
     (catalog,) = list(g.subjects(RDF.type, DCAT.Catalog))
     dataset = next(parse(documents, "dataset.ttl").subjects(RDF.type, DCAT.Dataset))
@@ -215,15 +238,37 @@ def test_recommended_properties_are_written_when_the_catalogue_has_them(document
              DCTERMS.Location: list(g.objects(dataset, DCTERMS.spatial)),
              FOAF.Agent: [g.value(dataset, DCTERMS.publisher)]}
     for cls, properties in RECOMMENDED.items():
+        if from_server and cls == DCTERMS.Location:
+            continue
         assert nodes[cls], cls
         for node in nodes[cls]:
             for p in properties:
+                if from_server and (p in NOT_IN_THE_CATALOGUE or cls == DCAT.Distribution):
+                    continue
+                if from_server and p == DCAT.theme and not documents["package"]["groups"]:
+                    continue
                 assert g.value(node, p) is not None, (cls, node, p)
+    if from_server:
+        # Each distribution carries what its CKAN resource holds.
+        resources = {r["id"]: r for r in documents["package"]["resources"]}
+        assert len(distributions) == len(resources)
+        for d in distributions:
+            r = resources[str(d).rsplit("/", 1)[1]]
+            expected = {DCTERMS.license: documents["package"]["license_id"] not in (None, "notspecified"),
+                        DCTERMS.description: bool(r["description"]),
+                        DCTERMS.format: bool(r["format"]), DCAT.mediaType: bool(r["mimetype"]),
+                        DCAT.byteSize: r["size"] is not None, DCAT.downloadURL: r["url_type"] == "upload"}
+            for p, present in expected.items():
+                assert (g.value(d, p) is not None) == present, (d, p, r)
+            if r["url_type"] == "upload":
+                assert str(g.value(d, DCAT.downloadURL)).endswith(r["url"].split("/download/", 1)[1])
     # Multilingual: title and description in both languages.
     for p in (DCTERMS.title, DCTERMS.description):
         assert {v.language for v in g.objects(dataset, p)} == {"vi", "en"}
     # EU and IANA vocabularies for formats, media types and licences.
     for d in nodes[DCAT.Distribution]:
+        if from_server and g.value(d, DCAT.mediaType) is None:
+            continue
         assert str(g.value(d, DCTERMS.format)).startswith("http://publications.europa.eu/resource/authority/file-type/")
         assert str(g.value(d, DCAT.mediaType)).startswith("http://www.iana.org/assignments/media-types/")
         assert g.value(d, DCAT.byteSize).datatype == XSD.nonNegativeInteger

@@ -86,6 +86,7 @@ pub async fn run(
     viewer: &Viewer,
     data: Map<String, Value>,
     upload: Option<ReceivedFile>,
+    credential: Option<&str>,
 ) -> ActionResult {
     if upload.is_some()
         && !matches!(
@@ -114,7 +115,12 @@ pub async fn run(
             let id = optional_string(&data, "id")
                 .or_else(|| optional_string(&data, "name_or_id"))
                 .ok_or_else(|| CkanError::missing("name_or_id"))?;
-            let (dataset, dir) = ckan.store.catalog_dataset(viewer, &id).await?;
+            let (dataset, dir) = match ckan.store.catalog_dataset(viewer, &id).await {
+                Err(dothi_store::catalog::CatalogStoreError::Refused(
+                    CatalogError::NotAuthorized(message),
+                )) => shared_read(ckan, &id, credential, message).await?,
+                other => other?,
+            };
             Ok(package(ckan, &dataset, &dir))
         }
         "package_search" => package_search(ckan, viewer, &data).await,
@@ -530,4 +536,38 @@ async fn user_show(ckan: &Ckan, viewer: &Viewer, data: &Map<String, Value>) -> A
         dict["email"] = json!(user.email);
     }
     Ok(dict)
+}
+
+/// A refused `package_show`: a connection account may still read a shared dataset.
+async fn shared_read(
+    ckan: &Ckan,
+    id: &str,
+    credential: Option<&str>,
+    refusal: String,
+) -> Result<
+    (
+        dothi_catalog::model::Dataset,
+        dothi_store::catalog::Directory,
+    ),
+    CkanError,
+> {
+    let refused = || CkanError::from(CatalogError::NotAuthorized(refusal.clone()));
+    let Some(credential) = credential else {
+        return Err(refused());
+    };
+    let (dataset, dir) = ckan.store.catalog_dataset(&Viewer::system(), id).await?;
+    if !crate::sharing::is_shared(&dataset) || dataset.state != dothi_catalog::model::State::Active
+    {
+        return Err(refused());
+    }
+    crate::sharing::authorize(
+        ckan,
+        credential,
+        &dataset,
+        None,
+        dothi_sharing::Operation::Read,
+        None,
+    )
+    .await?;
+    Ok((dataset, dir))
 }

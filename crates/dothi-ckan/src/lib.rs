@@ -8,8 +8,10 @@
 //! rules live in `dothi_catalog::access`. Every response is built by `envelope::respond`.
 
 pub mod actions;
+pub mod dcat;
 pub mod envelope;
 pub mod request;
+pub mod sharing;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,8 +39,13 @@ pub struct CkanConfig {
     pub max_upload_bytes: u64,
     /// Largest JSON or form body of an action, bytes.
     pub max_json_bytes: usize,
+    /// The portal's name and description (Vietnamese): `status_show`, and the DCAT-AP
+    /// catalogue's title and description.
     pub site_title: String,
     pub site_description: String,
+    /// The same in English, for the DCAT-AP catalogue.
+    pub site_title_en: String,
+    pub site_description_en: String,
 }
 
 impl Default for CkanConfig {
@@ -50,6 +57,8 @@ impl Default for CkanConfig {
             max_json_bytes: 16 * 1024 * 1024,
             site_title: "Cổng dữ liệu mở".into(),
             site_description: String::new(),
+            site_title_en: "Open data portal".into(),
+            site_description_en: String::new(),
         }
     }
 }
@@ -61,17 +70,26 @@ pub struct Ckan {
     pub files: ResourceFiles,
 }
 
-/// The CKAN routes, with their own body limit (uploads are larger than the native API's).
+impl Ckan {
+    pub fn new(store: Store, config: CkanConfig) -> Ckan {
+        Ckan {
+            store,
+            files: ResourceFiles::new(&config.data_dir),
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// The CKAN routes and the DCAT-AP catalogue (`/catalog.ttl`, `/catalog.jsonld`), with their own
+/// body limit (uploads are larger than the native API's). The per-dataset DCAT-AP documents are
+/// in [`dataset_exports`].
 pub fn router(store: Store, config: CkanConfig) -> Router {
     let limit = (config.max_upload_bytes as usize)
         .saturating_add(1024 * 1024)
         .max(config.max_json_bytes);
-    let ckan = Ckan {
-        store,
-        files: ResourceFiles::new(&config.data_dir),
-        config: Arc::new(config),
-    };
+    let ckan = Ckan::new(store, config);
     Router::new()
+        .merge(dcat::catalog_routes())
         .route("/api/3/action/{action}", any(action))
         .route("/api/action/{action}", any(action))
         .route("/api/3", get(api_version))
@@ -81,6 +99,13 @@ pub fn router(store: Store, config: CkanConfig) -> Router {
         )
         .layer(DefaultBodyLimit::max(limit))
         .with_state(ckan)
+}
+
+/// `/dataset/{id}.ttl` and `/dataset/{id}.jsonld` (DCAT-AP), as a router of its own that must
+/// not be merged beside the web page route `/dataset/{name}` (axum refuses the overlap): the page
+/// handler passes the requests whose name ends in an export suffix to it.
+pub fn dataset_exports(store: Store, config: CkanConfig) -> Router {
+    dcat::dataset_routes().with_state(Ckan::new(store, config))
 }
 
 async fn api_version() -> Response {
@@ -100,6 +125,7 @@ async fn action(State(ckan): State<Ckan>, Path(name): Path<String>, req: Request
         Ok(v) => v,
         Err(e) => return envelope::respond(&base, &name, Err(e)),
     };
+    let credential = sharing::credential(req.headers());
     // Nobody streams a file to disk before being known: uploads need a signed-in caller.
     if !known.side_effect_free && !viewer.is_signed_in() && request::is_multipart(req.headers()) {
         let refusal = dothi_catalog::CatalogError::NotAuthorized(format!(
@@ -114,7 +140,15 @@ async fn action(State(ckan): State<Ckan>, Path(name): Path<String>, req: Request
     let mut data = request.data;
     // JSONP is not offered; the parameter is dropped as CKAN drops it from the data.
     data.remove("callback");
-    let result = actions::run(&ckan, &name, &viewer, data, request.upload).await;
+    let result = actions::run(
+        &ckan,
+        &name,
+        &viewer,
+        data,
+        request.upload,
+        credential.as_deref(),
+    )
+    .await;
     envelope::respond(&base, &name, result)
 }
 
@@ -125,6 +159,61 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
         text,
     )
         .into_response()
+}
+
+/// A refused download: a connection account may still download a shared dataset's file. A
+/// refusal is CKAN's 403 Authorization Error with the decision's message.
+async fn shared_download(
+    ckan: &Ckan,
+    headers: &HeaderMap,
+    resource_id: &str,
+) -> Result<
+    (
+        dothi_catalog::model::Dataset,
+        dothi_store::catalog::Directory,
+    ),
+    Response,
+> {
+    let refused = || plain(StatusCode::FORBIDDEN, "Unauthorized to read resource");
+    let Some(credential) = sharing::credential(headers) else {
+        return Err(refused());
+    };
+    let (dataset, dir) = match ckan
+        .store
+        .catalog_dataset_of_resource(&dothi_catalog::access::Viewer::system(), resource_id)
+        .await
+    {
+        Ok(found) => found,
+        Err(dothi_store::catalog::CatalogStoreError::Store(e)) => {
+            tracing::error!(error = %e, "catalogue storage failure");
+            return Err(plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service unavailable",
+            ));
+        }
+        Err(_) => return Err(refused()),
+    };
+    if !sharing::is_shared(&dataset) || dataset.state != dothi_catalog::model::State::Active {
+        return Err(refused());
+    }
+    let size = dataset.resource(resource_id).and_then(|r| r.size);
+    let decision = sharing::authorize(
+        ckan,
+        &credential,
+        &dataset,
+        Some(resource_id),
+        dothi_sharing::Operation::Download,
+        size,
+    )
+    .await;
+    match decision {
+        Ok(()) => Ok((dataset, dir)),
+        Err(e) => Err(envelope::respond(
+            &ckan.config.base_url,
+            "resource_show",
+            Err(e),
+        )),
+    }
 }
 
 /// An uploaded resource's file, streamed from disk. Served as an attachment, never sniffed:
@@ -146,7 +235,10 @@ async fn download(
         Ok(found) => found,
         Err(dothi_store::catalog::CatalogStoreError::Refused(
             dothi_catalog::CatalogError::NotAuthorized(_),
-        )) => return plain(StatusCode::FORBIDDEN, "Unauthorized to read resource"),
+        )) => match shared_download(&ckan, &headers, &resource_id).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        },
         Err(dothi_store::catalog::CatalogStoreError::Refused(_)) => {
             return plain(StatusCode::NOT_FOUND, "Resource not found")
         }

@@ -1175,3 +1175,189 @@ impl Store {
         }))
     }
 }
+
+/// Why the generated datasets could not be published.
+#[derive(Debug)]
+pub enum PublishError {
+    /// The platform's organization is missing from the catalogue.
+    NoOrganization(String),
+    /// Writing a resource file failed.
+    File(crate::catalog_files::UploadError),
+    Catalog(CatalogStoreError),
+}
+
+impl std::fmt::Display for PublishError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PublishError::NoOrganization(name) => {
+                write!(f, "the catalogue has no organization {name:?}")
+            }
+            PublishError::File(e) => e.fmt(f),
+            PublishError::Catalog(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<T: Into<CatalogStoreError>> From<T> for PublishError {
+    fn from(e: T) -> Self {
+        PublishError::Catalog(e.into())
+    }
+}
+
+impl Store {
+    /// Publishes one dataset the platform generated (`dothi_opendata`) as a public catalogue
+    /// dataset of the organization `owner`, its files as uploaded resources: created the first
+    /// time, updated in place afterwards. Ids are derived from the dataset's and the files'
+    /// names, so every refresh (and every instance) writes the same records. The files are
+    /// written, synced and renamed first (`ResourceFiles`), then one transaction points the
+    /// dataset at them; the previous files are removed after the commit, the new ones if the
+    /// transaction fails.
+    pub async fn catalog_publish_generated(
+        &self,
+        files: &crate::catalog_files::ResourceFiles,
+        generated: &dothi_opendata::PublishedDataset,
+        owner: &str,
+    ) -> Result<Dataset, PublishError> {
+        let dir = self.catalog_directory().await?;
+        let org = dir
+            .organization(owner)
+            .ok_or_else(|| PublishError::NoOrganization(owner.to_string()))?
+            .id
+            .clone();
+        let mut written = vec![];
+        for r in &generated.resources {
+            let id = dothi_catalog::stable_id("opendata-resource", &r.name);
+            let stored = async {
+                let mut incoming = files.begin(u64::MAX).await?;
+                incoming.write(&r.bytes).await?;
+                incoming.finish(&id).await
+            }
+            .await;
+            match stored {
+                Ok(stored) => written.push((id, stored, r)),
+                Err(e) => {
+                    for (_, s, _) in &written {
+                        files.remove(&s.key).await;
+                    }
+                    return Err(PublishError::File(e));
+                }
+            }
+        }
+        let new_keys: Vec<String> = written.iter().map(|(_, s, _)| s.key.clone()).collect();
+        let result = self.write_generated(generated, &org, &dir, written).await;
+        match result {
+            Ok((dataset, old_keys)) => {
+                for key in old_keys.iter().filter(|k| !new_keys.contains(k)) {
+                    files.remove(key).await;
+                }
+                Ok(dataset)
+            }
+            Err(e) => {
+                for key in &new_keys {
+                    files.remove(key).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn write_generated(
+        &self,
+        generated: &dothi_opendata::PublishedDataset,
+        org: &str,
+        dir: &Directory,
+        written: Vec<(String, StoredUpload, &dothi_opendata::Resource)>,
+    ) -> Result<(Dataset, Vec<String>), PublishError> {
+        let id = dothi_catalog::stable_id("opendata-dataset", &generated.name);
+        let now = now_ms();
+        let mut tx = self.db.begin_write().await?;
+        let existing = self.dataset_row(Some(&mut tx), &id).await?;
+        let (seq, previous) = match existing {
+            Some((seq, d)) => (Some(seq), Some(d)),
+            None => (None, None),
+        };
+        let old_keys: Vec<String> = previous
+            .iter()
+            .flat_map(|d| d.resources.iter().filter_map(|r| r.file.as_ref()))
+            .map(|f| f.key.clone())
+            .collect();
+        let text = |t: &dothi_opendata::Text| Translated::new(t.vi.clone(), t.en.clone());
+        let resources = written
+            .into_iter()
+            .map(|(rid, stored, r)| {
+                let before = previous.as_ref().and_then(|d| d.resource(&rid));
+                let mut resource = dothi_catalog::model::Resource {
+                    id: rid.clone(),
+                    name: text(&r.title),
+                    description: Translated::default(),
+                    url: String::new(),
+                    url_type: None,
+                    format: r.format.label().to_string(),
+                    mimetype: Some(r.media_type.to_string()),
+                    size: None,
+                    hash: String::new(),
+                    resource_type: None,
+                    created: before.map(|b| b.created).unwrap_or(now),
+                    last_modified: None,
+                    metadata_modified: now,
+                    file: None,
+                };
+                input::attach_file(
+                    &mut resource,
+                    StoredFile {
+                        key: stored.key,
+                        filename: input::munge_filename(&r.name),
+                    },
+                    stored.size,
+                    stored.sha256,
+                    now,
+                );
+                resource.mimetype = Some(r.media_type.to_string());
+                resource
+            })
+            .collect();
+        let mut extras = vec![dothi_catalog::model::Extra {
+            key: "refreshed_at".into(),
+            value: generated.refreshed_at.to_rfc3339(),
+        }];
+        if let Some(t) = &generated.temporal_coverage {
+            extras.push(dothi_catalog::model::Extra {
+                key: "temporal_end".into(),
+                value: t.end.to_string(),
+            });
+            extras.push(dothi_catalog::model::Extra {
+                key: "temporal_start".into(),
+                value: t.start.to_string(),
+            });
+        }
+        let dataset = Dataset {
+            id: id.clone(),
+            name: generated.name.clone(),
+            title: text(&generated.title),
+            notes: text(&generated.description),
+            owner_org: org.to_string(),
+            private: false,
+            state: State::Active,
+            license_id: Some(generated.licence_id.clone()),
+            author: None,
+            author_email: None,
+            maintainer: None,
+            maintainer_email: None,
+            url: None,
+            version: None,
+            tags: generated.tags.clone(),
+            groups: previous
+                .as_ref()
+                .map(|d| d.groups.clone())
+                .unwrap_or_default(),
+            extras,
+            resources,
+            creator_user_id: None,
+            metadata_created: previous.as_ref().map(|d| d.metadata_created).unwrap_or(now),
+            metadata_modified: now,
+        };
+        write_dataset(&mut tx, seq, &dataset, dir).await?;
+        tx.commit().await?;
+        Ok((dataset, old_keys))
+    }
+}

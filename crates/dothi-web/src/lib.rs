@@ -38,6 +38,10 @@ pub struct WebConfig {
     pub map_zoom: u8,
     /// Single sign-on through an OpenID Connect provider; `None` turns it off.
     pub oidc: Option<OidcConfig>,
+    /// The machine-readable exports of one dataset (`/dataset/{id}.ttl`, `.jsonld`: the DCAT-AP
+    /// router of `dothi_ckan::dataset_exports`). They share the dataset page's path, which axum
+    /// cannot route twice, so the page handler passes them on; `None` answers them 404.
+    pub dataset_exports: Option<Router>,
 }
 
 impl Default for WebConfig {
@@ -48,6 +52,7 @@ impl Default for WebConfig {
             map_center: (16.4637, 107.5909),
             map_zoom: 12,
             oidc: None,
+            dataset_exports: None,
         }
     }
 }

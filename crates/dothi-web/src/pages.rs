@@ -73,6 +73,9 @@ pub fn routes(web: Arc<WebConfig>) -> Router<AppState> {
                       caller: Caller,
                       uri: OriginalUri,
                       headers: HeaderMap| async move {
+                    if page == "dataset" && is_dataset_export(&uri) {
+                        return dataset_export(&web, &uri, headers).await;
+                    }
                     serve_page(&state, &web, caller, &uri, &headers, page, access)
                 },
             ),
@@ -107,6 +110,27 @@ async fn home(
     )
 }
 
+fn is_dataset_export(uri: &OriginalUri) -> bool {
+    DATASET_EXPORT_SUFFIXES
+        .iter()
+        .any(|suffix| uri.path().ends_with(suffix))
+}
+
+/// Hands `/dataset/{id}.ttl` and the other export suffixes to the exports' router, with the
+/// original path, query and headers.
+async fn dataset_export(web: &WebConfig, uri: &OriginalUri, headers: HeaderMap) -> Response {
+    let Some(exports) = web.dataset_exports.clone() else {
+        return (StatusCode::NOT_FOUND, "Not found").into_response();
+    };
+    let mut request = axum::extract::Request::new(axum::body::Body::empty());
+    *request.uri_mut() = uri.0.clone();
+    *request.headers_mut() = headers;
+    match tower::ServiceExt::oneshot(exports, request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
 fn serve_page(
     state: &AppState,
     web: &WebConfig,
@@ -116,13 +140,6 @@ fn serve_page(
     page: &str,
     access: Access,
 ) -> Response {
-    if page == "dataset"
-        && DATASET_EXPORT_SUFFIXES
-            .iter()
-            .any(|suffix| uri.path().ends_with(suffix))
-    {
-        return (StatusCode::NOT_FOUND, "Not found").into_response();
-    }
     let lang = Lang::negotiate(headers);
     let user = caller.0;
     let (page, status) = match (&user, access) {

@@ -385,9 +385,9 @@ async fn each_role_opens_only_its_own_pages() {
 }
 
 #[tokio::test]
-async fn the_open_data_pages_are_public_and_leave_the_exports_alone() {
+async fn the_open_data_pages_are_public_and_pass_the_exports_on() {
     let db = TestDb::new(BACKENDS[0]).await;
-    let (router, _) = app(&db, dothi_http::HttpConfig::default()).await;
+    let (router, store) = app(&db, dothi_http::HttpConfig::default()).await;
     for (path, page, title) in [
         ("/dataset", "datasets", "Cổng dữ liệu mở"),
         (
@@ -420,6 +420,46 @@ async fn the_open_data_pages_are_public_and_leave_the_exports_alone() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
         assert!(!r.text.contains("<html"), "{path}");
     }
+    // With the exports' router configured (as `dothi serve` does with dothi-ckan's), the page
+    // route hands those paths to it, query and headers included.
+    let exports = axum::Router::new().route(
+        "/dataset/{file}",
+        axum::routing::get(
+            |axum::extract::Path(file): axum::extract::Path<String>,
+             uri: axum::http::Uri,
+             headers: axum::http::HeaderMap| async move {
+                format!(
+                    "export {file} {} {}",
+                    uri.query().unwrap_or(""),
+                    headers
+                        .get("accept")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                )
+            },
+        ),
+    );
+    let web = dothi_web::WebConfig {
+        dataset_exports: Some(exports),
+        ..Default::default()
+    };
+    let router = dothi_web::app(store, dothi_http::HttpConfig::default(), web);
+    let r = send(
+        &router,
+        req(Method::GET, "/dataset/x.jsonld?a=1")
+            .header("accept", "application/ld+json")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.text, "export x.jsonld a=1 application/ld+json");
+    let r = send(
+        &router,
+        req(Method::GET, "/dataset/x").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert!(r.text.contains("<html"));
 }
 
 #[tokio::test]

@@ -478,6 +478,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         map_center: args.map_center,
         map_zoom: args.map_zoom,
         oidc,
+        dataset_exports: None,
     };
     let broker = dothi_broker::Broker::new(
         store.clone(),
@@ -509,17 +510,24 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tokio::spawn(dothi_broker::webhooks::WebhookWorker::new(broker.store.clone()).run());
     }
     // --- Open data: the datasets the platform publishes, regenerated on a schedule and kept in
-    // memory; the catalogue (issue 5) serves `open_data.get()` ---
-    let _open_data = opendata::spawn_refresh(&store, &args.opendata);
-    let ckan = dothi_ckan::router(
-        store.clone(),
-        dothi_ckan::CkanConfig {
-            base_url: public_url.clone(),
-            data_dir,
-            max_upload_bytes: args.max_resource_bytes,
-            ..Default::default()
-        },
+    // memory and published in the catalogue as the IOC's datasets ---
+    let _open_data = opendata::spawn_refresh(
+        &store,
+        &args.opendata,
+        dothi_store::catalog_files::ResourceFiles::new(&data_dir),
     );
+    let ckan_config = dothi_ckan::CkanConfig {
+        base_url: public_url.clone(),
+        data_dir,
+        max_upload_bytes: args.max_resource_bytes,
+        ..Default::default()
+    };
+    let ckan = dothi_ckan::router(store.clone(), ckan_config.clone());
+    // `/dataset/{id}.ttl` shares the dataset page's route: the page handler passes it on.
+    let web = dothi_web::WebConfig {
+        dataset_exports: Some(dothi_ckan::dataset_exports(store.clone(), ckan_config)),
+        ..web
+    };
     let app = dothi_web::app(store, config, web)
         .nest("/ngsi-ld/v1", dothi_ngsild_api::router(broker))
         .merge(ckan)

@@ -57,9 +57,36 @@ pub struct OpenDataArgs {
     pub options: OpenDataOptionArgs,
 }
 
+/// The organization the platform's own datasets are published under: the IOC's (its agency
+/// code in lower case).
+pub const PUBLISHER: &str = "ioc";
+
+/// Publishes each generated dataset in the catalogue, one transaction each; a failure is logged
+/// and leaves that dataset as the previous refresh published it.
+pub async fn publish_in_catalogue(
+    store: &Store,
+    files: &dothi_store::catalog_files::ResourceFiles,
+    datasets: &[dothi_opendata::PublishedDataset],
+) {
+    for dataset in datasets {
+        if let Err(e) = store
+            .catalog_publish_generated(files, dataset, PUBLISHER)
+            .await
+        {
+            tracing::warn!(dataset = %dataset.name, error = %e, "publishing in the catalogue failed");
+        }
+    }
+}
+
 /// Starts the refresh task; the handle returned always holds the latest refresh (None before
-/// the first one ends). A failed refresh is logged and the previous files stay published.
-pub fn spawn_refresh(store: &Store, args: &OpenDataArgs) -> LatestDatasets {
+/// the first one ends). Each refresh is also published in the catalogue (`catalogue`: the
+/// catalogue's resource files). A failed refresh is logged and the previous files stay
+/// published.
+pub fn spawn_refresh(
+    store: &Store,
+    args: &OpenDataArgs,
+    catalogue: dothi_store::catalog_files::ResourceFiles,
+) -> LatestDatasets {
     let latest = LatestDatasets::default();
     if args.opendata_refresh_secs == 0 {
         return latest;
@@ -79,6 +106,7 @@ pub fn spawn_refresh(store: &Store, args: &OpenDataArgs) -> LatestDatasets {
                         .iter()
                         .flat_map(|d| d.resources.iter().map(|r| r.bytes.len()))
                         .sum();
+                    publish_in_catalogue(&store, &catalogue, &datasets).await;
                     handle.replace(datasets);
                     tracing::info!(
                         bytes,

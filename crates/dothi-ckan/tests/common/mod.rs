@@ -96,6 +96,15 @@ impl App {
         }
     }
 
+    /// The configuration the router was built with (for the DCAT-AP dataset exports' router).
+    pub fn config(&self) -> dothi_ckan::CkanConfig {
+        dothi_ckan::CkanConfig {
+            base_url: BASE.into(),
+            data_dir: self.data_dir.clone(),
+            ..Default::default()
+        }
+    }
+
     pub async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
         let res = self.router.clone().oneshot(req).await.expect("infallible");
         let status = res.status();
@@ -246,4 +255,17 @@ pub fn normalise(v: &Value) -> Value {
 
 pub fn org_id(code: &str) -> String {
     dothi_catalog::stable_id("organization", code)
+}
+
+/// GET on another router: status, body and content type.
+pub async fn raw_on(router: &Router, path: &str) -> (StatusCode, Vec<u8>, Option<String>) {
+    let req = Request::get(path).body(Body::empty()).unwrap();
+    let res = router.clone().oneshot(req).await.expect("infallible");
+    let status = res.status();
+    let ct = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_string());
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    (status, bytes.to_vec(), ct)
 }
