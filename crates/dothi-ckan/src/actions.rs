@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::envelope::{ActionResult, CkanError};
 use crate::request::ReceivedFile;
+use crate::sharing::SharingCaller;
 use crate::Ckan;
 
 pub struct Action {
@@ -86,7 +87,7 @@ pub async fn run(
     viewer: &Viewer,
     data: Map<String, Value>,
     upload: Option<ReceivedFile>,
-    credential: Option<&str>,
+    sharing: Option<&SharingCaller>,
 ) -> ActionResult {
     if upload.is_some()
         && !matches!(
@@ -118,7 +119,7 @@ pub async fn run(
             let (dataset, dir) = match ckan.store.catalog_dataset(viewer, &id).await {
                 Err(dothi_store::catalog::CatalogStoreError::Refused(
                     CatalogError::NotAuthorized(message),
-                )) => shared_read(ckan, &id, credential, message).await?,
+                )) => shared_read(ckan, Shared::Dataset(&id), sharing, message).await?,
                 other => other?,
             };
             Ok(package(ckan, &dataset, &dir))
@@ -142,7 +143,7 @@ pub async fn run(
             let id = required(&data, "id")?;
             let (current, dir) = ckan.store.catalog_dataset(viewer, &id).await?;
             let Value::Object(current_dict) = package(ckan, &current, &dir) else {
-                unreachable!("a package renders as an object")
+                return Err(CkanError::internal("a package rendered as a non-object"));
             };
             let merged = input::merge_patch(current_dict, &data);
             let input = input::package(&merged)?;
@@ -187,7 +188,7 @@ pub async fn run(
                 let Value::Object(current) =
                     render::resource_dict(resource, position, &dataset.id, &ckan.config.base_url)
                 else {
-                    unreachable!("a resource renders as an object")
+                    return Err(CkanError::internal("a resource rendered as a non-object"));
                 };
                 input::merge_patch(current, &data)
             } else {
@@ -204,7 +205,12 @@ pub async fn run(
         }
         "resource_show" => {
             let id = required(&data, "id")?;
-            let (dataset, _) = ckan.store.catalog_dataset_of_resource(viewer, &id).await?;
+            let (dataset, _) = match ckan.store.catalog_dataset_of_resource(viewer, &id).await {
+                Err(dothi_store::catalog::CatalogStoreError::Refused(
+                    CatalogError::NotAuthorized(message),
+                )) => shared_read(ckan, Shared::Resource(&id), sharing, message).await?,
+                other => other?,
+            };
             dataset
                 .resources
                 .iter()
@@ -306,7 +312,12 @@ async fn save_resource(
                 .iter()
                 .enumerate()
                 .find(|(_, r)| r.id == saved.resource_id)
-                .expect("the saved resource is in its dataset");
+                .ok_or_else(|| {
+                    CkanError::internal(format!(
+                        "saved resource {} is not in dataset {}",
+                        saved.resource_id, saved.dataset.id
+                    ))
+                })?;
             Ok(render::resource_dict(
                 resource,
                 position,
@@ -486,8 +497,11 @@ async fn show_group(
     dict["tags"] = json!([]);
     dict["users"] = json!([]);
     if input::boolean(data.get("include_datasets")) {
-        let params = json!({"fq": fq, "rows": 1000, "include_private": true});
-        let query = search::parse(params.as_object().expect("object"))?;
+        let mut params = Map::new();
+        params.insert("fq".into(), json!(fq));
+        params.insert("rows".into(), json!(1000));
+        params.insert("include_private".into(), json!(true));
+        let query = search::parse(&params)?;
         let page = ckan.store.catalog_search(viewer, &query).await?;
         let ctx = page.directory.render_context(&ckan.config.base_url);
         dict["packages"] = json!(page
@@ -538,11 +552,19 @@ async fn user_show(ckan: &Ckan, viewer: &Viewer, data: &Map<String, Value>) -> A
     Ok(dict)
 }
 
-/// A refused `package_show`: a connection account may still read a shared dataset.
+/// What a connection account asks to read.
+enum Shared<'a> {
+    Dataset(&'a str),
+    Resource(&'a str),
+}
+
+/// A read refused to the platform's own viewer may still be a connection account's read of a
+/// shared dataset (`package_show`, `resource_show`): the sharing controls decide and log it.
+/// Anything else keeps the refusal it had.
 async fn shared_read(
     ckan: &Ckan,
-    id: &str,
-    credential: Option<&str>,
+    target: Shared<'_>,
+    sharing: Option<&SharingCaller>,
     refusal: String,
 ) -> Result<
     (
@@ -552,19 +574,29 @@ async fn shared_read(
     CkanError,
 > {
     let refused = || CkanError::from(CatalogError::NotAuthorized(refusal.clone()));
-    let Some(credential) = credential else {
+    let Some(caller) = sharing else {
         return Err(refused());
     };
-    let (dataset, dir) = ckan.store.catalog_dataset(&Viewer::system(), id).await?;
+    let system = Viewer::system();
+    let (dataset, dir, resource) = match target {
+        Shared::Dataset(id) => {
+            let (dataset, dir) = ckan.store.catalog_dataset(&system, id).await?;
+            (dataset, dir, None)
+        }
+        Shared::Resource(id) => {
+            let (dataset, dir) = ckan.store.catalog_dataset_of_resource(&system, id).await?;
+            (dataset, dir, Some(id))
+        }
+    };
     if !crate::sharing::is_shared(&dataset) || dataset.state != dothi_catalog::model::State::Active
     {
         return Err(refused());
     }
     crate::sharing::authorize(
         ckan,
-        credential,
+        caller,
         &dataset,
-        None,
+        resource,
         dothi_sharing::Operation::Read,
         None,
     )

@@ -83,32 +83,40 @@ fn unavailable(e: impl std::fmt::Display) -> Response {
 }
 
 /// The mapping never hands the serializer an invalid view (IRIs, e-mails and media types are
-/// checked here, empty texts get fallbacks), so a refusal is a defect of this module.
+/// checked here, empty texts get fallbacks), so a refusal is a defect of this module: logged,
+/// and answered like an outage (503), never a 500 or a panic.
 fn export_failed(e: dcat::DcatError) -> Response {
     tracing::error!(error = %e, "DCAT-AP export refused a catalogue record");
-    plain(StatusCode::INTERNAL_SERVER_ERROR, "Export failed")
+    plain(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")
 }
 
-fn document(
+/// A written document, before it becomes a response.
+enum Written {
+    Turtle(String),
+    JsonLd(serde_json::Value),
+}
+
+fn write(
     format: Format,
     turtle: impl FnOnce() -> Result<String, dcat::DcatError>,
     jsonld: impl FnOnce() -> Result<serde_json::Value, dcat::DcatError>,
-) -> Response {
-    match format {
-        Format::Turtle => match turtle() {
-            Ok(body) => {
-                ([(header::CONTENT_TYPE, "text/turtle;charset=utf-8")], body).into_response()
-            }
-            Err(e) => export_failed(e),
+) -> Result<Written, dcat::DcatError> {
+    Ok(match format {
+        Format::Turtle => Written::Turtle(turtle()?),
+        Format::JsonLd => Written::JsonLd(jsonld()?),
+    })
+}
+
+fn respond(written: Result<Written, dcat::DcatError>) -> Response {
+    match written {
+        Ok(Written::Turtle(body)) => {
+            ([(header::CONTENT_TYPE, "text/turtle;charset=utf-8")], body).into_response()
+        }
+        Ok(Written::JsonLd(doc)) => match serde_json::to_string_pretty(&doc) {
+            Ok(body) => ([(header::CONTENT_TYPE, "application/ld+json")], body).into_response(),
+            Err(e) => export_failed(dcat::DcatError::Write(e.to_string())),
         },
-        Format::JsonLd => match jsonld() {
-            Ok(doc) => (
-                [(header::CONTENT_TYPE, "application/ld+json")],
-                serde_json::to_string_pretty(&doc).expect("JSON values serialize"),
-            )
-                .into_response(),
-            Err(e) => export_failed(e),
-        },
+        Err(e) => export_failed(e),
     }
 }
 
@@ -167,16 +175,38 @@ async fn catalog(State(ckan): State<Ckan>, Query(q): Query<PageQuery>, format: F
         items_per_page: ITEMS_PER_PAGE as u64,
         total_items: total,
     };
-    let page = dcat::CatalogPage {
-        catalog: &catalog,
-        datasets: &datasets,
-        paging: &paging,
+    let write_page = |datasets: &[dcat::Dataset]| {
+        let page = dcat::CatalogPage {
+            catalog: &catalog,
+            datasets,
+            paging: &paging,
+        };
+        write(
+            format,
+            || dcat::catalog_page_turtle(&page),
+            || dcat::catalog_page_jsonld(&page),
+        )
     };
-    document(
-        format,
-        || dcat::catalog_page_turtle(&page),
-        || dcat::catalog_page_jsonld(&page),
-    )
+    match write_page(&datasets) {
+        Err(e) => {
+            // One record the serializer refuses (a defect of the mapping) must not take the
+            // whole catalogue away from harvesters: the page is written without the datasets
+            // that fail on their own, each logged.
+            tracing::error!(error = %e, page, "DCAT-AP catalogue page refused; retrying without the failing datasets");
+            let kept: Vec<dcat::Dataset> = datasets
+                .into_iter()
+                .filter(|d| match dcat::dataset_turtle(d) {
+                    Ok(_) => true,
+                    Err(e) => {
+                        tracing::error!(error = %e, dataset = %d.iri, "DCAT-AP export left a dataset out");
+                        false
+                    }
+                })
+                .collect();
+            respond(write_page(&kept))
+        }
+        written => respond(written),
+    }
 }
 
 /// A page of the public, active datasets, as an anonymous `package_search` finds them.
@@ -186,11 +216,13 @@ async fn public_datasets(
     start: i64,
     sort: &str,
 ) -> Result<dothi_store::catalog::SearchPage, Response> {
-    let params = serde_json::json!({"q": "*:*", "rows": rows, "start": start, "sort": sort});
-    let query = match dothi_catalog::search::parse(params.as_object().expect("an object")) {
-        Ok(q) => q,
-        Err(e) => unreachable!("a fixed query parses: {e:?}"),
-    };
+    let mut params = serde_json::Map::new();
+    params.insert("q".into(), "*:*".into());
+    params.insert("rows".into(), rows.into());
+    params.insert("start".into(), start.into());
+    params.insert("sort".into(), sort.into());
+    // A fixed query of everything: a refusal here is a defect of this module, logged as one.
+    let query = dothi_catalog::search::parse(&params).map_err(unavailable)?;
     match ckan
         .store
         .catalog_search(&Viewer::anonymous(), &query)
@@ -198,7 +230,7 @@ async fn public_datasets(
     {
         Ok(found) => Ok(found),
         Err(CatalogStoreError::Store(e)) => Err(unavailable(e)),
-        Err(CatalogStoreError::Refused(e)) => unreachable!("an anonymous search of all: {e:?}"),
+        Err(CatalogStoreError::Refused(e)) => Err(unavailable(e)),
     }
 }
 
@@ -231,11 +263,11 @@ async fn dataset(State(ckan): State<Ckan>, Path(file): Path<String>) -> Response
         reference: ckan.store.reference(),
     };
     let view = mapper.dataset(&found);
-    document(
+    respond(write(
         format,
         || dcat::dataset_turtle(&view),
         || dcat::dataset_jsonld(&view),
-    )
+    ))
 }
 
 /// An absolute http(s) IRI the serializer accepts unchanged, or `None`: links that publishers

@@ -49,6 +49,13 @@ impl CkanError {
         )))
     }
 
+    /// A fault of ours (a rendered document of the wrong shape, say): logged, and answered
+    /// like a storage failure, 503, never a panic.
+    pub fn internal(what: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %what, "CKAN action failed on our side");
+        CkanError::Unavailable
+    }
+
     pub fn missing(field: &str) -> Self {
         CkanError::validation(field, "Missing value")
     }

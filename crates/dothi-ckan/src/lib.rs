@@ -125,7 +125,7 @@ async fn action(State(ckan): State<Ckan>, Path(name): Path<String>, req: Request
         Ok(v) => v,
         Err(e) => return envelope::respond(&base, &name, Err(e)),
     };
-    let credential = sharing::credential(req.headers());
+    let sharing_caller = sharing::SharingCaller::of(req.headers(), req.extensions());
     // Nobody streams a file to disk before being known: uploads need a signed-in caller.
     if !known.side_effect_free && !viewer.is_signed_in() && request::is_multipart(req.headers()) {
         let refusal = dothi_catalog::CatalogError::NotAuthorized(format!(
@@ -146,7 +146,7 @@ async fn action(State(ckan): State<Ckan>, Path(name): Path<String>, req: Request
         &viewer,
         data,
         request.upload,
-        credential.as_deref(),
+        sharing_caller.as_ref(),
     )
     .await;
     envelope::respond(&base, &name, result)
@@ -166,6 +166,7 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
 async fn shared_download(
     ckan: &Ckan,
     headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
     resource_id: &str,
 ) -> Result<
     (
@@ -175,7 +176,7 @@ async fn shared_download(
     Response,
 > {
     let refused = || plain(StatusCode::FORBIDDEN, "Unauthorized to read resource");
-    let Some(credential) = sharing::credential(headers) else {
+    let Some(caller) = sharing::SharingCaller::of(headers, extensions) else {
         return Err(refused());
     };
     let (dataset, dir) = match ckan
@@ -199,7 +200,7 @@ async fn shared_download(
     let size = dataset.resource(resource_id).and_then(|r| r.size);
     let decision = sharing::authorize(
         ckan,
-        &credential,
+        &caller,
         &dataset,
         Some(resource_id),
         dothi_sharing::Operation::Download,
@@ -222,6 +223,7 @@ async fn download(
     State(ckan): State<Ckan>,
     Path((id, resource_id, _filename)): Path<(String, String, String)>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
 ) -> Response {
     let viewer = match request::viewer(&ckan.store, &headers).await {
         Ok(v) => v,
@@ -235,7 +237,7 @@ async fn download(
         Ok(found) => found,
         Err(dothi_store::catalog::CatalogStoreError::Refused(
             dothi_catalog::CatalogError::NotAuthorized(_),
-        )) => match shared_download(&ckan, &headers, &resource_id).await {
+        )) => match shared_download(&ckan, &headers, &extensions, &resource_id).await {
             Ok(found) => found,
             Err(response) => return response,
         },

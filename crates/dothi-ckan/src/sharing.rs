@@ -3,7 +3,10 @@
 //! connection accounts of other agencies' systems read them, with the `ds_…` credential in
 //! `Authorization`; every such access is decided and logged by `Store::sharing_authorize`.
 
-use axum::http::{header, HeaderMap};
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use axum::http::{header, Extensions, HeaderMap};
 use dothi_catalog::model::Dataset;
 use dothi_catalog::CatalogError;
 use dothi_sharing::{Decision, Operation};
@@ -26,22 +29,38 @@ pub fn is_shared(dataset: &Dataset) -> bool {
             .any(|e| e.key == ACCESS_LEVEL && e.value.trim() == SHARED)
 }
 
-/// A connection account's credential, sent as CKAN API tokens are: raw or after `Bearer `.
-pub fn credential(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .unwrap_or(value)
-        .trim();
-    token.starts_with("ds_").then(|| token.to_string())
+/// A connection account's system calling: its credential, sent as CKAN API tokens are (raw or
+/// after `Bearer `), and the network address it called from, for the sharing log.
+#[derive(Clone, Debug)]
+pub struct SharingCaller {
+    pub credential: String,
+    pub client: Option<String>,
 }
 
-/// Asks the sharing controls (which log the access) whether `credential` may perform
-/// `operation` on the shared `dataset`. Grants name the dataset by its CKAN name.
+impl SharingCaller {
+    /// None when the request carries no `ds_…` credential. The address is the TCP peer's (a
+    /// proxy in front of the platform would be logged as the client; see docs/OPEN-DATA.md).
+    pub fn of(headers: &HeaderMap, extensions: &Extensions) -> Option<SharingCaller> {
+        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .unwrap_or(value)
+            .trim();
+        token.starts_with("ds_").then(|| SharingCaller {
+            credential: token.to_string(),
+            client: extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+        })
+    }
+}
+
+/// Asks the sharing controls (which log the access) whether `caller` may perform `operation`
+/// on the shared `dataset`. Grants name the dataset by its CKAN name or its id.
 pub async fn authorize(
     ckan: &Ckan,
-    credential: &str,
+    caller: &SharingCaller,
     dataset: &Dataset,
     resource_id: Option<&str>,
     operation: Operation,
@@ -49,12 +68,17 @@ pub async fn authorize(
 ) -> Result<(), CkanError> {
     let request = AccessRequest {
         dataset_id: dataset.name.clone(),
+        dataset_uuid: Some(dataset.id.clone()),
         resource_id: resource_id.map(str::to_string),
         operation,
-        client: None,
+        client: caller.client.clone(),
         bytes,
     };
-    match ckan.store.sharing_authorize(credential, request).await {
+    match ckan
+        .store
+        .sharing_authorize(&caller.credential, request)
+        .await
+    {
         Ok(Decision::Allowed { .. }) => Ok(()),
         Ok(Decision::Refused(refusal)) => Err(CatalogError::NotAuthorized(refusal.message(|ms| {
             chrono::DateTime::from_timestamp_millis(ms)

@@ -4,7 +4,10 @@
 
 mod common;
 
+use std::net::SocketAddr;
+
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{header, Method, Request, StatusCode};
 use common::{App, BACKENDS};
 use dothi_domain::Actor;
@@ -25,12 +28,15 @@ fn account(name: &str) -> AccountFields {
 }
 
 async fn get_with(app: &App, path: &str, authorization: &str) -> (StatusCode, Vec<u8>) {
-    let req = Request::builder()
+    let mut req = Request::builder()
         .method(Method::GET)
         .uri(path)
         .header(header::AUTHORIZATION, authorization)
         .body(Body::empty())
         .unwrap();
+    // As `dothi serve` provides it (`into_make_service_with_connect_info`).
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([10, 20, 30, 40], 51234))));
     let res = tower::ServiceExt::oneshot(app.router.clone(), req)
         .await
         .unwrap();
@@ -41,6 +47,8 @@ async fn get_with(app: &App, path: &str, authorization: &str) -> (StatusCode, Ve
         .to_bytes();
     (status, bytes.to_vec())
 }
+
+type LogKey<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
 
 fn refused(message: &str) -> Value {
     json!({
@@ -220,5 +228,116 @@ async fn shared_datasets_are_read_by_staff_and_granted_connection_accounts_only(
         expected.sort();
         assert_eq!(seen, expected, "{backend:?}");
         assert!(log.iter().all(|r| r.entry.dataset_id == "tuyen-thu-gom"));
+        // The calling system's address is logged with each access.
+        assert!(
+            log.iter()
+                .all(|r| r.entry.client.as_deref() == Some("10.20.30.40")),
+            "{:?}",
+            log.iter().map(|r| &r.entry.client).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// A grant may name the dataset by its id (it then survives a rename), and a connection account
+/// with a read grant reads the dataset's resources with `resource_show` as well as the dataset.
+#[tokio::test]
+async fn grants_by_dataset_id_survive_a_rename_and_cover_resource_show() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let (status, created) = app
+            .action(
+                "package_create",
+                Some(&app.hepco),
+                json!({"name": "diem-tap-ket", "title": "Điểm tập kết rác", "notes": "Vị trí",
+                       "owner_org": "hepco", "private": true, "license_id": "vn-shared-conditional",
+                       "extras": [{"key": "access_level", "value": "shared"}],
+                       "resources": [{"name": "Danh sách", "url": "https://hepco.example/diem.csv",
+                                      "format": "CSV"}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{created}");
+        let dataset_id = created["result"]["id"].as_str().unwrap().to_string();
+        let resource_id = created["result"]["resources"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let admin = Actor::system();
+        let (token, record) = app
+            .store
+            .sharing_create_account(&admin, account("he-thong-ve-sinh"))
+            .await
+            .unwrap();
+        app.store
+            .sharing_put_grant(
+                &admin,
+                &Grant {
+                    account_id: record.account.id,
+                    dataset_id: dataset_id.clone(),
+                    operations: vec![Operation::Read],
+                    valid_from: None,
+                    valid_until: None,
+                },
+            )
+            .await
+            .unwrap();
+        // Renamed after the grant: the grant by id still applies, by the new name or the id.
+        let (status, body) = app
+            .action(
+                "package_patch",
+                Some(&app.hepco),
+                json!({"id": dataset_id, "name": "diem-tap-ket-rac"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        for id in ["diem-tap-ket-rac", dataset_id.as_str()] {
+            let (status, body) =
+                get_with(&app, &format!("/api/3/action/package_show?id={id}"), &token).await;
+            assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        }
+        let (status, body) = get_with(
+            &app,
+            &format!("/api/3/action/resource_show?id={resource_id}"),
+            &token,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["result"]["id"], resource_id.as_str());
+        assert_eq!(body["result"]["url"], "https://hepco.example/diem.csv");
+        // Without a credential the resource stays refused, as the dataset is.
+        let (status, body) = app
+            .action("resource_show", None, json!({"id": resource_id}))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+        let log = app
+            .store
+            .sharing_log(&admin, &Default::default(), None, 100)
+            .await
+            .unwrap();
+        // (dataset, resource, refusal, client) of each row.
+        let mut seen: Vec<LogKey> = log
+            .iter()
+            .map(|r| {
+                (
+                    r.entry.dataset_id.as_str(),
+                    r.entry.resource_id.as_deref(),
+                    r.entry.refusal,
+                    r.entry.client.as_deref(),
+                )
+            })
+            .collect();
+        seen.sort();
+        let client = Some("10.20.30.40");
+        let resource = Some(resource_id.as_str());
+        assert_eq!(
+            seen,
+            vec![
+                ("diem-tap-ket-rac", None, None, client),
+                ("diem-tap-ket-rac", None, None, client),
+                ("diem-tap-ket-rac", resource, None, client),
+            ],
+            "{backend:?}"
+        );
     }
 }

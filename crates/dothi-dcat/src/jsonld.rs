@@ -97,7 +97,8 @@ impl Context {
         if let Term::Literal(literal) = object {
             return self.literal_object(literal);
         }
-        unreachable!("the export writes no blank nodes")
+        // The export names every node, but a blank node still has a JSON-LD form.
+        json!({ "@id": object.to_string() })
     }
 
     fn literal_object(&self, literal: &Literal) -> Value {
@@ -146,7 +147,8 @@ pub(crate) fn document(triples: &[Triple]) -> Value {
     for triple in triples {
         let subject = match &triple.subject {
             NamedOrBlankNode::NamedNode(node) => node.as_str().to_owned(),
-            NamedOrBlankNode::BlankNode(_) => unreachable!("the export writes no blank nodes"),
+            // The export names every node, but a blank node still has a JSON-LD form (`_:b0`).
+            NamedOrBlankNode::BlankNode(node) => node.to_string(),
         };
         let node = nodes.entry(subject.clone()).or_insert_with(|| {
             order.push(subject.clone());
@@ -202,7 +204,8 @@ pub(crate) fn document(triples: &[Triple]) -> Value {
     let graph = order
         .into_iter()
         .map(|subject| {
-            let node = nodes.remove(&subject).expect("every subject has a node");
+            // `order` holds each subject once, as it was inserted into `nodes`.
+            let node = nodes.remove(&subject).unwrap_or_default();
             let mut object = Map::new();
             object.insert("@id".into(), Value::String(subject));
             if !node.types.is_empty() {

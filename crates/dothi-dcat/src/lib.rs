@@ -95,23 +95,25 @@ pub enum DcatError {
     InvalidPage { page: u64 },
     #[error("page {page} is past the last page, {last}")]
     PageOutOfRange { page: u64, last: u64 },
+    /// The Turtle serializer failed (it writes to memory, so this is not expected).
+    #[error("writing Turtle failed: {0}")]
+    Write(String),
 }
 
-fn turtle(triples: &[Triple]) -> String {
+fn turtle(triples: &[Triple]) -> Result<String, DcatError> {
+    let failed = |e: &dyn std::fmt::Display| DcatError::Write(e.to_string());
     let mut serializer = TurtleSerializer::new();
     for (prefix, iri) in vocab::PREFIXES {
         serializer = serializer
             .with_prefix(prefix, iri)
-            .expect("the namespaces are valid IRIs");
+            .map_err(|e| failed(&e))?;
     }
     let mut writer = serializer.for_writer(Vec::new());
     for triple in triples {
-        writer
-            .serialize_triple(triple)
-            .expect("writing to memory does not fail");
+        writer.serialize_triple(triple).map_err(|e| failed(&e))?;
     }
-    let bytes = writer.finish().expect("writing to memory does not fail");
-    String::from_utf8(bytes).expect("the serializer writes UTF-8")
+    let bytes = writer.finish().map_err(|e| failed(&e))?;
+    String::from_utf8(bytes).map_err(|e| failed(&e))
 }
 
 fn page_triples(page: &CatalogPage<'_>) -> Result<Vec<Triple>, DcatError> {
@@ -129,7 +131,7 @@ fn dataset_triples(dataset: &Dataset) -> Result<Vec<Triple>, DcatError> {
 /// A catalogue page (`/catalog.ttl`) as Turtle: the catalogue, the Hydra paging, and the page's
 /// datasets with their distributions.
 pub fn catalog_page_turtle(page: &CatalogPage<'_>) -> Result<String, DcatError> {
-    Ok(turtle(&page_triples(page)?))
+    turtle(&page_triples(page)?)
 }
 
 /// A catalogue page (`/catalog.jsonld`) as compact JSON-LD with the bundled context embedded.
@@ -139,7 +141,7 @@ pub fn catalog_page_jsonld(page: &CatalogPage<'_>) -> Result<serde_json::Value, 
 
 /// One dataset (`/dataset/{id}.ttl`) as Turtle.
 pub fn dataset_turtle(dataset: &Dataset) -> Result<String, DcatError> {
-    Ok(turtle(&dataset_triples(dataset)?))
+    turtle(&dataset_triples(dataset)?)
 }
 
 /// One dataset as compact JSON-LD with the bundled context embedded.

@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod negotiate;
 pub mod routes;
 pub mod session;
 pub mod state;

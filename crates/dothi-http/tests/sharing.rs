@@ -34,6 +34,7 @@ async fn access(app: &App, token: &str, dataset: &str, operation: Operation) -> 
             token,
             AccessRequest {
                 dataset_id: dataset.into(),
+                dataset_uuid: None,
                 resource_id: Some("du-lieu-2026.csv".into()),
                 operation,
                 client: Some("10.20.30.40".into()),
@@ -610,17 +611,23 @@ async fn sharing_admin_api_refuses_non_admins_and_bad_input() {
                     format!("/api/v1/admin/sharing/accounts/{id}/grants/{AIR}"),
                     Some(json!({"operations": ["read"]})),
                 ),
-                (Method::GET, "/api/v1/admin/sharing/log".to_string(), None),
-                (
-                    Method::GET,
-                    "/api/v1/admin/sharing/log.csv".to_string(),
-                    None,
-                ),
                 (Method::GET, "/api/v1/admin/sharing/audit".to_string(), None),
             ] {
                 let (s, p) = app.call(method, &path, Some(token), body).await;
                 assert_eq!((s, &p), (StatusCode::FORBIDDEN, &forbidden), "{path}");
             }
+        }
+        // The sharing log is for the operations centre: IOC operators query and export it,
+        // agencies' staff and citizens do not.
+        let not_ioc = json!({"type": "/problems/forbidden", "title": "Forbidden", "status": 403,
+                             "detail": "only IOC operators may do this"});
+        for path in ["/api/v1/admin/sharing/log", "/api/v1/admin/sharing/log.csv"] {
+            for token in [&app.hepco, &app.citizen] {
+                let (s, p) = app.call(Method::GET, path, Some(token), None).await;
+                assert_eq!((s, &p), (StatusCode::FORBIDDEN, &not_ioc), "{path}");
+            }
+            let (s, _, _, _) = raw(&app, path, &app.ioc).await;
+            assert_eq!(s, StatusCode::OK, "{path}");
         }
         let (s, _) = app.get("/api/v1/admin/sharing/accounts", None).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);
@@ -768,6 +775,7 @@ async fn concurrent_accesses_are_each_logged_before_they_are_answered() {
                 let dataset = if i % 2 == 0 { AIR } else { LAND };
                 let request = AccessRequest {
                     dataset_id: dataset.into(),
+                    dataset_uuid: None,
                     resource_id: Some(format!("r{i}")),
                     operation: Operation::Read,
                     client: None,

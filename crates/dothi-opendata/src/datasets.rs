@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::coarsen::{self, local_date, local_name, rate, round_to};
 use crate::inputs::{Inputs, ReportCounts};
-use crate::render::{csv_record, resources};
+use crate::render::{csv_record, resources, RenderError};
 use crate::{definition, licence_id, PublishedDataset, Resource, TemporalCoverage};
 
 pub(crate) const STATISTICS: &str = "field-report-statistics";
@@ -62,7 +62,7 @@ pub(crate) struct StatisticsRow {
 /// report is already public one by one in the portal's feed (with category, place, agency,
 /// status and rating), so a count of one reveals nothing the feed does not, and none of these
 /// figures is about the person who reported.
-pub(crate) fn report_statistics(inputs: &Inputs) -> PublishedDataset {
+pub(crate) fn report_statistics(inputs: &Inputs) -> Result<PublishedDataset, RenderError> {
     type Key = (String, String, String, String);
     let mut cells: BTreeMap<Key, (ReportCounts, i64)> = BTreeMap::new();
     let mut first_day: Option<NaiveDate> = None;
@@ -127,7 +127,12 @@ pub(crate) fn report_statistics(inputs: &Inputs) -> PublishedDataset {
         end: local_date(inputs.now_ms),
     });
     let table = &definition(STATISTICS).tables[0];
-    publish(STATISTICS, inputs, coverage, resources(table, &rows))
+    Ok(publish(
+        STATISTICS,
+        inputs,
+        coverage,
+        resources(table, &rows)?,
+    ))
 }
 
 #[derive(Serialize)]
@@ -151,7 +156,7 @@ pub(crate) struct ReportRow {
 }
 
 /// One row per report received in the window, coarsened (see `docs/PRIVACY.md`).
-pub(crate) fn report_list(inputs: &Inputs) -> PublishedDataset {
+pub(crate) fn report_list(inputs: &Inputs) -> Result<PublishedDataset, RenderError> {
     let reference = &inputs.reference;
     let now = inputs.now_ms;
     let mut rows: Vec<ReportRow> = inputs
@@ -188,8 +193,10 @@ pub(crate) fn report_list(inputs: &Inputs) -> PublishedDataset {
         .collect();
     // Ordered by content, not by time of receipt: the order within a day would tell which
     // report came first, finer than the published day.
-    let mut keyed: Vec<(String, ReportRow)> =
-        rows.drain(..).map(|row| (csv_record(&row), row)).collect();
+    let mut keyed: Vec<(String, ReportRow)> = rows
+        .drain(..)
+        .map(|row| Ok((csv_record(REPORT_LIST, &row)?, row)))
+        .collect::<Result<_, RenderError>>()?;
     keyed.sort_by(|a, b| {
         a.1.received_date
             .cmp(&b.1.received_date)
@@ -202,7 +209,12 @@ pub(crate) fn report_list(inputs: &Inputs) -> PublishedDataset {
         end: local_date(to),
     });
     let table = &definition(REPORT_LIST).tables[0];
-    publish(REPORT_LIST, inputs, coverage, resources(table, &rows))
+    Ok(publish(
+        REPORT_LIST,
+        inputs,
+        coverage,
+        resources(table, &rows)?,
+    ))
 }
 
 #[derive(Serialize)]
@@ -225,7 +237,7 @@ pub(crate) struct SensorRow {
 
 /// Local day × station × numeric attribute. Means are rounded to 4 places, so that the file is
 /// the same on both databases (their sums can differ in the last bits).
-pub(crate) fn sensor_aggregates(inputs: &Inputs) -> PublishedDataset {
+pub(crate) fn sensor_aggregates(inputs: &Inputs) -> Result<PublishedDataset, RenderError> {
     let stations: HashMap<&str, &crate::Station> = inputs
         .stations
         .iter()
@@ -271,7 +283,7 @@ pub(crate) fn sensor_aggregates(inputs: &Inputs) -> PublishedDataset {
         end: local_date(to - 1),
     });
     let table = &definition(SENSORS).tables[0];
-    publish(SENSORS, inputs, coverage, resources(table, &rows))
+    Ok(publish(SENSORS, inputs, coverage, resources(table, &rows)?))
 }
 
 #[derive(Serialize)]
@@ -310,7 +322,7 @@ pub(crate) struct AdminUnitRow<'a> {
     lon: Option<f64>,
 }
 
-pub(crate) fn reference_lists(inputs: &Inputs) -> PublishedDataset {
+pub(crate) fn reference_lists(inputs: &Inputs) -> Result<PublishedDataset, RenderError> {
     let reference = &inputs.reference;
     let mut agencies: Vec<AgencyRow> = reference
         .agencies
@@ -358,8 +370,8 @@ pub(crate) fn reference_lists(inputs: &Inputs) -> PublishedDataset {
         .collect();
     units.sort_by(|a, b| a.code.cmp(b.code));
     let tables = &definition(REFERENCE).tables;
-    let mut files = resources(&tables[0], &agencies);
-    files.extend(resources(&tables[1], &categories));
-    files.extend(resources(&tables[2], &units));
-    publish(REFERENCE, inputs, None, files)
+    let mut files = resources(&tables[0], &agencies)?;
+    files.extend(resources(&tables[1], &categories)?);
+    files.extend(resources(&tables[2], &units)?);
+    Ok(publish(REFERENCE, inputs, None, files))
 }

@@ -18,6 +18,8 @@ mod datasets;
 mod inputs;
 mod render;
 
+pub use render::RenderError;
+
 use std::sync::{Arc, OnceLock, RwLock};
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
@@ -242,13 +244,13 @@ impl Options {
 }
 
 /// Every published dataset, built from one reading of the store.
-pub fn build_all(inputs: &Inputs) -> Vec<PublishedDataset> {
-    vec![
-        datasets::report_statistics(inputs),
-        datasets::report_list(inputs),
-        datasets::sensor_aggregates(inputs),
-        datasets::reference_lists(inputs),
-    ]
+pub fn build_all(inputs: &Inputs) -> Result<Vec<PublishedDataset>, RenderError> {
+    Ok(vec![
+        datasets::report_statistics(inputs)?,
+        datasets::report_list(inputs)?,
+        datasets::sensor_aggregates(inputs)?,
+        datasets::reference_lists(inputs)?,
+    ])
 }
 
 /// The latest refresh, shared between the refresh task and whatever serves the datasets (the
@@ -259,7 +261,9 @@ pub struct LatestDatasets(Arc<RwLock<Option<Arc<Vec<PublishedDataset>>>>>);
 impl LatestDatasets {
     /// None until the first refresh has finished.
     pub fn get(&self) -> Option<Arc<Vec<PublishedDataset>>> {
-        self.0.read().expect("open data lock").clone()
+        // A writer that panicked mid-replace cannot leave a half-written value (the
+        // assignment is one move), so a poisoned lock still holds a whole set.
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn dataset(&self, name: &str) -> Option<PublishedDataset> {
@@ -267,7 +271,7 @@ impl LatestDatasets {
     }
 
     pub fn replace(&self, datasets: Vec<PublishedDataset>) {
-        *self.0.write().expect("open data lock") = Some(Arc::new(datasets));
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(datasets));
     }
 }
 

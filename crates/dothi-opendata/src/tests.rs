@@ -108,7 +108,7 @@ fn files_are_rfc4180_csv_and_json_with_the_same_rows() {
         reference: reference(),
         ..Inputs::default()
     };
-    let all = build_all(&inputs);
+    let all = build_all(&inputs).unwrap();
     let lists = all.iter().find(|d| d.name == "reference-lists").unwrap();
     assert_eq!(
         lists

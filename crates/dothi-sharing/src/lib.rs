@@ -416,14 +416,16 @@ impl Decision {
 }
 
 /// May the holder of a credential (whose account is `account`, None when no account has that
-/// credential) perform `operation` on `dataset_id` at `now`? The account is checked before the
-/// grant, so a suspended account is refused as suspended even where it holds no grant: the
-/// consuming system learns the first thing it must fix. A validity period includes its start
+/// credential) perform `operation` on the dataset known as any of `dataset` (its name and its
+/// id: a grant may name either, and one by id survives a rename) at `now`? The account is
+/// checked before the grant, so a suspended account is refused as suspended even where it holds
+/// no grant: the consuming system learns the first thing it must fix. Where two grants apply
+/// (one by name, one by id), either one allowing is enough. A validity period includes its start
 /// and excludes its end.
 pub fn authorize(
     account: Option<&ConnectionAccount>,
     grants: &[Grant],
-    dataset_id: &str,
+    dataset: &[&str],
     operation: Operation,
     now: i64,
 ) -> Decision {
@@ -452,24 +454,36 @@ pub fn authorize(
     if let Some(until) = account.valid_until.filter(|until| now >= *until) {
         return refused(Refusal::Expired { valid_until: until });
     }
-    let Some(grant) = grants
+    let mut first_refusal = None;
+    for grant in grants
         .iter()
-        .find(|g| g.account_id == account.id && g.dataset_id == dataset_id)
-    else {
-        return refused(Refusal::NoGrant);
-    };
+        .filter(|g| g.account_id == account.id && dataset.contains(&g.dataset_id.as_str()))
+    {
+        match check_grant(grant, operation, now) {
+            Ok(()) => {
+                return Decision::Allowed {
+                    account_id: account.id,
+                }
+            }
+            Err(r) => {
+                first_refusal.get_or_insert(r);
+            }
+        }
+    }
+    refused(first_refusal.unwrap_or(Refusal::NoGrant))
+}
+
+fn check_grant(grant: &Grant, operation: Operation, now: i64) -> Result<(), Refusal> {
     if let Some(from) = grant.valid_from.filter(|from| now < *from) {
-        return refused(Refusal::GrantNotYetValid { valid_from: from });
+        return Err(Refusal::GrantNotYetValid { valid_from: from });
     }
     if let Some(until) = grant.valid_until.filter(|until| now >= *until) {
-        return refused(Refusal::GrantExpired { valid_until: until });
+        return Err(Refusal::GrantExpired { valid_until: until });
     }
     if !grant.operations.contains(&operation) {
-        return refused(Refusal::OperationNotGranted { operation });
+        return Err(Refusal::OperationNotGranted { operation });
     }
-    Decision::Allowed {
-        account_id: account.id,
-    }
+    Ok(())
 }
 
 /// One row of the sharing log: every access attempt, allowed or refused.
@@ -538,15 +552,15 @@ mod tests {
         let ds = "air-quality";
         let read = Operation::Read;
         assert_eq!(
-            refusal(authorize(None, &g, ds, read, 3_000)),
+            refusal(authorize(None, &g, &[ds], read, 3_000)),
             "unknown_credential"
         );
         assert_eq!(
-            refusal(authorize(Some(&ok), &g, ds, read, 999)),
+            refusal(authorize(Some(&ok), &g, &[ds], read, 999)),
             "not_yet_valid"
         );
         assert_eq!(
-            refusal(authorize(Some(&ok), &g, ds, read, 5_000)),
+            refusal(authorize(Some(&ok), &g, &[ds], read, 5_000)),
             "expired"
         );
         let suspended = account(AccountStatus::Suspended {
@@ -554,7 +568,7 @@ mod tests {
             since: 1,
         });
         assert_eq!(
-            refusal(authorize(Some(&suspended), &g, ds, read, 3_000)),
+            refusal(authorize(Some(&suspended), &g, &[ds], read, 3_000)),
             "suspended"
         );
         let ended = account(AccountStatus::Terminated {
@@ -562,34 +576,90 @@ mod tests {
             at: 1,
         });
         assert_eq!(
-            refusal(authorize(Some(&ended), &g, ds, read, 3_000)),
+            refusal(authorize(Some(&ended), &g, &[ds], read, 3_000)),
             "terminated"
         );
         assert_eq!(
-            refusal(authorize(Some(&ok), &g, "other", read, 3_000)),
+            refusal(authorize(Some(&ok), &g, &["other"], read, 3_000)),
             "no_grant"
         );
         assert_eq!(
-            refusal(authorize(Some(&ok), &g, ds, read, 1_999)),
+            refusal(authorize(Some(&ok), &g, &[ds], read, 1_999)),
             "grant_not_yet_valid"
         );
         assert_eq!(
-            refusal(authorize(Some(&ok), &g, ds, read, 4_000)),
+            refusal(authorize(Some(&ok), &g, &[ds], read, 4_000)),
             "grant_expired"
         );
         assert_eq!(
-            refusal(authorize(Some(&ok), &g, ds, Operation::Download, 3_000)),
+            refusal(authorize(Some(&ok), &g, &[ds], Operation::Download, 3_000)),
             "operation_not_granted"
         );
         assert_eq!(
-            refusal(authorize(Some(&ok), &g, ds, read, 2_000)),
+            refusal(authorize(Some(&ok), &g, &[ds], read, 2_000)),
             "allowed"
         );
         // Another account's grant is no grant.
         let mut other = ok.clone();
         other.id = 8;
         assert_eq!(
-            refusal(authorize(Some(&other), &g, ds, read, 3_000)),
+            refusal(authorize(Some(&other), &g, &[ds], read, 3_000)),
+            "no_grant"
+        );
+    }
+
+    #[test]
+    fn a_grant_by_id_or_by_name_applies_and_either_allowing_is_enough() {
+        let ok = account(AccountStatus::Active);
+        let id = "6f1c2a9e-0000-4000-8000-000000000001";
+        let by_id = Grant::new(7, id, vec![Operation::Download], None, None).unwrap();
+        let by_name = Grant::new(7, "air-quality", vec![Operation::Read], None, None).unwrap();
+        let both = [by_name.clone(), by_id.clone()];
+        let keys = ["air-quality", id];
+        assert_eq!(
+            refusal(authorize(
+                Some(&ok),
+                std::slice::from_ref(&by_id),
+                &keys,
+                Operation::Download,
+                3_000
+            )),
+            "allowed"
+        );
+        assert_eq!(
+            refusal(authorize(
+                Some(&ok),
+                &both,
+                &keys,
+                Operation::Download,
+                3_000
+            )),
+            "allowed"
+        );
+        assert_eq!(
+            refusal(authorize(Some(&ok), &both, &keys, Operation::Read, 3_000)),
+            "allowed"
+        );
+        // Neither allows: the first applicable grant's refusal is given.
+        assert_eq!(
+            refusal(authorize(
+                Some(&ok),
+                &[by_id],
+                &keys,
+                Operation::Read,
+                3_000
+            )),
+            "operation_not_granted"
+        );
+        // A grant on another dataset's id does not apply.
+        assert_eq!(
+            refusal(authorize(
+                Some(&ok),
+                &both,
+                &["land-use", "x-1"],
+                Operation::Read,
+                3_000
+            )),
             "no_grant"
         );
     }

@@ -998,10 +998,12 @@ async fn write_dataset(
     dir: &Directory,
 ) -> CatalogResult<i64> {
     let org = dir.owner(dataset)?;
-    let org_seq = *dir
-        .org_seq
-        .get(&org.id)
-        .expect("every organization has a seq");
+    let org_seq = *dir.org_seq.get(&org.id).ok_or_else(|| {
+        CatalogStoreError::Store(StoreError::Internal(format!(
+            "organization {} has no row number",
+            org.id
+        )))
+    })?;
     let taken = sqlx::query("SELECT seq FROM catalog_datasets WHERE name = $1")
         .bind(dataset.name.as_str())
         .fetch_optional(tx.conn())
@@ -1010,7 +1012,9 @@ async fn write_dataset(
     if taken.is_some() && taken != seq {
         return Err(validation("name", "That URL is already in use."));
     }
-    let body = serde_json::to_string(dataset).expect("a dataset serialises");
+    let body = serde_json::to_string(dataset).map_err(|e| {
+        CatalogStoreError::Store(StoreError::Internal(format!("dataset {}: {e}", dataset.id)))
+    })?;
     let title_sort = dothi_domain::text::fold(&dataset.title.vi);
     let private = dataset.private as i64;
     let vals = [

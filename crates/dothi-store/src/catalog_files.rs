@@ -123,7 +123,7 @@ impl Incoming {
             return Err(UploadError::TooLarge(self.limit));
         }
         self.hasher.update(chunk);
-        let file = self.file.as_mut().expect("file is open until finish");
+        let file = self.file.as_mut().ok_or_else(finished)?;
         file.write_all(chunk).await?;
         Ok(())
     }
@@ -131,7 +131,7 @@ impl Incoming {
     /// Sync the file and move it to its final name, `ab/cd/{resource_id}-{random}` (CKAN's
     /// two-level layout); the folder is synced too, so the rename survives a crash.
     pub async fn finish(mut self, resource_id: &str) -> Result<StoredUpload, UploadError> {
-        let mut file = self.file.take().expect("file is open until finish");
+        let mut file = self.file.take().ok_or_else(finished)?;
         file.flush().await?;
         let file = file.into_inner();
         file.sync_all().await?;
@@ -141,16 +141,13 @@ impl Incoming {
             .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
             .collect();
         let padded = format!("{id:_<6}");
-        let key = format!(
-            "{}/{}/{id}-{}",
-            &padded[0..3],
-            &padded[3..6],
-            random_suffix()
-        );
-        let target = self.root.join(&key);
-        let dir = target.parent().expect("key has folders").to_path_buf();
+        let folders = format!("{}/{}", &padded[0..3], &padded[3..6]);
+        let file_name = format!("{id}-{}", random_suffix());
+        let key = format!("{folders}/{file_name}");
+        let dir = self.root.join(&folders);
+        let target = dir.join(&file_name);
         tokio::fs::create_dir_all(&dir).await?;
-        let tmp = self.tmp.take().expect("temporary file exists until finish");
+        let tmp = self.tmp.take().ok_or_else(finished)?;
         tokio::fs::rename(&tmp, &target).await?;
         let sync_dir = dir.clone();
         tokio::task::spawn_blocking(move || std::fs::File::open(&sync_dir)?.sync_all())
@@ -162,6 +159,12 @@ impl Incoming {
             sha256: hex::encode(std::mem::take(&mut self.hasher).finalize()),
         })
     }
+}
+
+/// The file of an upload that was already finished (not reachable through the public API,
+/// which consumes the upload in `finish`; an error rather than a panic all the same).
+fn finished() -> std::io::Error {
+    std::io::Error::other("the upload was already finished")
 }
 
 impl Drop for Incoming {

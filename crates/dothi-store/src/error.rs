@@ -9,6 +9,10 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A fault of ours that is not the database's (writing a stored document or a generated
+    /// file failed). Answered like a storage failure (logged, 503), never a panic.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl StoreError {

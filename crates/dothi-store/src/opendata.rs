@@ -35,7 +35,7 @@ pub async fn generate_all(
     options: &Options,
 ) -> Result<Vec<PublishedDataset>> {
     let inputs = store.opendata_inputs(now_ms, options).await?;
-    Ok(dothi_opendata::build_all(&inputs))
+    dothi_opendata::build_all(&inputs).map_err(|e| crate::StoreError::Internal(e.to_string()))
 }
 
 impl Store {

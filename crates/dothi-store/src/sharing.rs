@@ -50,7 +50,10 @@ pub struct GrantRecord {
 /// What the protocol layer knows about one access attempt.
 #[derive(Clone, Debug)]
 pub struct AccessRequest {
+    /// The dataset's name, as the log records it.
     pub dataset_id: String,
+    /// The dataset's id (UUID), when known: grants may name the dataset by either.
+    pub dataset_uuid: Option<String>,
     pub resource_id: Option<String>,
     pub operation: Operation,
     /// The client's network address.
@@ -223,6 +226,23 @@ async fn account_in_tx(tx: &mut WriteTx, id: i64) -> Result<(ConnectionAccount, 
     .ok_or_else(|| DomainError::not_found(format!("connection account {id}")).into())
 }
 
+/// One administrator's change of one connection account: the write transaction, with the account
+/// read and locked (`account_in_tx`) at the start; [`AccountChange::commit`] writes the audit
+/// row and commits, so no change is saved without its audit row.
+struct AccountChange<'a> {
+    tx: WriteTx,
+    actor: &'a Actor,
+    id: i64,
+    account: ConnectionAccount,
+}
+
+impl AccountChange<'_> {
+    async fn commit(mut self, action: &str, detail: serde_json::Value) -> Result<()> {
+        audit(&mut self.tx, self.actor, self.id, action, detail).await?;
+        self.tx.commit().await
+    }
+}
+
 fn refuse_terminated(account: &ConnectionAccount, what: &str) -> Result<()> {
     if matches!(account.status, AccountStatus::Terminated { .. }) {
         return Err(DomainError::Conflict(format!(
@@ -234,6 +254,18 @@ fn refuse_terminated(account: &ConnectionAccount, what: &str) -> Result<()> {
 }
 
 impl Store {
+    async fn begin_change<'a>(&self, actor: &'a Actor, id: i64) -> Result<AccountChange<'a>> {
+        actor.require_admin()?;
+        let mut tx = self.db.begin_write().await?;
+        let (account, _, _) = account_in_tx(&mut tx, id).await?;
+        Ok(AccountChange {
+            tx,
+            actor,
+            id,
+            account,
+        })
+    }
+
     /// Create a connection account and its first credential, returned once.
     pub async fn sharing_create_account(
         &self,
@@ -317,11 +349,9 @@ impl Store {
         id: i64,
         fields: AccountFields,
     ) -> Result<AccountRecord> {
-        actor.require_admin()?;
         let f = fields.validated()?;
-        let mut tx = self.db.begin_write().await?;
-        let (before, _, _) = account_in_tx(&mut tx, id).await?;
-        refuse_terminated(&before, "update")?;
+        let mut change = self.begin_change(actor, id).await?;
+        refuse_terminated(&change.account, "update")?;
         sqlx::query(
             "UPDATE sharing_accounts SET name = $1, organisation = $2, contact_officer = $3, \
              contact_email = $4, purpose = $5, legal_basis = $6, valid_from = $7, \
@@ -337,23 +367,17 @@ impl Store {
         .bind(f.valid_until)
         .bind(now_ms())
         .bind(id)
-        .execute(tx.conn())
+        .execute(change.tx.conn())
         .await
         .map_err(|e| {
             conflict_on_unique(e, || {
                 format!("a connection account named '{}' exists", f.name)
             })
         })?;
-        let (after, _, _) = account_in_tx(&mut tx, id).await?;
-        audit(
-            &mut tx,
-            actor,
-            id,
-            "update",
-            json!({"before": account_json(&before), "after": account_json(&after)}),
-        )
-        .await?;
-        tx.commit().await?;
+        let (after, _, _) = account_in_tx(&mut change.tx, id).await?;
+        let detail =
+            json!({"before": account_json(&change.account), "after": account_json(&after)});
+        change.commit("update", detail).await?;
         self.sharing_account(actor, id).await
     }
 
@@ -364,12 +388,11 @@ impl Store {
         id: i64,
         change: StatusChange,
     ) -> Result<AccountRecord> {
-        actor.require_admin()?;
         let now = now_ms();
         let action = change.action();
-        let mut tx = self.db.begin_write().await?;
-        let (before, _, _) = account_in_tx(&mut tx, id).await?;
-        let after = change_status(&before.status, change, now)?;
+        let mut locked = self.begin_change(actor, id).await?;
+        let before = locked.account.status.clone();
+        let after = change_status(&before, change, now)?;
         // Compare-and-set on the status read above: on PostgreSQL two admins may race.
         let changed = sqlx::query(
             "UPDATE sharing_accounts SET status = $1, status_reason = $2, status_changed_at = $3, \
@@ -380,8 +403,8 @@ impl Store {
         .bind(after.changed_at())
         .bind(now)
         .bind(id)
-        .bind(before.status.as_str())
-        .execute(tx.conn())
+        .bind(before.as_str())
+        .execute(locked.tx.conn())
         .await?
         .rows_affected();
         if changed == 0 {
@@ -397,18 +420,12 @@ impl Store {
             )
             .bind(now)
             .bind(id)
-            .execute(tx.conn())
+            .execute(locked.tx.conn())
             .await?;
         }
-        audit(
-            &mut tx,
-            actor,
-            id,
-            action,
-            json!({"from": before.status.as_str(), "to": after.as_str(), "reason": after.reason()}),
-        )
-        .await?;
-        tx.commit().await?;
+        let detail =
+            json!({"from": before.as_str(), "to": after.as_str(), "reason": after.reason()});
+        locked.commit(action, detail).await?;
         self.sharing_account(actor, id).await
     }
 
@@ -418,22 +435,13 @@ impl Store {
         actor: &Actor,
         id: i64,
     ) -> Result<(String, AccountRecord)> {
-        actor.require_admin()?;
-        let now = now_ms();
-        let mut tx = self.db.begin_write().await?;
-        let (account, _, _) = account_in_tx(&mut tx, id).await?;
-        refuse_terminated(&account, "issue a credential for")?;
-        let token = issue_credential(&mut tx, id, now).await?;
+        let mut change = self.begin_change(actor, id).await?;
+        refuse_terminated(&change.account, "issue a credential for")?;
+        let token = issue_credential(&mut change.tx, id, now_ms()).await?;
         let prefix: String = token.chars().take(9).collect();
-        audit(
-            &mut tx,
-            actor,
-            id,
-            "rotate_credential",
-            json!({"prefix": prefix}),
-        )
-        .await?;
-        tx.commit().await?;
+        change
+            .commit("rotate_credential", json!({"prefix": prefix}))
+            .await?;
         Ok((token, self.sharing_account(actor, id).await?))
     }
 
@@ -456,11 +464,9 @@ impl Store {
         actor: &Actor,
         grant: &Grant,
     ) -> Result<(GrantRecord, bool)> {
-        actor.require_admin()?;
         let now = now_ms();
-        let mut tx = self.db.begin_write().await?;
-        let (account, _, _) = account_in_tx(&mut tx, grant.account_id).await?;
-        refuse_terminated(&account, "grant access to")?;
+        let mut change = self.begin_change(actor, grant.account_id).await?;
+        refuse_terminated(&change.account, "grant access to")?;
         let ops = operations_text(&grant.operations);
         let updated = sqlx::query(
             "UPDATE sharing_grants SET operations = $1, valid_from = $2, valid_until = $3, \
@@ -472,7 +478,7 @@ impl Store {
         .bind(now)
         .bind(grant.account_id)
         .bind(grant.dataset_id.as_str())
-        .execute(tx.conn())
+        .execute(change.tx.conn())
         .await?
         .rows_affected();
         let created = updated == 0;
@@ -487,33 +493,26 @@ impl Store {
             .bind(grant.valid_from)
             .bind(grant.valid_until)
             .bind(now)
-            .execute(tx.conn())
+            .execute(change.tx.conn())
             .await
             .map_err(|e| {
                 conflict_on_unique(e, || "the grant was created meanwhile; retry".into())
             })?;
         }
-        audit(
-            &mut tx,
-            actor,
-            grant.account_id,
-            "grant",
-            json!({
+        let detail = json!({
                 "dataset_id": grant.dataset_id, "operations": grant.operations,
                 "valid_from": grant.valid_from.map(vn_time),
                 "valid_until": grant.valid_until.map(vn_time),
-            }),
-        )
-        .await?;
+        });
         let row = sqlx::query(
             "SELECT account_id, dataset_id, operations, valid_from, valid_until, created_at, \
              modified_at FROM sharing_grants WHERE account_id = $1 AND dataset_id = $2",
         )
         .bind(grant.account_id)
         .bind(grant.dataset_id.as_str())
-        .fetch_one(tx.conn())
+        .fetch_one(change.tx.conn())
         .await?;
-        tx.commit().await?;
+        change.commit("grant", detail).await?;
         Ok((grant_from_row(&row), created))
     }
 
@@ -523,14 +522,12 @@ impl Store {
         account_id: i64,
         dataset_id: &str,
     ) -> Result<()> {
-        actor.require_admin()?;
-        let mut tx = self.db.begin_write().await?;
-        account_in_tx(&mut tx, account_id).await?;
+        let mut change = self.begin_change(actor, account_id).await?;
         let gone =
             sqlx::query("DELETE FROM sharing_grants WHERE account_id = $1 AND dataset_id = $2")
                 .bind(account_id)
                 .bind(dataset_id)
-                .execute(tx.conn())
+                .execute(change.tx.conn())
                 .await?
                 .rows_affected();
         if gone == 0 {
@@ -539,15 +536,9 @@ impl Store {
             ))
             .into());
         }
-        audit(
-            &mut tx,
-            actor,
-            account_id,
-            "revoke",
-            json!({"dataset_id": dataset_id}),
-        )
-        .await?;
-        tx.commit().await
+        change
+            .commit("revoke", json!({"dataset_id": dataset_id}))
+            .await
     }
 
     /// The admin changes, newest first; `before` is the id of the last row of the previous page.
@@ -591,7 +582,7 @@ impl Store {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<LogRow>> {
-        actor.require_admin()?;
+        actor.require_ioc()?;
         let mut sql = String::from(
             "SELECT l.id, l.at, l.account_id, l.dataset_id, l.resource_id, l.operation, \
              l.refusal, l.reason, l.client, l.bytes, a.name, a.organisation \
@@ -666,38 +657,43 @@ impl Store {
     /// once the log row is durable; an `Err` means nothing may be served (answer 503).
     pub async fn sharing_authorize(&self, token: &str, request: AccessRequest) -> Result<Decision> {
         let now = now_ms();
-        let row = sqlx::query(&format!(
+        let keys: Vec<&str> = std::iter::once(request.dataset_id.as_str())
+            .chain(request.dataset_uuid.as_deref())
+            .collect();
+        // One row per grant on the dataset's name or id (or one row without a grant).
+        let rows = sqlx::query(&format!(
             "SELECT {ACCOUNT_COLUMNS}, c.revoked_at, g.account_id, g.dataset_id, g.operations, \
              g.valid_from, g.valid_until \
              FROM sharing_credentials c JOIN sharing_accounts a ON a.id = c.account_id \
-             LEFT JOIN sharing_grants g ON g.account_id = a.id AND g.dataset_id = $2 \
+             LEFT JOIN sharing_grants g ON g.account_id = a.id AND g.dataset_id IN ($2, $3) \
              WHERE c.token_hash = $1"
         ))
         .bind(digest(token))
-        .bind(request.dataset_id.as_str())
-        .fetch_optional(&self.db.pool)
+        .bind(keys[0])
+        .bind(keys.last().copied())
+        .fetch_all(&self.db.pool)
         .await?;
-        let (account, revoked, grant) = match &row {
-            None => (None, false, None),
-            Some(r) => {
-                let (account, _, _) = account_from_row(r);
-                let revoked = r.get::<Option<i64>, _>(14).is_some();
-                let grant = r.get::<Option<i64>, _>(15).is_some().then(|| Grant {
-                    account_id: r.get(15),
-                    dataset_id: r.get(16),
-                    operations: operations_parse(&r.get::<String, _>(17)),
-                    valid_from: r.get(18),
-                    valid_until: r.get(19),
-                });
-                (Some(account), revoked, grant)
-            }
-        };
+        let account = rows.first().map(|r| account_from_row(r).0);
+        let revoked = rows
+            .first()
+            .is_some_and(|r| r.get::<Option<i64>, _>(14).is_some());
+        let grants: Vec<Grant> = rows
+            .iter()
+            .filter(|r| r.get::<Option<i64>, _>(15).is_some())
+            .map(|r| Grant {
+                account_id: r.get(15),
+                dataset_id: r.get(16),
+                operations: operations_parse(&r.get::<String, _>(17)),
+                valid_from: r.get(18),
+                valid_until: r.get(19),
+            })
+            .collect();
         // A replaced credential is refused as unknown, but the log names its account, so
         // operators see which system still sends an old credential.
         let decision = authorize(
             account.as_ref().filter(|_| !revoked),
-            grant.as_slice(),
-            &request.dataset_id,
+            &grants,
+            &keys,
             request.operation,
             now,
         );

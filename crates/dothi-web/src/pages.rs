@@ -73,8 +73,8 @@ pub fn routes(web: Arc<WebConfig>) -> Router<AppState> {
                       caller: Caller,
                       uri: OriginalUri,
                       headers: HeaderMap| async move {
-                    if page == "dataset" && is_dataset_export(&uri) {
-                        return dataset_export(&web, &uri, headers).await;
+                    if page == "dataset" {
+                        return dataset_page(&state, &web, caller, &uri, headers).await;
                     }
                     serve_page(&state, &web, caller, &uri, &headers, page, access)
                 },
@@ -116,14 +116,67 @@ fn is_dataset_export(uri: &OriginalUri) -> bool {
         .any(|suffix| uri.path().ends_with(suffix))
 }
 
+/// The DCAT-AP media types of a dataset (`/dataset/{id}` with `Accept: text/turtle`, as
+/// ckanext-dcat's content negotiation), after the page's own, which wins ties (`*/*`).
+const DATASET_OFFERS: &[(&str, &str)] = &[
+    ("text/html", ""),
+    ("text/turtle", ".ttl"),
+    ("application/ld+json", ".jsonld"),
+];
+
+/// `/dataset/{name}`: the page, or its DCAT-AP document when the suffix or the `Accept` header
+/// asks for one. Every answer varies with `Accept`, so caches keep them apart.
+async fn dataset_page(
+    state: &AppState,
+    web: &WebConfig,
+    caller: Caller,
+    uri: &OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    let mut response = if is_dataset_export(uri) {
+        dataset_export(web, uri.0.clone(), headers).await
+    } else {
+        let offers: Vec<&str> = DATASET_OFFERS.iter().map(|(media, _)| *media).collect();
+        let suffix = dothi_http::negotiate::preferred(&headers, &offers)
+            .and_then(|media| DATASET_OFFERS.iter().find(|(m, _)| *m == media))
+            .map(|(_, suffix)| *suffix);
+        match suffix {
+            Some(suffix) if !suffix.is_empty() && web.dataset_exports.is_some() => {
+                let path = format!("{}{suffix}", uri.path());
+                let target = match uri.query() {
+                    Some(q) => format!("{path}?{q}"),
+                    None => path,
+                };
+                match target.parse() {
+                    Ok(target) => dataset_export(web, target, headers).await,
+                    Err(_) => (StatusCode::NOT_FOUND, "Not found").into_response(),
+                }
+            }
+            _ => serve_page(state, web, caller, uri, &headers, "dataset", Access::Public),
+        }
+    };
+    let vary = match response
+        .headers()
+        .get(header::VARY)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(v) => format!("{v}, Accept"),
+        None => "Accept".to_string(),
+    };
+    if let Ok(vary) = HeaderValue::from_str(&vary) {
+        response.headers_mut().insert(header::VARY, vary);
+    }
+    response
+}
+
 /// Hands `/dataset/{id}.ttl` and the other export suffixes to the exports' router, with the
-/// original path, query and headers.
-async fn dataset_export(web: &WebConfig, uri: &OriginalUri, headers: HeaderMap) -> Response {
+/// path, query and headers.
+async fn dataset_export(web: &WebConfig, uri: axum::http::Uri, headers: HeaderMap) -> Response {
     let Some(exports) = web.dataset_exports.clone() else {
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     };
     let mut request = axum::extract::Request::new(axum::body::Body::empty());
-    *request.uri_mut() = uri.0.clone();
+    *request.uri_mut() = uri;
     *request.headers_mut() = headers;
     match tower::ServiceExt::oneshot(exports, request).await {
         Ok(response) => response,

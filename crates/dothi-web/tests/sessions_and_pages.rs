@@ -460,6 +460,39 @@ async fn the_open_data_pages_are_public_and_pass_the_exports_on() {
     )
     .await;
     assert!(r.text.contains("<html"));
+    // Content negotiation on the page's own URL (ckanext-dcat's): an RDF client gets the
+    // export, a browser or `*/*` the page; every answer varies with Accept.
+    for (accept, expected) in [
+        ("text/turtle", Some("export x.ttl b=2 text/turtle")),
+        (
+            "application/ld+json;q=0.9, text/turtle;q=0.5",
+            Some("export x.jsonld b=2 application/ld+json;q=0.9, text/turtle;q=0.5"),
+        ),
+        (
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            None,
+        ),
+        ("*/*", None),
+    ] {
+        let r = send(
+            &router,
+            req(Method::GET, "/dataset/x?b=2")
+                .header("accept", accept)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{accept}");
+        match expected {
+            Some(text) => assert_eq!(r.text, text),
+            None => assert!(r.text.contains("<html"), "{accept}"),
+        }
+        let vary = r.headers.get("vary").and_then(|v| v.to_str().ok());
+        assert!(
+            vary.is_some_and(|v| v.split(',').any(|t| t.trim() == "Accept")),
+            "{accept}: {vary:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use dothi_domain::Actor;
 use dothi_sharing::{check_dataset_id, AccountFields, Grant, Operation, StatusChange};
 use dothi_store::sharing::{AccountRecord, AuditRow, GrantRecord, LogFilter, LogRow, LOG_PAGE_MAX};
-use dothi_store::Store;
+use dothi_store::{Store, StoreError};
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 
@@ -33,9 +33,23 @@ pub fn routes() -> Router<AppState> {
             "/admin/sharing/accounts/{id}",
             get(show_account).patch(update_account),
         )
-        .route("/admin/sharing/accounts/{id}/suspend", post(suspend))
+        .route(
+            "/admin/sharing/accounts/{id}/suspend",
+            post(
+                |s: State<AppState>, c: Caller, p: ApiPath<i64>, j: ReasonBody| {
+                    change_with_reason(s, c, p, j, |reason| StatusChange::Suspend { reason })
+                },
+            ),
+        )
         .route("/admin/sharing/accounts/{id}/resume", post(resume))
-        .route("/admin/sharing/accounts/{id}/terminate", post(terminate))
+        .route(
+            "/admin/sharing/accounts/{id}/terminate",
+            post(
+                |s: State<AppState>, c: Caller, p: ApiPath<i64>, j: ReasonBody| {
+                    change_with_reason(s, c, p, j, |reason| StatusChange::Terminate { reason })
+                },
+            ),
+        )
         .route("/admin/sharing/accounts/{id}/credential", post(rotate))
         .route("/admin/sharing/accounts/{id}/grants", get(list_grants))
         .route(
@@ -50,6 +64,13 @@ pub fn routes() -> Router<AppState> {
 fn admin(caller: &Caller) -> ApiResult<Actor> {
     let actor = caller.require()?.actor();
     actor.require_admin()?;
+    Ok(actor)
+}
+
+/// The sharing log is read by the operations centre (IOC operators and administrators).
+fn operator(caller: &Caller) -> ApiResult<Actor> {
+    let actor = caller.require()?.actor();
+    actor.require_ioc()?;
     Ok(actor)
 }
 
@@ -254,6 +275,8 @@ struct ReasonInput {
     reason: String,
 }
 
+type ReasonBody = ApiJson<ReasonInput>;
+
 async fn change(
     state: &AppState,
     caller: &Caller,
@@ -268,14 +291,15 @@ async fn change(
     Ok(Json(account_view(&record)))
 }
 
-async fn suspend(
+/// Suspend or terminate: a change that needs a reason (the account's holder is told it).
+async fn change_with_reason(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<ReasonInput>,
+    ApiJson(input): ReasonBody,
+    make: fn(String) -> StatusChange,
 ) -> ApiResult<Json<Value>> {
-    let reason = input.reason;
-    change(&state, &caller, id, StatusChange::Suspend { reason }).await
+    change(&state, &caller, id, make(input.reason)).await
 }
 
 async fn resume(
@@ -284,16 +308,6 @@ async fn resume(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Value>> {
     change(&state, &caller, id, StatusChange::Resume).await
-}
-
-async fn terminate(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<ReasonInput>,
-) -> ApiResult<Json<Value>> {
-    let reason = input.reason;
-    change(&state, &caller, id, StatusChange::Terminate { reason }).await
 }
 
 async fn rotate(
@@ -429,7 +443,7 @@ async fn log_page(
     caller: Caller,
     ApiQuery(q): ApiQuery<LogQuery>,
 ) -> ApiResult<Json<Value>> {
-    let actor = admin(&caller)?;
+    let actor = operator(&caller)?;
     if q.lang.is_some() {
         return Err(ApiError::invalid(
             "lang",
@@ -513,12 +527,14 @@ impl Lang {
 /// UTF-8 byte order mark: Excel then reads the file as UTF-8 (Vietnamese diacritics).
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-fn csv_lines<const N: usize>(rows: impl IntoIterator<Item = [String; N]>) -> Vec<u8> {
+fn csv_lines<const N: usize>(
+    rows: impl IntoIterator<Item = [String; N]>,
+) -> Result<Vec<u8>, std::io::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for row in rows {
-        w.write_record(row).expect("CSV into memory");
+        w.write_record(row).map_err(std::io::Error::other)?;
     }
-    w.into_inner().expect("CSV into memory")
+    w.into_inner().map_err(|e| e.into_error())
 }
 
 /// The whole filtered log, oldest page last as in the JSON pages (newest first), streamed one
@@ -528,7 +544,7 @@ async fn log_csv(
     caller: Caller,
     ApiQuery(q): ApiQuery<LogQuery>,
 ) -> ApiResult<Response> {
-    let actor = admin(&caller)?;
+    let actor = operator(&caller)?;
     let lang = match q.lang.as_deref() {
         None | Some("vi") => Lang::Vi,
         Some("en") => Lang::En,
@@ -552,15 +568,22 @@ async fn log_csv(
         .sharing_log(&actor, &filter, None, LOG_PAGE_MAX)
         .await?;
     let mut head = BOM.to_vec();
-    head.extend(csv_lines([lang.headers().map(str::to_string)]));
-    head.extend(csv_lines(first.iter().map(|r| lang.row(r))));
+    let written = csv_lines([lang.headers().map(str::to_string)])
+        .and_then(|h| Ok([h, csv_lines(first.iter().map(|r| lang.row(r)))?].concat()));
+    head.extend(
+        written
+            .map_err(|e| ApiError::from(StoreError::Internal(format!("sharing log CSV: {e}"))))?,
+    );
     let after = (first.len() as i64 == LOG_PAGE_MAX)
         .then(|| first.last().map(|r| r.id))
         .flatten();
     let rest = rest_of_log(state.store.clone(), actor, filter, lang, after);
     let head = futures_util::stream::once(async move { Ok(Bytes::from(head)) });
     let body = Body::from_stream(futures_util::StreamExt::chain(head, rest));
-    let name = lang.t("nhat-ky-chia-se-du-lieu.csv", "sharing-log.csv");
+    let disposition = lang.t(
+        "attachment; filename=\"nhat-ky-chia-se-du-lieu.csv\"",
+        "attachment; filename=\"sharing-log.csv\"",
+    );
     Ok((
         [
             (
@@ -569,8 +592,7 @@ async fn log_csv(
             ),
             (
                 header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
-                    .expect("ASCII file name"),
+                HeaderValue::from_static(disposition),
             ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
@@ -599,8 +621,10 @@ fn rest_of_log(
                     let next = (rows.len() as i64 == LOG_PAGE_MAX)
                         .then(|| rows.last().map(|r| r.id))
                         .flatten();
-                    let bytes = Bytes::from(csv_lines(rows.iter().map(|r| lang.row(r))));
-                    Some((Ok(bytes), next))
+                    match csv_lines(rows.iter().map(|r| lang.row(r))) {
+                        Ok(bytes) => Some((Ok(Bytes::from(bytes)), next)),
+                        Err(e) => Some((Err(e), None)),
+                    }
                 }
                 // The status line is sent: cut the body so the client sees an incomplete file.
                 Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
