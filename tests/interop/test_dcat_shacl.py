@@ -92,6 +92,15 @@ def documents_from_server(base_url):
     identifier = page1.value(dataset, DCTERMS.identifier)
     docs["dataset.ttl"] = get(f"/dataset/{identifier}.ttl", "text/turtle")
     docs["dataset.jsonld"] = get(f"/dataset/{identifier}.jsonld", "application/ld+json")
+    # Content negotiation on the dataset page's own URL, with rdflib's own Accept headers
+    # ("text/turtle, application/x-turtle, */*;q=0.1" and the JSON-LD one); a browser's Accept
+    # gets the page.
+    docs["negotiated"] = {fmt: Graph().parse(f"{base_url}/dataset/{identifier}", format=fmt)
+                          for fmt in ("turtle", "json-ld")}
+    page = requests.get(f"{base_url}/dataset/{identifier}", timeout=30, headers={
+        "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"})
+    assert page.headers["Content-Type"].startswith("text/html"), page.headers["Content-Type"]
+    assert "Accept" in [v.strip() for v in page.headers["Vary"].split(",")]
     shown = requests.get(base_url + "/api/3/action/package_show", params={"id": str(identifier)}, timeout=30)
     docs["package"] = shown.json()["result"]
     # Only public datasets are exported: everything else answers 404.
@@ -162,6 +171,14 @@ def test_turtle_and_jsonld_state_the_same_graph(documents):
                       without_paging(parse(documents, "catalog.jsonld")))
     if "dataset.jsonld" in documents:
         assert isomorphic(parse(documents, "dataset.ttl"), parse(documents, "dataset.jsonld"))
+
+
+def test_the_dataset_page_negotiates_dcat_for_rdf_clients(documents):
+    if "negotiated" not in documents:
+        pytest.skip("content negotiation is a property of the server, not of the fixture")
+    expected = parse(documents, "dataset.ttl")
+    for fmt, graph in documents["negotiated"].items():
+        assert isomorphic(graph, expected), fmt
 
 
 def page_number(url):
