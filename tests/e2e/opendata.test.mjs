@@ -146,7 +146,10 @@ for (const [label, viewport] of [["phone", PHONE], ["desktop", DESKTOP]]) {
     assert.ok((await page.locator(".od-facts").innerText()).includes(pkg.organization.title_translated.vi));
     await page.locator(".od-tags").getByRole("link", { name: "AQI" }).waitFor();
     // DCAT-AP exports and the download link.
-    assert.equal(await page.getByRole("link", { name: /Bộ dữ liệu theo DCAT-AP/ }).getAttribute("href"), `/dataset/${pkg.id}.ttl`);
+    for (const [syntax, suffix] of [["Turtle", "ttl"], ["RDF/XML", "rdf"], ["JSON-LD", "jsonld"]]) {
+      const link = page.getByRole("link", { name: `Bộ dữ liệu theo DCAT-AP (${syntax})`, exact: true });
+      assert.equal(await link.getAttribute("href"), `/dataset/${pkg.id}.${suffix}`);
+    }
     assert.equal(await page.getByRole("link", { name: /Toàn bộ danh mục theo DCAT-AP/ }).getAttribute("href"), "/catalog.ttl");
     const download = page.locator(".od-resource").getByRole("link", { name: /Tải về/ });
     const href = await download.getAttribute("href");

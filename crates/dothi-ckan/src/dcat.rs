@@ -27,33 +27,25 @@ pub const ITEMS_PER_PAGE: i64 = 100;
 /// catalogue's publisher.
 pub const PLATFORM_ORGANIZATION: &str = "ioc";
 
-/// Which serialization a document is asked in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Turtle,
-    JsonLd,
-}
+/// The documents' file extensions and their syntax, as ckanext-dcat names them (`.rdf` and
+/// `.xml` are both RDF/XML).
+pub const EXTENSIONS: &[(&str, dcat::Syntax)] = &[
+    ("ttl", dcat::Syntax::Turtle),
+    ("jsonld", dcat::Syntax::JsonLd),
+    ("rdf", dcat::Syntax::RdfXml),
+    ("xml", dcat::Syntax::RdfXml),
+];
 
-impl Format {
-    fn extension(self) -> &'static str {
-        match self {
-            Format::Turtle => "ttl",
-            Format::JsonLd => "jsonld",
-        }
-    }
-}
-
-/// `/catalog.ttl` and `/catalog.jsonld`, merged into the CKAN router.
+/// `/catalog.{ttl,jsonld,rdf,xml}`, merged into the CKAN router.
 pub(crate) fn catalog_routes() -> Router<Ckan> {
-    Router::new()
-        .route(
-            "/catalog.ttl",
-            get(|s: State<Ckan>, q: Query<PageQuery>| catalog(s, q, Format::Turtle)),
-        )
-        .route(
-            "/catalog.jsonld",
-            get(|s: State<Ckan>, q: Query<PageQuery>| catalog(s, q, Format::JsonLd)),
-        )
+    EXTENSIONS
+        .iter()
+        .fold(Router::new(), |router, &(extension, syntax)| {
+            router.route(
+                &format!("/catalog.{extension}"),
+                get(move |s: State<Ckan>, q: Query<PageQuery>| catalog(s, q, extension, syntax)),
+            )
+        })
 }
 
 /// `/dataset/{file}` for the export suffixes. Not merged into the CKAN router: the web pages own
@@ -90,37 +82,23 @@ fn export_failed(e: dcat::DcatError) -> Response {
     plain(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")
 }
 
-/// A written document, before it becomes a response.
-enum Written {
-    Turtle(String),
-    JsonLd(serde_json::Value),
-}
-
-fn write(
-    format: Format,
-    turtle: impl FnOnce() -> Result<String, dcat::DcatError>,
-    jsonld: impl FnOnce() -> Result<serde_json::Value, dcat::DcatError>,
-) -> Result<Written, dcat::DcatError> {
-    Ok(match format {
-        Format::Turtle => Written::Turtle(turtle()?),
-        Format::JsonLd => Written::JsonLd(jsonld()?),
-    })
-}
-
-fn respond(written: Result<Written, dcat::DcatError>) -> Response {
+fn respond(syntax: dcat::Syntax, written: Result<String, dcat::DcatError>) -> Response {
+    let media_type = match syntax {
+        dcat::Syntax::JsonLd => "application/ld+json".to_string(),
+        other => format!("{};charset=utf-8", other.media_type()),
+    };
     match written {
-        Ok(Written::Turtle(body)) => {
-            ([(header::CONTENT_TYPE, "text/turtle;charset=utf-8")], body).into_response()
-        }
-        Ok(Written::JsonLd(doc)) => match serde_json::to_string_pretty(&doc) {
-            Ok(body) => ([(header::CONTENT_TYPE, "application/ld+json")], body).into_response(),
-            Err(e) => export_failed(dcat::DcatError::Write(e.to_string())),
-        },
+        Ok(body) => ([(header::CONTENT_TYPE, media_type)], body).into_response(),
         Err(e) => export_failed(e),
     }
 }
 
-async fn catalog(State(ckan): State<Ckan>, Query(q): Query<PageQuery>, format: Format) -> Response {
+async fn catalog(
+    State(ckan): State<Ckan>,
+    Query(q): Query<PageQuery>,
+    extension: &'static str,
+    syntax: dcat::Syntax,
+) -> Response {
     let page: u64 = match q.page.as_deref() {
         None => 1,
         Some(p) => match p.parse::<u64>() {
@@ -170,7 +148,7 @@ async fn catalog(State(ckan): State<Ckan>, Query(q): Query<PageQuery>, format: F
     catalog.modified = newest.and_then(|d| moment(d.metadata_modified));
     let datasets: Vec<dcat::Dataset> = found.datasets.iter().map(|d| mapper.dataset(d)).collect();
     let paging = dcat::Paging {
-        collection_url: format!("{base}/catalog.{}", format.extension()),
+        collection_url: format!("{base}/catalog.{extension}"),
         page,
         items_per_page: ITEMS_PER_PAGE as u64,
         total_items: total,
@@ -181,11 +159,7 @@ async fn catalog(State(ckan): State<Ckan>, Query(q): Query<PageQuery>, format: F
             datasets,
             paging: &paging,
         };
-        write(
-            format,
-            || dcat::catalog_page_turtle(&page),
-            || dcat::catalog_page_jsonld(&page),
-        )
+        dcat::write_catalog_page(&page, syntax)
     };
     match write_page(&datasets) {
         Err(e) => {
@@ -195,7 +169,7 @@ async fn catalog(State(ckan): State<Ckan>, Query(q): Query<PageQuery>, format: F
             tracing::error!(error = %e, page, "DCAT-AP catalogue page refused; retrying without the failing datasets");
             let kept: Vec<dcat::Dataset> = datasets
                 .into_iter()
-                .filter(|d| match dcat::dataset_turtle(d) {
+                .filter(|d| match dcat::write_dataset(d, syntax) {
                     Ok(_) => true,
                     Err(e) => {
                         tracing::error!(error = %e, dataset = %d.iri, "DCAT-AP export left a dataset out");
@@ -203,9 +177,9 @@ async fn catalog(State(ckan): State<Ckan>, Query(q): Query<PageQuery>, format: F
                     }
                 })
                 .collect();
-            respond(write_page(&kept))
+            respond(syntax, write_page(&kept))
         }
-        written => respond(written),
+        written => respond(syntax, written),
     }
 }
 
@@ -235,11 +209,12 @@ async fn public_datasets(
 }
 
 async fn dataset(State(ckan): State<Ckan>, Path(file): Path<String>) -> Response {
-    let (id, format) = if let Some(id) = file.strip_suffix(".ttl") {
-        (id, Format::Turtle)
-    } else if let Some(id) = file.strip_suffix(".jsonld") {
-        (id, Format::JsonLd)
-    } else {
+    let Some((id, syntax)) = file.rsplit_once('.').and_then(|(id, extension)| {
+        EXTENSIONS
+            .iter()
+            .find(|(e, _)| *e == extension)
+            .map(|(_, syntax)| (id, *syntax))
+    }) else {
         return plain(StatusCode::NOT_FOUND, "Not found");
     };
     let (found, dir) = match ckan.store.catalog_dataset(&Viewer::anonymous(), id).await {
@@ -263,11 +238,7 @@ async fn dataset(State(ckan): State<Ckan>, Path(file): Path<String>) -> Response
         reference: ckan.store.reference(),
     };
     let view = mapper.dataset(&found);
-    respond(write(
-        format,
-        || dcat::dataset_turtle(&view),
-        || dcat::dataset_jsonld(&view),
-    ))
+    respond(syntax, dcat::write_dataset(&view, syntax))
 }
 
 /// An absolute http(s) IRI the serializer accepts unchanged, or `None`: links that publishers

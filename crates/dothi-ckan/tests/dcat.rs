@@ -194,12 +194,39 @@ async fn catalogue_and_dataset_documents_hold_exactly_the_public_datasets() {
             serde_json::from_str(&fill(include_str!("dcat/dataset.jsonld"), &values)).unwrap();
         assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), expected);
 
+        // RDF/XML, as ckanext-dcat offers it under `.rdf` and `.xml`: the same document.
+        let dataset_rdf = fill(include_str!("dcat/dataset.rdf"), &values);
+        for suffix in ["rdf", "xml"] {
+            let (status, body, ct) =
+                common::raw_on(&router, &format!("/dataset/diem-thu-gom-rac.{suffix}")).await;
+            assert_eq!(status, StatusCode::OK, "{suffix}");
+            assert_eq!(ct.as_deref(), Some("application/rdf+xml;charset=utf-8"));
+            let body = normalise(std::str::from_utf8(&body).unwrap());
+            bless("dataset.rdf", &body, &values);
+            assert_eq!(body, dataset_rdf, "{suffix}");
+        }
+        for path in ["/catalog.rdf", "/catalog.xml"] {
+            let (status, body, ct) = app.raw(path).await;
+            assert_eq!(status, StatusCode::OK, "{path}");
+            assert_eq!(ct.as_deref(), Some("application/rdf+xml;charset=utf-8"));
+            let body = String::from_utf8(body).unwrap();
+            assert!(body.starts_with("<?xml"), "{body}");
+            // The paging names the collection as it was asked for.
+            assert!(
+                body.contains(&format!(
+                    "<hydra:PagedCollection rdf:about=\"{}{path}?page=1\"",
+                    common::BASE
+                )),
+                "{body}"
+            );
+        }
+
         // Private, deleted and unknown datasets, other suffixes, and pages past the last.
         for path in [
             "/dataset/du-lieu-noi-bo.ttl",
-            "/dataset/da-xoa.ttl",
+            "/dataset/da-xoa.rdf",
             "/dataset/khong-co.jsonld",
-            "/dataset/diem-thu-gom-rac.rdf",
+            "/dataset/diem-thu-gom-rac.n3",
         ] {
             let (status, body, _) = common::raw_on(&router, path).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{path}");

@@ -116,6 +116,61 @@ fn turtle(triples: &[Triple]) -> Result<String, DcatError> {
     String::from_utf8(bytes).map_err(|e| failed(&e))
 }
 
+fn rdf_xml(triples: &[Triple]) -> Result<String, DcatError> {
+    let failed = |e: &dyn std::fmt::Display| DcatError::Write(e.to_string());
+    let mut serializer = oxrdfxml::RdfXmlSerializer::new();
+    for (prefix, iri) in vocab::PREFIXES {
+        serializer = serializer
+            .with_prefix(prefix, iri)
+            .map_err(|e| failed(&e))?;
+    }
+    let mut writer = serializer.for_writer(Vec::new());
+    for triple in triples {
+        writer.serialize_triple(triple).map_err(|e| failed(&e))?;
+    }
+    let bytes = writer.finish().map_err(|e| failed(&e))?;
+    String::from_utf8(bytes).map_err(|e| failed(&e))
+}
+
+/// The RDF syntaxes the export writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Syntax {
+    Turtle,
+    /// RDF/XML: what most DCAT harvesters ask for first.
+    RdfXml,
+    /// Compact JSON-LD with the bundled context embedded.
+    JsonLd,
+}
+
+impl Syntax {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Syntax::Turtle => "text/turtle",
+            Syntax::RdfXml => "application/rdf+xml",
+            Syntax::JsonLd => "application/ld+json",
+        }
+    }
+
+    fn write(self, triples: &[Triple]) -> Result<String, DcatError> {
+        match self {
+            Syntax::Turtle => turtle(triples),
+            Syntax::RdfXml => rdf_xml(triples),
+            Syntax::JsonLd => serde_json::to_string_pretty(&jsonld::document(triples))
+                .map_err(|e| DcatError::Write(e.to_string())),
+        }
+    }
+}
+
+/// A catalogue page in `syntax`.
+pub fn write_catalog_page(page: &CatalogPage<'_>, syntax: Syntax) -> Result<String, DcatError> {
+    syntax.write(&page_triples(page)?)
+}
+
+/// One dataset with its distributions in `syntax`.
+pub fn write_dataset(dataset: &Dataset, syntax: Syntax) -> Result<String, DcatError> {
+    syntax.write(&dataset_triples(dataset)?)
+}
+
 fn page_triples(page: &CatalogPage<'_>) -> Result<Vec<Triple>, DcatError> {
     let mut graph = graph::Graph::new();
     graph.catalog_page(page)?;

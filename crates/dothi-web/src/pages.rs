@@ -122,6 +122,7 @@ const DATASET_OFFERS: &[(&str, &str)] = &[
     ("text/html", ""),
     ("text/turtle", ".ttl"),
     ("application/ld+json", ".jsonld"),
+    ("application/rdf+xml", ".rdf"),
 ];
 
 /// `/dataset/{name}`: the page, or its DCAT-AP document when the suffix or the `Accept` header

@@ -465,6 +465,10 @@ async fn the_open_data_pages_are_public_and_pass_the_exports_on() {
     for (accept, expected) in [
         ("text/turtle", Some("export x.ttl b=2 text/turtle")),
         (
+            "application/rdf+xml",
+            Some("export x.rdf b=2 application/rdf+xml"),
+        ),
+        (
             "application/ld+json;q=0.9, text/turtle;q=0.5",
             Some("export x.jsonld b=2 application/ld+json;q=0.9, text/turtle;q=0.5"),
         ),

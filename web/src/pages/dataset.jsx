@@ -177,6 +177,8 @@ export default function DatasetPage() {
           <h3>{t("opendata.metadata")}</h3>
           <ul class="od-exports">
             <li><a href={`/dataset/${encodeURIComponent(d.id)}.ttl`} type="text/turtle">{t("opendata.export.dataset_ttl")}</a></li>
+            <li><a href={`/dataset/${encodeURIComponent(d.id)}.rdf`} type="application/rdf+xml">{t("opendata.export.dataset_rdf")}</a></li>
+            <li><a href={`/dataset/${encodeURIComponent(d.id)}.jsonld`} type="application/ld+json">{t("opendata.export.dataset_jsonld")}</a></li>
             <li><a href="/catalog.ttl" type="text/turtle">{t("opendata.export.catalog_ttl")}</a></li>
             <li><a href={`/api/3/action/package_show?id=${encodeURIComponent(d.name)}`} type="application/json">{t("opendata.export.ckan_json")}</a></li>
           </ul>
