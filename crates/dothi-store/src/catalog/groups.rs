@@ -1,0 +1,279 @@
+//! Organizations and groups written through the CKAN API (`organization_create`,
+//! `organization_update`, `group_create`, `group_update`; the patches merge first), by
+//! sysadmins (`access::may_manage_organizations`). What an update may change, and what an
+//! agency's organization keeps from the reference data, is `dothi_catalog::input::group`.
+//!
+//! A dataset's search words hold its organization's titles, and its facet terms the names of
+//! its organization and groups; a change of those rewrites the index rows of the datasets
+//! concerned in the same transaction (their documents and `metadata_modified` stay as they
+//! are), so search never finds a dataset by an old name.
+
+use dothi_catalog::access::{self, Viewer};
+use dothi_catalog::input::group::{self as group_input, GroupInput};
+use dothi_catalog::model::{Group, Organization, State, Translated};
+use dothi_catalog::CatalogError;
+use sqlx::Row;
+
+use super::{decode, denied, validation, write_dataset, CatalogResult, Directory};
+use crate::db::WriteTx;
+use crate::time::now_ms;
+use crate::Store;
+
+/// The columns organizations and groups share, in one of their two tables.
+struct Record<'a> {
+    table: &'static str,
+    id: &'a str,
+    name: &'a str,
+    title: &'a Translated,
+    description: &'a Translated,
+    image_url: &'a str,
+}
+
+impl Record<'_> {
+    fn of_organization(o: &Organization) -> Record<'_> {
+        Record {
+            table: "catalog_organizations",
+            id: &o.id,
+            name: &o.name,
+            title: &o.title,
+            description: &o.description,
+            image_url: &o.image_url,
+        }
+    }
+
+    fn of_group(g: &Group) -> Record<'_> {
+        Record {
+            table: "catalog_groups",
+            id: &g.id,
+            name: &g.name,
+            title: &g.title,
+            description: &g.description,
+            image_url: &g.image_url,
+        }
+    }
+
+    /// CKAN's `group_name_validator`, and no id taken twice.
+    async fn check_free(&self, tx: &mut WriteTx, new: bool) -> CatalogResult<()> {
+        let name_taken = sqlx::query(&format!(
+            "SELECT 1 FROM {} WHERE name = $1 AND id <> $2",
+            self.table
+        ))
+        .bind(self.name)
+        .bind(self.id)
+        .fetch_optional(tx.conn())
+        .await?;
+        if name_taken.is_some() {
+            return Err(validation("name", "Group name already exists in database"));
+        }
+        if new {
+            let id_taken = sqlx::query(&format!("SELECT 1 FROM {} WHERE id = $1", self.table))
+                .bind(self.id)
+                .fetch_optional(tx.conn())
+                .await?;
+            if id_taken.is_some() {
+                return Err(validation("id", "Group id already exists"));
+            }
+        }
+        Ok(())
+    }
+
+    async fn insert(&self, tx: &mut WriteTx, created: i64) -> CatalogResult<()> {
+        self.check_free(tx, true).await?;
+        sqlx::query(&format!(
+            "INSERT INTO {} (id, name, title, title_en, description, description_en, image_url, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            self.table
+        ))
+        .bind(self.id)
+        .bind(self.name)
+        .bind(self.title.vi.as_str())
+        .bind(self.title.en.as_str())
+        .bind(self.description.vi.as_str())
+        .bind(self.description.en.as_str())
+        .bind(self.image_url)
+        .bind(created)
+        .execute(tx.conn())
+        .await
+        .map_err(name_clash)?;
+        Ok(())
+    }
+
+    async fn update(&self, tx: &mut WriteTx) -> CatalogResult<()> {
+        self.check_free(tx, false).await?;
+        sqlx::query(&format!(
+            "UPDATE {} SET name = $1, title = $2, title_en = $3, description = $4, \
+             description_en = $5, image_url = $6 WHERE id = $7",
+            self.table
+        ))
+        .bind(self.name)
+        .bind(self.title.vi.as_str())
+        .bind(self.title.en.as_str())
+        .bind(self.description.vi.as_str())
+        .bind(self.description.en.as_str())
+        .bind(self.image_url)
+        .bind(self.id)
+        .execute(tx.conn())
+        .await
+        .map_err(name_clash)?;
+        Ok(())
+    }
+}
+
+/// A concurrent write took the name between the check and the write.
+fn name_clash(e: sqlx::Error) -> super::CatalogStoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            validation("name", "Group name already exists in database")
+        }
+        _ => e.into(),
+    }
+}
+
+/// Rewrites the index rows (search words, facet terms) of these datasets from their
+/// documents, with `dir` as it is after the change.
+async fn reindex(tx: &mut WriteTx, dir: &Directory, seqs: Vec<i64>) -> CatalogResult<()> {
+    for seq in seqs {
+        let row = sqlx::query("SELECT body FROM catalog_dataset_bodies WHERE dataset = $1")
+            .bind(seq)
+            .fetch_one(tx.conn())
+            .await?;
+        let dataset = decode(&row.get::<String, _>(0))?;
+        write_dataset(tx, Some(seq), &dataset, dir).await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// `organization_create`: an organization made by hand (no agency behind it).
+    pub async fn catalog_create_organization(
+        &self,
+        viewer: &Viewer,
+        input: GroupInput,
+    ) -> CatalogResult<Organization> {
+        if !access::may_manage_organizations(viewer) {
+            return Err(denied(format!(
+                "User {} not authorized to create organizations",
+                viewer.name
+            )));
+        }
+        let now = now_ms();
+        let id = input.id.clone().unwrap_or_else(dothi_catalog::new_id);
+        let g = group_input::new_group(input, id, now);
+        let org = Organization {
+            id: g.id,
+            name: g.name,
+            title: g.title,
+            description: g.description,
+            image_url: g.image_url,
+            agency_id: None,
+            state: State::Active,
+            created: now,
+        };
+        let mut tx = self.db.begin_write().await?;
+        Record::of_organization(&org).insert(&mut tx, now).await?;
+        tx.commit().await?;
+        Ok(org)
+    }
+
+    /// `organization_update`. Returns the organization as it now is.
+    pub async fn catalog_update_organization(
+        &self,
+        viewer: &Viewer,
+        id_or_name: &str,
+        input: GroupInput,
+    ) -> CatalogResult<Organization> {
+        let mut dir = self.catalog_directory().await?;
+        let existing = dir
+            .organization(id_or_name)
+            .cloned()
+            .ok_or_else(|| CatalogError::NotFound("Group was not found.".into()))?;
+        if !access::may_manage_organizations(viewer) {
+            return Err(denied(format!(
+                "User {} not authorized to edit organization {}",
+                viewer.name, existing.id
+            )));
+        }
+        let org = group_input::updated_organization(&existing, input)?;
+        let mut tx = self.db.begin_write().await?;
+        Record::of_organization(&org).update(&mut tx).await?;
+        if org.name != existing.name || org.title != existing.title {
+            let seq = dir.org_seq.get(&org.id).copied().unwrap_or_default();
+            let seqs = sqlx::query(
+                "SELECT seq FROM catalog_datasets WHERE owner_org = $1 AND state = 'active'",
+            )
+            .bind(seq)
+            .fetch_all(tx.conn())
+            .await?
+            .iter()
+            .map(|r| r.get::<i64, _>(0))
+            .collect();
+            dir.organizations.insert(org.id.clone(), org.clone());
+            reindex(&mut tx, &dir, seqs).await?;
+        }
+        tx.commit().await?;
+        Ok(org)
+    }
+
+    /// `group_create`. A group's id is derived from its name unless one is given, so the
+    /// same theme has the same id on every instance.
+    pub async fn catalog_add_group(
+        &self,
+        viewer: &Viewer,
+        input: GroupInput,
+    ) -> CatalogResult<Group> {
+        if !access::may_manage_organizations(viewer) {
+            return Err(denied(format!(
+                "User {} not authorized to create groups",
+                viewer.name
+            )));
+        }
+        let now = now_ms();
+        let id = input
+            .id
+            .clone()
+            .unwrap_or_else(|| dothi_catalog::stable_id("group", &input.name));
+        let group = group_input::new_group(input, id, now);
+        let mut tx = self.db.begin_write().await?;
+        Record::of_group(&group).insert(&mut tx, now).await?;
+        tx.commit().await?;
+        Ok(group)
+    }
+
+    /// `group_update`. Returns the group as it now is.
+    pub async fn catalog_update_group(
+        &self,
+        viewer: &Viewer,
+        id_or_name: &str,
+        input: GroupInput,
+    ) -> CatalogResult<Group> {
+        let mut dir = self.catalog_directory().await?;
+        let existing = dir
+            .group(id_or_name)
+            .cloned()
+            .ok_or_else(|| CatalogError::NotFound("Group was not found.".into()))?;
+        if !access::may_manage_organizations(viewer) {
+            return Err(denied(format!(
+                "User {} not authorized to edit group {}",
+                viewer.name, existing.id
+            )));
+        }
+        let group = group_input::updated_group(&existing, input);
+        let mut tx = self.db.begin_write().await?;
+        Record::of_group(&group).update(&mut tx).await?;
+        if group.name != existing.name {
+            let seqs = sqlx::query(
+                "SELECT DISTINCT dataset FROM catalog_terms WHERE field = 'groups' AND value = $1",
+            )
+            .bind(existing.name.as_str())
+            .fetch_all(tx.conn())
+            .await?
+            .iter()
+            .map(|r| r.get::<i64, _>(0))
+            .collect();
+            dir.groups.insert(group.id.clone(), group.clone());
+            reindex(&mut tx, &dir, seqs).await?;
+        }
+        tx.commit().await?;
+        Ok(group)
+    }
+}
