@@ -374,6 +374,17 @@ async fn refusals_have_ckans_types_messages_and_status_codes() {
                 )
             )
         );
+        let (status, body) = app.get("/api/3/action/help_show", None).await;
+        assert_eq!(
+            (status, body),
+            (
+                StatusCode::CONFLICT,
+                failed(
+                    "help_show",
+                    json!({"__type": "Validation Error", "name": ["Missing value"]})
+                )
+            )
+        );
         let (status, body) = app.get("/api/3/action/help_show?name=nothing", None).await;
         assert_eq!(
             (status, body),
