@@ -427,19 +427,26 @@ fn list_of_objects<'a>(
     Some(out)
 }
 
-/// A dataset dictionary (`package_create`, `package_update`).
-pub fn package(map: &Map<String, Value>) -> Result<PackageInput, CatalogError> {
-    let mut errors = FieldErrors::new();
-    let id = text(map, "id", &mut errors);
+/// The `id` (optional) and `name` (required, CKAN's name rules) of a dataset, organization
+/// or group dictionary.
+fn id_and_name(map: &Map<String, Value>, errors: &mut FieldErrors) -> (Option<String>, String) {
+    let id = text(map, "id", errors);
     if id.as_deref().is_some_and(|id| !is_valid_id(id)) {
         errors.add("id", "Invalid id: use 1-100 letters, digits, - or _");
     }
-    let name = text(map, "name", &mut errors).unwrap_or_default();
+    let name = text(map, "name", errors).unwrap_or_default();
     if name.is_empty() {
         errors.add("name", "Missing value");
     } else {
-        check_name(&name, "name", &mut errors);
+        check_name(&name, "name", errors);
     }
+    (id, name)
+}
+
+/// A dataset dictionary (`package_create`, `package_update`).
+pub fn package(map: &Map<String, Value>) -> Result<PackageInput, CatalogError> {
+    let mut errors = FieldErrors::new();
+    let (id, name) = id_and_name(map, &mut errors);
     let mut title = bilingual(map, "title", "title_translated", &mut errors);
     if title.vi.trim().is_empty() {
         title.vi = name.clone();

@@ -87,9 +87,8 @@ fn positive(data: &Map<String, Value>, key: &str) -> Result<Option<i64>, String>
     }
 }
 
-/// The expiry asked for, as an instant (ms), from `expires_in` × `unit` seconds; both or
-/// neither.
-fn expiry(data: &Map<String, Value>, now: i64) -> Result<Option<i64>, CkanError> {
+/// The lifetime asked for (ms), from `expires_in` × `unit` seconds; both or neither.
+fn lifetime(data: &Map<String, Value>) -> Result<Option<i64>, CkanError> {
     let mut errors = dothi_catalog::FieldErrors::new();
     let expires_in = positive(data, "expires_in").unwrap_or_else(|e| {
         errors.add("expires_in", e);
@@ -103,9 +102,9 @@ fn expiry(data: &Map<String, Value>, now: i64) -> Result<Option<i64>, CkanError>
         (Some(n), Some(unit)) => match n
             .checked_mul(unit)
             .and_then(|s| s.checked_mul(1000))
-            .and_then(|ms| ms.checked_add(now))
+            .filter(|ms| ms.checked_add(dothi_store::time::now_ms()).is_some())
         {
-            Some(at) => Some(at),
+            Some(ms) => Some(ms),
             None => {
                 errors.add("expires_in", "The expiry is too far in the future");
                 None
@@ -138,8 +137,7 @@ pub fn token_dict(t: &ApiToken) -> Value {
 pub async fn create(ckan: &Ckan, viewer: &Viewer, data: &Map<String, Value>) -> ActionResult {
     let [user, name] = get_or_bust(data, ["user", "name"])?;
     let owner = owner(ckan, viewer, "api_token_create", &user).await?;
-    let now = dothi_store::time::now_ms();
-    let expires_at = expiry(data, now);
+    let lifetime = lifetime(data);
     let mut errors = dothi_catalog::FieldErrors::new();
     let name = name.trim();
     if name.is_empty() {
@@ -150,8 +148,8 @@ pub async fn create(ckan: &Ckan, viewer: &Viewer, data: &Map<String, Value>) -> 
             format!("Must be at most {NAME_MAX} characters long"),
         );
     }
-    let expires_at = match expires_at {
-        Ok(at) => at,
+    let lifetime = match lifetime {
+        Ok(ms) => ms,
         Err(CkanError::Catalog(CatalogError::Validation(more))) => {
             errors.0.extend(more.0);
             None
@@ -159,7 +157,7 @@ pub async fn create(ckan: &Ckan, viewer: &Viewer, data: &Map<String, Value>) -> 
         Err(other) => return Err(other),
     };
     errors.into_result(())?;
-    let (token, _) = ckan.store.create_api_token(owner, name, expires_at).await?;
+    let (token, _) = ckan.store.create_api_token(owner, name, lifetime).await?;
     Ok(json!({"token": token}))
 }
 

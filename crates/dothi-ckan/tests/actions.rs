@@ -4,20 +4,8 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{normalise, org_id, App, BACKENDS};
+use common::{failed, normalise, ok, org_id, App, BACKENDS};
 use serde_json::{json, Value};
-
-fn help(action: &str) -> String {
-    format!("http://ckan.test/api/3/action/help_show?name={action}")
-}
-
-fn ok(action: &str, result: Value) -> Value {
-    json!({"help": help(action), "success": true, "result": result})
-}
-
-fn failed(action: &str, error: Value) -> Value {
-    json!({"help": help(action), "success": false, "error": error})
-}
 
 fn hepco_org() -> Value {
     json!({

@@ -5,22 +5,11 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{normalise, org_id, App, BACKENDS};
+use common::{failed, normalise, ok, org_id, App, BACKENDS};
 use serde_json::{json, Value};
 
-fn help(action: &str) -> String {
-    format!("http://ckan.test/api/3/action/help_show?name={action}")
-}
-
-fn ok(action: &str, result: Value) -> Value {
-    json!({"help": help(action), "success": true, "result": result})
-}
-
 fn refused(action: &str, status: StatusCode, error: Value) -> (StatusCode, Value) {
-    (
-        status,
-        json!({"help": help(action), "success": false, "error": error}),
-    )
+    (status, failed(action, error))
 }
 
 fn invalid(action: &str, errors: Value) -> (StatusCode, Value) {

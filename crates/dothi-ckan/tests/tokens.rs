@@ -6,21 +6,9 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use common::{normalise, App, BACKENDS};
+use common::{failed, normalise, ok, App, BACKENDS};
 use dothi_domain::{Actor, Role};
 use serde_json::{json, Value};
-
-fn help(action: &str) -> String {
-    format!("http://ckan.test/api/3/action/help_show?name={action}")
-}
-
-fn ok(action: &str, result: Value) -> Value {
-    json!({"help": help(action), "success": true, "result": result})
-}
-
-fn failed(action: &str, error: Value) -> Value {
-    json!({"help": help(action), "success": false, "error": error})
-}
 
 fn denied(action: &str, message: &str) -> (StatusCode, Value) {
     (
@@ -259,10 +247,9 @@ async fn expired_tokens_and_deactivated_users_are_anonymous() {
             .await;
         assert_eq!(status, StatusCode::OK, "{backend:?}");
 
-        let now = dothi_store::time::now_ms();
         let (expired, _) = app
             .store
-            .create_api_token(hepco, "hết hạn", Some(now - 1))
+            .create_api_token(hepco, "hết hạn", Some(-1))
             .await
             .unwrap();
         let (status, body) = app

@@ -51,14 +51,16 @@ fn token_from_row(r: &sqlx::any::AnyRow) -> ApiToken {
 }
 
 impl Store {
-    /// A new token for `user_id`; the secret is returned once and only its digest is kept.
+    /// A new token for `user_id`, valid for `lifetime_ms` from now (or without end); the
+    /// secret is returned once and only its digest is kept.
     pub async fn create_api_token(
         &self,
         user_id: i64,
         name: &str,
-        expires_at: Option<i64>,
+        lifetime_ms: Option<i64>,
     ) -> Result<(String, ApiToken)> {
         let token = secret(API_TOKEN_PREFIX);
+        let now = now_ms();
         let mut tx = self.db.begin_write().await?;
         let row = sqlx::query(&format!(
             "INSERT INTO user_api_tokens (id, name, user_id, token_hash, created_at, expires_at) \
@@ -68,8 +70,8 @@ impl Store {
         .bind(name)
         .bind(user_id)
         .bind(digest(&token))
-        .bind(now_ms())
-        .bind(expires_at)
+        .bind(now)
+        .bind(lifetime_ms.map(|ms| now.saturating_add(ms)))
         .fetch_one(tx.conn())
         .await?;
         tx.commit().await?;

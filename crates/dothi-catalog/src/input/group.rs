@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{bilingual, check_name, is_valid_id, is_web_url, text};
+use super::{bilingual, id_and_name, is_web_url, text};
 use crate::error::{CatalogError, FieldErrors};
 use crate::model::{Group, Organization, State, Translated};
 
@@ -29,16 +29,7 @@ pub struct GroupInput {
 /// An organization (`organization: true`) or group dictionary.
 pub fn group(map: &Map<String, Value>, organization: bool) -> Result<GroupInput, CatalogError> {
     let mut errors = FieldErrors::new();
-    let id = text(map, "id", &mut errors);
-    if id.as_deref().is_some_and(|id| !is_valid_id(id)) {
-        errors.add("id", "Invalid id: use 1-100 letters, digits, - or _");
-    }
-    let name = text(map, "name", &mut errors).unwrap_or_default();
-    if name.is_empty() {
-        errors.add("name", "Missing value");
-    } else {
-        check_name(&name, "name", &mut errors);
-    }
+    let (id, name) = id_and_name(map, &mut errors);
     let title = bilingual(map, "title", "title_translated", &mut errors);
     let description = bilingual(map, "description", "description_translated", &mut errors);
     if title.vi.chars().count() > 1000 || title.en.chars().count() > 1000 {

@@ -253,6 +253,21 @@ pub fn normalise(v: &Value) -> Value {
     walk(v, &time, &uuid4, &mut ids)
 }
 
+/// The `help` URL of an action's answers.
+pub fn help(action: &str) -> String {
+    format!("{BASE}/api/3/action/help_show?name={action}")
+}
+
+/// A successful action's whole answer.
+pub fn ok(action: &str, result: Value) -> Value {
+    serde_json::json!({"help": help(action), "success": true, "result": result})
+}
+
+/// A failed action's whole answer.
+pub fn failed(action: &str, error: Value) -> Value {
+    serde_json::json!({"help": help(action), "success": false, "error": error})
+}
+
 pub fn org_id(code: &str) -> String {
     dothi_catalog::stable_id("organization", code)
 }

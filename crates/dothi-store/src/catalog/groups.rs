@@ -143,19 +143,81 @@ async fn reindex(tx: &mut WriteTx, dir: &Directory, seqs: Vec<i64>) -> CatalogRe
     Ok(())
 }
 
+/// Organizations and groups are written by sysadmins only.
+fn authorize(viewer: &Viewer, refusal: impl FnOnce() -> String) -> CatalogResult<()> {
+    if access::may_manage_organizations(viewer) {
+        Ok(())
+    } else {
+        Err(denied(refusal()))
+    }
+}
+
+/// Whose index rows a write changes, with the directory as it is after the write.
+enum Affected<'a> {
+    Nothing,
+    /// The active datasets of the organization with this seq (its name or title changed).
+    Organization(i64, &'a Directory),
+    /// The datasets filed under the group of this (former) name.
+    Group(&'a str, &'a Directory),
+}
+
 impl Store {
+    /// Writes the record (a new one when `created` is given) and reindexes the datasets it
+    /// affects, in one transaction.
+    async fn write_record(
+        &self,
+        record: Record<'_>,
+        created: Option<i64>,
+        affected: Affected<'_>,
+    ) -> CatalogResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        match created {
+            Some(at) => record.insert(&mut tx, at).await?,
+            None => record.update(&mut tx).await?,
+        }
+        let query = match affected {
+            Affected::Nothing => None,
+            Affected::Organization(seq, dir) => Some((
+                sqlx::query(
+                    "SELECT seq FROM catalog_datasets WHERE owner_org = $1 AND state = 'active'",
+                )
+                .bind(seq),
+                dir,
+            )),
+            Affected::Group(name, dir) => Some((
+                sqlx::query(
+                    "SELECT DISTINCT dataset FROM catalog_terms \
+                     WHERE field = 'groups' AND value = $1",
+                )
+                .bind(name),
+                dir,
+            )),
+        };
+        if let Some((query, dir)) = query {
+            let seqs = query
+                .fetch_all(tx.conn())
+                .await?
+                .iter()
+                .map(|r| r.get::<i64, _>(0))
+                .collect();
+            reindex(&mut tx, dir, seqs).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// `organization_create`: an organization made by hand (no agency behind it).
     pub async fn catalog_create_organization(
         &self,
         viewer: &Viewer,
         input: GroupInput,
     ) -> CatalogResult<Organization> {
-        if !access::may_manage_organizations(viewer) {
-            return Err(denied(format!(
+        authorize(viewer, || {
+            format!(
                 "User {} not authorized to create organizations",
                 viewer.name
-            )));
-        }
+            )
+        })?;
         let now = now_ms();
         let id = input.id.clone().unwrap_or_else(dothi_catalog::new_id);
         let g = group_input::new_group(input, id, now);
@@ -169,9 +231,8 @@ impl Store {
             state: State::Active,
             created: now,
         };
-        let mut tx = self.db.begin_write().await?;
-        Record::of_organization(&org).insert(&mut tx, now).await?;
-        tx.commit().await?;
+        self.write_record(Record::of_organization(&org), Some(now), Affected::Nothing)
+            .await?;
         Ok(org)
     }
 
@@ -187,30 +248,22 @@ impl Store {
             .organization(id_or_name)
             .cloned()
             .ok_or_else(|| CatalogError::NotFound("Group was not found.".into()))?;
-        if !access::may_manage_organizations(viewer) {
-            return Err(denied(format!(
+        authorize(viewer, || {
+            format!(
                 "User {} not authorized to edit organization {}",
                 viewer.name, existing.id
-            )));
-        }
-        let org = group_input::updated_organization(&existing, input)?;
-        let mut tx = self.db.begin_write().await?;
-        Record::of_organization(&org).update(&mut tx).await?;
-        if org.name != existing.name || org.title != existing.title {
-            let seq = dir.org_seq.get(&org.id).copied().unwrap_or_default();
-            let seqs = sqlx::query(
-                "SELECT seq FROM catalog_datasets WHERE owner_org = $1 AND state = 'active'",
             )
-            .bind(seq)
-            .fetch_all(tx.conn())
-            .await?
-            .iter()
-            .map(|r| r.get::<i64, _>(0))
-            .collect();
-            dir.organizations.insert(org.id.clone(), org.clone());
-            reindex(&mut tx, &dir, seqs).await?;
-        }
-        tx.commit().await?;
+        })?;
+        let org = group_input::updated_organization(&existing, input)?;
+        let seq = dir.org_seq.get(&org.id).copied().unwrap_or_default();
+        dir.organizations.insert(org.id.clone(), org.clone());
+        let affected = if org.name != existing.name || org.title != existing.title {
+            Affected::Organization(seq, &dir)
+        } else {
+            Affected::Nothing
+        };
+        self.write_record(Record::of_organization(&org), None, affected)
+            .await?;
         Ok(org)
     }
 
@@ -221,21 +274,17 @@ impl Store {
         viewer: &Viewer,
         input: GroupInput,
     ) -> CatalogResult<Group> {
-        if !access::may_manage_organizations(viewer) {
-            return Err(denied(format!(
-                "User {} not authorized to create groups",
-                viewer.name
-            )));
-        }
+        authorize(viewer, || {
+            format!("User {} not authorized to create groups", viewer.name)
+        })?;
         let now = now_ms();
         let id = input
             .id
             .clone()
             .unwrap_or_else(|| dothi_catalog::stable_id("group", &input.name));
         let group = group_input::new_group(input, id, now);
-        let mut tx = self.db.begin_write().await?;
-        Record::of_group(&group).insert(&mut tx, now).await?;
-        tx.commit().await?;
+        self.write_record(Record::of_group(&group), Some(now), Affected::Nothing)
+            .await?;
         Ok(group)
     }
 
@@ -251,29 +300,21 @@ impl Store {
             .group(id_or_name)
             .cloned()
             .ok_or_else(|| CatalogError::NotFound("Group was not found.".into()))?;
-        if !access::may_manage_organizations(viewer) {
-            return Err(denied(format!(
+        authorize(viewer, || {
+            format!(
                 "User {} not authorized to edit group {}",
                 viewer.name, existing.id
-            )));
-        }
-        let group = group_input::updated_group(&existing, input);
-        let mut tx = self.db.begin_write().await?;
-        Record::of_group(&group).update(&mut tx).await?;
-        if group.name != existing.name {
-            let seqs = sqlx::query(
-                "SELECT DISTINCT dataset FROM catalog_terms WHERE field = 'groups' AND value = $1",
             )
-            .bind(existing.name.as_str())
-            .fetch_all(tx.conn())
-            .await?
-            .iter()
-            .map(|r| r.get::<i64, _>(0))
-            .collect();
-            dir.groups.insert(group.id.clone(), group.clone());
-            reindex(&mut tx, &dir, seqs).await?;
-        }
-        tx.commit().await?;
+        })?;
+        let group = group_input::updated_group(&existing, input);
+        dir.groups.insert(group.id.clone(), group.clone());
+        let affected = if group.name != existing.name {
+            Affected::Group(&existing.name, &dir)
+        } else {
+            Affected::Nothing
+        };
+        self.write_record(Record::of_group(&group), None, affected)
+            .await?;
         Ok(group)
     }
 }
