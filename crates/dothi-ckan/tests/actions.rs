@@ -837,6 +837,26 @@ async fn organizations_follow_new_and_renamed_agencies() {
     for backend in BACKENDS {
         let app = App::new(backend).await;
         let system = dothi_domain::Actor::system();
+        let (status, _) = app
+            .action(
+                "package_create",
+                Some(&app.hepco),
+                json!({"name": "diem-do-xe", "title": "Điểm đỗ xe"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let count = |q: &'static str| {
+            let app = &app;
+            async move {
+                let (_, found) = app.action("package_search", None, json!({"q": q})).await;
+                found["result"]["count"].clone()
+            }
+        };
+        assert_eq!(
+            count("cong trinh").await,
+            1,
+            "found by its organization's title"
+        );
         let mut hepco = app
             .store
             .reference()
@@ -857,6 +877,9 @@ async fn organizations_follow_new_and_renamed_agencies() {
             .get("/api/3/action/organization_show?id=hepco", None)
             .await;
         assert_eq!(shown["result"]["title"], "Công ty Môi trường đô thị Huế");
+        // The search index follows the new title.
+        assert_eq!(count("cong trinh").await, 0, "{backend:?}");
+        assert_eq!(count("moi truong do thi").await, 1, "{backend:?}");
         let (_, shown) = app
             .get("/api/3/action/organization_show?id=bql-da", None)
             .await;

@@ -330,14 +330,15 @@ impl Store {
     }
 
     /// One organization per agency of the reference data: creates the missing ones and
-    /// follows renamed agencies. Returns how many were created.
+    /// follows renamed agencies (rewriting the search index of their datasets, which holds
+    /// the organization's titles). Returns how many were created.
     pub async fn catalog_sync_organizations(&self) -> Result<usize, StoreError> {
-        enum Change<'a> {
-            Rename(&'a str, String, String),
+        enum Change {
+            Rename(String, String, String),
             Create(String, String, String, String, i64),
         }
         let reference = self.reference();
-        let dir = self.catalog_directory().await?;
+        let mut dir = self.catalog_directory().await?;
         let by_agency: HashMap<i64, &Organization> = dir
             .organizations
             .values()
@@ -350,7 +351,9 @@ impl Store {
             let title_en = agency.name_en.clone().unwrap_or_default();
             match by_agency.get(&agency.id) {
                 Some(o) if o.title.vi == agency.name && o.title.en == title_en => {}
-                Some(o) => changes.push(Change::Rename(&o.id, agency.name.clone(), title_en)),
+                Some(o) => {
+                    changes.push(Change::Rename(o.id.clone(), agency.name.clone(), title_en))
+                }
                 None => {
                     let base = organization_name(&agency.code);
                     let mut name = base.clone();
@@ -376,6 +379,7 @@ impl Store {
         }
         let mut tx = self.db.begin_write().await?;
         let mut created = 0;
+        let mut renamed = vec![];
         let now = now_ms();
         for change in changes {
             match change {
@@ -383,11 +387,15 @@ impl Store {
                     sqlx::query(
                         "UPDATE catalog_organizations SET title = $1, title_en = $2 WHERE id = $3",
                     )
-                    .bind(title)
-                    .bind(title_en)
-                    .bind(id)
+                    .bind(title.as_str())
+                    .bind(title_en.as_str())
+                    .bind(id.as_str())
                     .execute(tx.conn())
                     .await?;
+                    if let Some(o) = dir.organizations.get_mut(&id) {
+                        o.title = Translated::new(title, title_en);
+                    }
+                    renamed.extend(dir.org_seq.get(&id).copied());
                 }
                 Change::Create(id, name, title, title_en, agency) => {
                     sqlx::query(
@@ -405,6 +413,17 @@ impl Store {
                     created += 1;
                 }
             }
+        }
+        for seq in renamed {
+            groups::reindex(&mut tx, groups::Affected::Organization(seq, &dir))
+                .await
+                .map_err(|e| match e {
+                    CatalogStoreError::Store(e) => e,
+                    // Reindexing unchanged documents refuses nothing they did not already hold.
+                    CatalogStoreError::Refused(e) => {
+                        dothi_domain::DomainError::Conflict(e.to_string()).into()
+                    }
+                })?;
         }
         tx.commit().await?;
         Ok(created)

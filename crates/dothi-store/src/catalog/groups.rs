@@ -129,20 +129,6 @@ fn name_clash(e: sqlx::Error) -> super::CatalogStoreError {
     }
 }
 
-/// Rewrites the index rows (search words, facet terms) of these datasets from their
-/// documents, with `dir` as it is after the change.
-async fn reindex(tx: &mut WriteTx, dir: &Directory, seqs: Vec<i64>) -> CatalogResult<()> {
-    for seq in seqs {
-        let row = sqlx::query("SELECT body FROM catalog_dataset_bodies WHERE dataset = $1")
-            .bind(seq)
-            .fetch_one(tx.conn())
-            .await?;
-        let dataset = decode(&row.get::<String, _>(0))?;
-        write_dataset(tx, Some(seq), &dataset, dir).await?;
-    }
-    Ok(())
-}
-
 /// Organizations and groups are written by sysadmins only.
 fn authorize(viewer: &Viewer, refusal: impl FnOnce() -> String) -> CatalogResult<()> {
     if access::may_manage_organizations(viewer) {
@@ -153,12 +139,49 @@ fn authorize(viewer: &Viewer, refusal: impl FnOnce() -> String) -> CatalogResult
 }
 
 /// Whose index rows a write changes, with the directory as it is after the write.
-enum Affected<'a> {
+pub(super) enum Affected<'a> {
     Nothing,
     /// The active datasets of the organization with this seq (its name or title changed).
     Organization(i64, &'a Directory),
     /// The datasets filed under the group of this (former) name.
     Group(&'a str, &'a Directory),
+}
+
+/// Rewrites the index rows (search words, facet terms) of the datasets a change affects from
+/// their documents, with the directory as it is after the change.
+pub(super) async fn reindex(tx: &mut WriteTx, affected: Affected<'_>) -> CatalogResult<()> {
+    let (query, dir) = match affected {
+        Affected::Nothing => return Ok(()),
+        Affected::Organization(seq, dir) => (
+            sqlx::query(
+                "SELECT seq FROM catalog_datasets WHERE owner_org = $1 AND state = 'active'",
+            )
+            .bind(seq),
+            dir,
+        ),
+        Affected::Group(name, dir) => (
+            sqlx::query(
+                "SELECT DISTINCT dataset FROM catalog_terms WHERE field = 'groups' AND value = $1",
+            )
+            .bind(name),
+            dir,
+        ),
+    };
+    let seqs: Vec<i64> = query
+        .fetch_all(tx.conn())
+        .await?
+        .iter()
+        .map(|r| r.get::<i64, _>(0))
+        .collect();
+    for seq in seqs {
+        let row = sqlx::query("SELECT body FROM catalog_dataset_bodies WHERE dataset = $1")
+            .bind(seq)
+            .fetch_one(tx.conn())
+            .await?;
+        let dataset = decode(&row.get::<String, _>(0))?;
+        write_dataset(tx, Some(seq), &dataset, dir).await?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -175,33 +198,7 @@ impl Store {
             Some(at) => record.insert(&mut tx, at).await?,
             None => record.update(&mut tx).await?,
         }
-        let query = match affected {
-            Affected::Nothing => None,
-            Affected::Organization(seq, dir) => Some((
-                sqlx::query(
-                    "SELECT seq FROM catalog_datasets WHERE owner_org = $1 AND state = 'active'",
-                )
-                .bind(seq),
-                dir,
-            )),
-            Affected::Group(name, dir) => Some((
-                sqlx::query(
-                    "SELECT DISTINCT dataset FROM catalog_terms \
-                     WHERE field = 'groups' AND value = $1",
-                )
-                .bind(name),
-                dir,
-            )),
-        };
-        if let Some((query, dir)) = query {
-            let seqs = query
-                .fetch_all(tx.conn())
-                .await?
-                .iter()
-                .map(|r| r.get::<i64, _>(0))
-                .collect();
-            reindex(&mut tx, dir, seqs).await?;
-        }
+        reindex(&mut tx, affected).await?;
         tx.commit().await?;
         Ok(())
     }
