@@ -5,7 +5,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{failed, normalise, ok, org_id, App, BACKENDS};
+use common::{failed, normalise, ok, org_id, App, Case, BACKENDS};
 use serde_json::{json, Value};
 
 fn refused(action: &str, status: StatusCode, error: Value) -> (StatusCode, Value) {
@@ -373,7 +373,7 @@ async fn groups_are_created_renamed_and_cleared_by_sysadmins() {
 async fn organization_and_group_writes_refuse_with_ckans_errors() {
     for backend in BACKENDS {
         let app = App::new(backend).await;
-        let cases: Vec<(&str, Option<&str>, Value, (StatusCode, Value))> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "organization_create",
                 None,
@@ -471,10 +471,7 @@ async fn organization_and_group_writes_refuse_with_ckans_errors() {
                 ),
             ),
         ];
-        for (action, token, body, expected) in cases {
-            let got = app.action(action, token, body.clone()).await;
-            assert_eq!(got, expected, "{backend:?} {action} {body}");
-        }
+        app.check(backend, cases).await;
         // Nothing was written.
         let (_, orgs) = app.get("/api/3/action/organization_list", None).await;
         assert!(!orgs["result"].as_array().unwrap().contains(&json!("moi")));

@@ -6,7 +6,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use common::{failed, normalise, ok, App, BACKENDS};
+use common::{failed, normalise, ok, App, Case, BACKENDS};
 use dothi_domain::{Actor, Role};
 use serde_json::{json, Value};
 
@@ -296,7 +296,7 @@ async fn expired_tokens_and_deactivated_users_are_anonymous() {
 async fn token_actions_refuse_with_ckans_errors() {
     for backend in BACKENDS {
         let app = App::new(backend).await;
-        let cases: Vec<(&str, Option<&str>, Value, (StatusCode, Value))> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "api_token_create",
                 None,
@@ -421,10 +421,7 @@ async fn token_actions_refuse_with_ckans_errors() {
                 (StatusCode::OK, ok("api_token_revoke", Value::Null)),
             ),
         ];
-        for (action, token, body, expected) in cases {
-            let got = app.action(action, token, body.clone()).await;
-            assert_eq!(got, expected, "{backend:?} {action} {body}");
-        }
+        app.check(backend, cases).await;
         // Reads only: GET is refused for the write actions, as CKAN does.
         let (status, body) = app
             .get(

@@ -547,14 +547,13 @@ impl Store {
         }
         let groups = resolve_groups(&dir, input.groups.as_deref().unwrap_or(&[]))?;
         let mut tx = self.db.begin_write().await?;
-        if !input.dataset.id.is_empty() {
-            if self
+        if !input.dataset.id.is_empty()
+            && self
                 .dataset_row(Some(&mut tx), &input.dataset.id)
                 .await?
                 .is_some()
-            {
-                return Err(validation("id", "Dataset id already exists"));
-            }
+        {
+            return Err(validation("id", "Dataset id already exists"));
         }
         let dataset = input::build_dataset(
             input,
