@@ -138,6 +138,25 @@ fn authorize(viewer: &Viewer, refusal: impl FnOnce() -> String) -> CatalogResult
     }
 }
 
+/// The organization or group (`kind`) an update names, if it exists and the viewer may
+/// change it, in CKAN's order: not found first, then not authorized.
+fn to_update<T: Clone>(
+    found: Option<&T>,
+    id: impl Fn(&T) -> &str,
+    viewer: &Viewer,
+    kind: &str,
+) -> CatalogResult<T> {
+    let existing = found.ok_or_else(|| CatalogError::NotFound("Group was not found.".into()))?;
+    authorize(viewer, || {
+        format!(
+            "User {} not authorized to edit {kind} {}",
+            viewer.name,
+            id(existing)
+        )
+    })?;
+    Ok(existing.clone())
+}
+
 /// Whose index rows a write changes, with the directory as it is after the write.
 pub(super) enum Affected<'a> {
     Nothing,
@@ -241,16 +260,12 @@ impl Store {
         input: GroupInput,
     ) -> CatalogResult<Organization> {
         let mut dir = self.catalog_directory().await?;
-        let existing = dir
-            .organization(id_or_name)
-            .cloned()
-            .ok_or_else(|| CatalogError::NotFound("Group was not found.".into()))?;
-        authorize(viewer, || {
-            format!(
-                "User {} not authorized to edit organization {}",
-                viewer.name, existing.id
-            )
-        })?;
+        let existing = to_update(
+            dir.organization(id_or_name),
+            |o| &o.id,
+            viewer,
+            "organization",
+        )?;
         let org = group_input::updated_organization(&existing, input)?;
         let seq = dir.org_seq.get(&org.id).copied().unwrap_or_default();
         dir.organizations.insert(org.id.clone(), org.clone());
@@ -293,16 +308,7 @@ impl Store {
         input: GroupInput,
     ) -> CatalogResult<Group> {
         let mut dir = self.catalog_directory().await?;
-        let existing = dir
-            .group(id_or_name)
-            .cloned()
-            .ok_or_else(|| CatalogError::NotFound("Group was not found.".into()))?;
-        authorize(viewer, || {
-            format!(
-                "User {} not authorized to edit group {}",
-                viewer.name, existing.id
-            )
-        })?;
+        let existing = to_update(dir.group(id_or_name), |g| &g.id, viewer, "group")?;
         let group = group_input::updated_group(&existing, input);
         dir.groups.insert(group.id.clone(), group.clone());
         let affected = if group.name != existing.name {
