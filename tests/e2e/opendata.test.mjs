@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { startServer, launch, newPage, shot, PHONE, DESKTOP } from "./harness.mjs";
+import { startServer, launch, newPage, signIn, shot, DEMO, PHONE, DESKTOP } from "./harness.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve("axe-core/axe.min.js");
@@ -203,6 +203,25 @@ for (const [label, viewport] of [["phone", PHONE], ["desktop", DESKTOP]]) {
     await page.context().close();
   });
 }
+
+test("signed in, an agency's staff find and open its private dataset; others do not", async () => {
+  const page = await newPage(browser, DESKTOP);
+  await signIn(page, server.url, ...DEMO.hepco);
+  await page.goto(`${server.url}/dataset?q=chieu+sang`);
+  await page.locator(".od-item h2 a", { hasText: PRIVATE_VI }).waitFor();
+  await page.locator(".od-item h2 a", { hasText: PRIVATE_VI }).click();
+  await page.getByRole("heading", { level: 1, name: PRIVATE_VI }).waitFor();
+  assert.deepEqual(page.jsErrors, []);
+  await page.context().close();
+
+  // A citizen's session reads the public datasets only.
+  const citizen = await newPage(browser, PHONE);
+  await signIn(citizen, server.url, ...DEMO.citizen);
+  await citizen.goto(`${server.url}/dataset?q=chieu+sang`);
+  await citizen.locator("#od-count").waitFor();
+  assert.ok(!(await titles(citizen)).includes(PRIVATE_VI));
+  await citizen.context().close();
+});
 
 test("a dataset that does not exist says so", async () => {
   const page = await newPage(browser, PHONE);

@@ -117,3 +117,27 @@ def test_write_without_token_is_refused_in_ckan_terms(server):
                           env=ENV, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "Action package_create requires an authenticated user" in done.stdout + done.stderr
+
+
+def test_api_token_created_used_and_revoked_with_ckanapi(server):
+    admin = server.token("admin", "dothi-admin-2026")
+    created = json.loads(ckanapi("action", "api_token_create", "user=admin", "name=interop",
+                                 "expires_in=2", "unit=86400", "-r", server.url, "-a", admin))
+    token = created["token"]
+    assert list(created) == ["token"] and token.startswith("da_")
+    listed = json.loads(ckanapi("action", "api_token_list", "user_id=admin", "-r", server.url,
+                                "-a", token))
+    assert [(t["name"], t["expires_at"] is not None) for t in listed] == [("interop", True)]
+    assert token not in json.dumps(listed)
+    # A write with the new token, as its user (a sysadmin: groups are theirs to create).
+    group = json.loads(ckanapi("action", "group_create", "name=interop-nhom", "title=Nhóm thử",
+                               "-r", server.url, "-a", token))
+    assert (group["name"], group["title"]) == ("interop-nhom", "Nhóm thử")
+    ckanapi("action", "api_token_revoke", f"jti={listed[0]['id']}", "-r", server.url, "-a", admin)
+    done = subprocess.run([os.path.join(VENV_BIN, "ckanapi"), "action", "group_create",
+                           "name=interop-nhom-2", "-r", server.url, "-a", token],
+                          env=ENV, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "Action group_create requires an authenticated user" in done.stdout + done.stderr
+    assert requests.get(server.url + "/api/3/action/group_show",
+                        params={"id": "interop-nhom-2"}).status_code == 404

@@ -92,6 +92,19 @@ pub fn may_edit(viewer: &Viewer, org: &Organization) -> bool {
     viewer.edits(org)
 }
 
+/// May the viewer create, list or revoke the API tokens of the platform user `owner`? A user
+/// manages their own; sysadmins anyone's (as in CKAN).
+pub fn may_manage_tokens(viewer: &Viewer, owner: i64) -> bool {
+    viewer.is_sysadmin() || viewer.user_id == Some(owner)
+}
+
+/// May the viewer create organizations and groups, or change them? Sysadmins only: CKAN's
+/// `ckan.auth.user_create_organizations` and `user_create_groups` are off, and organizations
+/// stand for agencies, whose staff edit datasets, not the organization itself.
+pub fn may_manage_organizations(viewer: &Viewer) -> bool {
+    viewer.is_sysadmin()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +150,18 @@ mod tests {
         assert!(!may_edit(&viewer(Role::IocOperator, None), &o));
         assert!(!may_edit(&viewer(Role::AgencyStaff, Some(8)), &o));
         assert!(may_edit(&Viewer::system(), &o));
+    }
+
+    #[test]
+    fn users_manage_their_own_tokens_and_sysadmins_everyones() {
+        assert!(may_manage_tokens(&viewer(Role::Citizen, None), 1));
+        assert!(!may_manage_tokens(&viewer(Role::AgencyStaff, Some(7)), 2));
+        assert!(may_manage_tokens(&viewer(Role::Admin, None), 2));
+        assert!(!may_manage_tokens(&Viewer::anonymous(), 1));
+        assert!(!may_manage_organizations(&viewer(
+            Role::AgencyStaff,
+            Some(7)
+        )));
+        assert!(may_manage_organizations(&viewer(Role::Admin, None)));
     }
 }

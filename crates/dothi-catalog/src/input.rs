@@ -6,6 +6,8 @@
 
 use serde_json::{Map, Value};
 
+pub mod group;
+
 use crate::error::{CatalogError, FieldErrors};
 use crate::licence;
 use crate::model::{Dataset, Extra, Resource, State, StoredFile, Translated};
@@ -40,44 +42,29 @@ const CORE_FIELDS: &[&str] = &[
     "notes_translated",
 ];
 
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ResourceInput {
-    pub id: Option<String>,
-    pub name: Translated,
-    pub description: Translated,
-    pub url: String,
-    pub url_type: Option<String>,
-    pub format: String,
-    pub mimetype: Option<String>,
-    pub size: Option<i64>,
-    pub hash: String,
-    pub resource_type: Option<String>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq)]
+/// A dataset as a request gives it (`package_create`, `package_update`): the model's
+/// [`Dataset`] holding the request's fields, with what only the store knows left for
+/// [`build_dataset`] to fill (`owner_org`, `groups`, `state`, `creator_user_id`, the times;
+/// `id` is empty when the request gave none), and what the request named by reference or
+/// left out.
+#[derive(Clone, Debug, PartialEq)]
 pub struct PackageInput {
-    pub id: Option<String>,
-    pub name: String,
-    pub title: Translated,
-    pub notes: Translated,
+    pub dataset: Dataset,
     /// The organization's id or name, as given; the store resolves it.
     pub owner_org: Option<String>,
-    pub private: bool,
-    pub state: Option<State>,
-    pub license_id: Option<String>,
-    pub author: Option<String>,
-    pub author_email: Option<String>,
-    pub maintainer: Option<String>,
-    pub maintainer_email: Option<String>,
-    pub url: Option<String>,
-    pub version: Option<String>,
-    /// `None` when the request did not mention them: an update keeps what the dataset had,
-    /// as CKAN does for tags, groups, extras and resources.
-    pub tags: Option<Vec<String>>,
-    /// Group ids or names, as given.
+    /// Group ids or names, as given; `None` when the request did not mention them.
     pub groups: Option<Vec<String>>,
-    pub extras: Option<Vec<Extra>>,
-    pub resources: Option<Vec<ResourceInput>>,
+    pub state: Option<State>,
+    /// The lists the request gave: an update keeps the others as the dataset had them, as
+    /// CKAN does for tags, groups, extras and resources.
+    pub given: GivenLists,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GivenLists {
+    pub tags: bool,
+    pub extras: bool,
+    pub resources: bool,
 }
 
 /// A string field: strings as they are, numbers and booleans as text, null and "" as absent.
@@ -349,8 +336,10 @@ pub fn munge_filename(name: &str) -> String {
     }
 }
 
-/// A resource dictionary.
-pub fn resource(map: &Map<String, Value>) -> (ResourceInput, FieldErrors) {
+/// A resource dictionary, as the model's [`Resource`] with its bookkeeping (`created`,
+/// `last_modified`, `metadata_modified`, `file`) left for [`build_resource`]; `id` is empty
+/// when the request gave none.
+pub fn resource(map: &Map<String, Value>) -> (Resource, FieldErrors) {
     let mut errors = FieldErrors::new();
     let id = text(map, "id", &mut errors);
     if id.as_deref().is_some_and(|id| !is_valid_id(id)) {
@@ -397,8 +386,8 @@ pub fn resource(map: &Map<String, Value>) -> (ResourceInput, FieldErrors) {
     if size.is_some_and(|s| s < 0) {
         errors.add("size", "Must be a natural number");
     }
-    let input = ResourceInput {
-        id,
+    let draft = Resource {
+        id: id.unwrap_or_default(),
         name: bilingual(map, "name", "name_translated", &mut errors),
         description: bilingual(map, "description", "description_translated", &mut errors),
         url,
@@ -408,8 +397,12 @@ pub fn resource(map: &Map<String, Value>) -> (ResourceInput, FieldErrors) {
         size,
         hash: text(map, "hash", &mut errors).unwrap_or_default(),
         resource_type: text(map, "resource_type", &mut errors),
+        created: 0,
+        last_modified: None,
+        metadata_modified: 0,
+        file: None,
     };
-    (input, errors)
+    (draft, errors)
 }
 
 fn list_of_objects<'a>(
@@ -434,19 +427,26 @@ fn list_of_objects<'a>(
     Some(out)
 }
 
-/// A dataset dictionary (`package_create`, `package_update`).
-pub fn package(map: &Map<String, Value>) -> Result<PackageInput, CatalogError> {
-    let mut errors = FieldErrors::new();
-    let id = text(map, "id", &mut errors);
+/// The `id` (optional) and `name` (required, CKAN's name rules) of a dataset, organization
+/// or group dictionary.
+fn id_and_name(map: &Map<String, Value>, errors: &mut FieldErrors) -> (Option<String>, String) {
+    let id = text(map, "id", errors);
     if id.as_deref().is_some_and(|id| !is_valid_id(id)) {
         errors.add("id", "Invalid id: use 1-100 letters, digits, - or _");
     }
-    let name = text(map, "name", &mut errors).unwrap_or_default();
+    let name = text(map, "name", errors).unwrap_or_default();
     if name.is_empty() {
         errors.add("name", "Missing value");
     } else {
-        check_name(&name, "name", &mut errors);
+        check_name(&name, "name", errors);
     }
+    (id, name)
+}
+
+/// A dataset dictionary (`package_create`, `package_update`).
+pub fn package(map: &Map<String, Value>) -> Result<PackageInput, CatalogError> {
+    let mut errors = FieldErrors::new();
+    let (id, name) = id_and_name(map, &mut errors);
     let mut title = bilingual(map, "title", "title_translated", &mut errors);
     if title.vi.trim().is_empty() {
         title.vi = name.clone();
@@ -596,14 +596,20 @@ pub fn package(map: &Map<String, Value>) -> Result<PackageInput, CatalogError> {
         _ => None,
     };
 
-    let input = PackageInput {
-        id,
+    let owner_org = text(map, "owner_org", &mut errors);
+    let given = GivenLists {
+        tags: tags.is_some(),
+        extras: extras.is_some(),
+        resources: resources.is_some(),
+    };
+    let dataset = Dataset {
+        id: id.unwrap_or_default(),
         name,
         title,
         notes,
-        owner_org: text(map, "owner_org", &mut errors),
+        owner_org: String::new(),
         private: boolean(map.get("private")),
-        state,
+        state: State::Active,
         license_id,
         author: text(map, "author", &mut errors),
         author_email,
@@ -611,12 +617,21 @@ pub fn package(map: &Map<String, Value>) -> Result<PackageInput, CatalogError> {
         maintainer_email,
         url,
         version: text(map, "version", &mut errors),
-        tags,
-        groups,
-        extras,
-        resources,
+        tags: tags.unwrap_or_default(),
+        groups: vec![],
+        extras: extras.unwrap_or_default(),
+        resources: resources.unwrap_or_default(),
+        creator_user_id: None,
+        metadata_created: 0,
+        metadata_modified: 0,
     };
-    errors.into_result(input)
+    errors.into_result(PackageInput {
+        dataset,
+        owner_org,
+        groups,
+        state,
+        given,
+    })
 }
 
 /// `package_patch`/`resource_patch`: the current dictionary with the given keys replaced.
@@ -644,55 +659,36 @@ pub fn merge_patch(
     current
 }
 
-/// The new state of a resource: the existing one (matched by id) updated with the input.
-pub fn build_resource(input: ResourceInput, existing: Option<&Resource>, now: i64) -> Resource {
-    let id = input
-        .id
-        .clone()
-        .or_else(|| existing.map(|r| r.id.clone()))
-        .unwrap_or_else(crate::new_id);
-    let is_upload = input.url_type.as_deref() == Some("upload");
+/// The new state of a resource: the request's `draft` over the existing one (matched by id).
+pub fn build_resource(draft: Resource, existing: Option<&Resource>, now: i64) -> Resource {
+    let mut r = draft;
+    if r.id.is_empty() {
+        r.id = existing.map(|e| e.id.clone()).unwrap_or_else(crate::new_id);
+    }
     // An upload keeps its file while it stays an upload; the URL given back for it is the
     // download URL, whose last segment is the file name.
-    let file = if is_upload {
-        existing.and_then(|r| r.file.clone())
+    r.file = if r.is_upload() {
+        existing.and_then(|e| e.file.clone())
     } else {
         None
     };
-    let url = if is_upload {
-        match &file {
+    if r.is_upload() {
+        r.url = match &r.file {
             Some(f) => f.filename.clone(),
-            None => munge_filename(&input.url),
+            None => munge_filename(&r.url),
+        };
+        r.size = existing.and_then(|e| e.size).or(r.size);
+        if r.file.is_some() {
+            r.hash = existing.map(|e| e.hash.clone()).unwrap_or_default();
         }
-    } else {
-        input.url.clone()
-    };
-    Resource {
-        id,
-        name: input.name,
-        description: input.description,
-        url,
-        url_type: input.url_type,
-        format: input.format,
-        mimetype: input
-            .mimetype
-            .or_else(|| existing.and_then(|r| r.mimetype.clone())),
-        size: if is_upload {
-            existing.and_then(|r| r.size).or(input.size)
-        } else {
-            input.size
-        },
-        hash: if is_upload && file.is_some() {
-            existing.map(|r| r.hash.clone()).unwrap_or_default()
-        } else {
-            input.hash
-        },
-        resource_type: input.resource_type,
-        created: existing.map(|r| r.created).unwrap_or(now),
-        last_modified: existing.and_then(|r| r.last_modified),
-        metadata_modified: now,
-        file,
     }
+    r.mimetype = r
+        .mimetype
+        .or_else(|| existing.and_then(|e| e.mimetype.clone()));
+    r.created = existing.map(|e| e.created).unwrap_or(now);
+    r.last_modified = existing.and_then(|e| e.last_modified);
+    r.metadata_modified = now;
+    r
 }
 
 /// A file just stored for a resource: the resource becomes an upload of that file.
@@ -726,55 +722,51 @@ pub fn build_dataset(
     resolved: Resolved,
 ) -> Dataset {
     let now = resolved.now;
-    let resources = match input.resources {
-        Some(list) => list
+    let PackageInput {
+        dataset: mut d,
+        state,
+        given,
+        ..
+    } = input;
+    d.resources = if given.resources {
+        d.resources
             .into_iter()
             .map(|r| {
-                let before = existing.and_then(|d| r.id.as_deref().and_then(|id| d.resource(id)));
+                let before = existing.and_then(|e| e.resource(&r.id));
                 build_resource(r, before, now)
             })
-            .collect(),
-        None => existing.map(|d| d.resources.clone()).unwrap_or_default(),
+            .collect()
+    } else {
+        existing.map(|e| e.resources.clone()).unwrap_or_default()
     };
-    Dataset {
-        id: existing
-            .map(|d| d.id.clone())
-            .or(input.id)
-            .unwrap_or_else(crate::new_id),
-        name: input.name,
-        title: input.title,
-        notes: input.notes,
-        owner_org: resolved.owner_org,
-        private: input.private,
-        // A new dataset is active; an update keeps the state unless it names one (so a
-        // dump loaded with "state": "active" restores a deleted dataset, as in CKAN).
-        state: match existing {
-            None => State::Active,
-            Some(d) => input.state.unwrap_or(d.state),
-        },
-        license_id: input.license_id,
-        author: input.author,
-        author_email: input.author_email,
-        maintainer: input.maintainer,
-        maintainer_email: input.maintainer_email,
-        url: input.url,
-        version: input.version,
-        tags: input
-            .tags
-            .or_else(|| existing.map(|d| d.tags.clone()))
-            .unwrap_or_default(),
-        groups: resolved.groups,
-        extras: input
-            .extras
-            .or_else(|| existing.map(|d| d.extras.clone()))
-            .unwrap_or_default(),
-        resources,
-        creator_user_id: existing
-            .map(|d| d.creator_user_id.clone())
-            .unwrap_or(resolved.creator_user_id),
-        metadata_created: existing.map(|d| d.metadata_created).unwrap_or(now),
-        metadata_modified: now,
+    if !given.tags {
+        d.tags = existing.map(|e| e.tags.clone()).unwrap_or_default();
     }
+    if !given.extras {
+        d.extras = existing.map(|e| e.extras.clone()).unwrap_or_default();
+    }
+    match existing {
+        Some(e) => {
+            d.id = e.id.clone();
+            // An update keeps the state unless it names one (so a dump loaded with
+            // "state": "active" restores a deleted dataset, as in CKAN).
+            d.state = state.unwrap_or(e.state);
+            d.creator_user_id = e.creator_user_id.clone();
+            d.metadata_created = e.metadata_created;
+        }
+        None => {
+            if d.id.is_empty() {
+                d.id = crate::new_id();
+            }
+            d.state = State::Active;
+            d.creator_user_id = resolved.creator_user_id;
+            d.metadata_created = now;
+        }
+    }
+    d.owner_org = resolved.owner_org;
+    d.groups = resolved.groups;
+    d.metadata_modified = now;
+    d
 }
 
 #[cfg(test)]
@@ -840,15 +832,15 @@ mod tests {
     #[test]
     fn vietnamese_title_fills_the_fluent_field_and_back() {
         let p = package(&obj(json!({"name": "ds", "title": "Chất lượng nước"}))).unwrap();
-        assert_eq!(p.title, Translated::new("Chất lượng nước", ""));
+        assert_eq!(p.dataset.title, Translated::new("Chất lượng nước", ""));
         let p = package(&obj(json!({
             "name": "ds",
             "title_translated": "{\"vi\": \"Nước\", \"en\": \"Water\"}"
         })))
         .unwrap();
-        assert_eq!(p.title, Translated::new("Nước", "Water"));
+        assert_eq!(p.dataset.title, Translated::new("Nước", "Water"));
         let p = package(&obj(json!({"name": "ds"}))).unwrap();
-        assert_eq!(p.title.vi, "ds");
+        assert_eq!(p.dataset.title.vi, "ds");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The actions: each reads CKAN's data dictionary, calls the store, and renders CKAN's
 //! dictionaries. The table [`ACTIONS`] is the list of known actions with their help text.
 
-use dothi_catalog::access::Viewer;
+use dothi_catalog::access::{self, Viewer};
 use dothi_catalog::input;
+use dothi_catalog::input::group as group_input;
 use dothi_catalog::render;
 use dothi_catalog::search;
 use dothi_catalog::CatalogError;
@@ -41,6 +42,15 @@ pub const ACTIONS: &[Action] = &[
     Action { name: "group_show", side_effect_free: true, help: "Return the details of a group.\n\n:param id: the id or name of the group\n:type id: string\n:param include_datasets: include a truncated list of the group's datasets (optional, default: False)\n\n:rtype: dictionary" },
     Action { name: "tag_list", side_effect_free: true, help: "Return a list of the site's tags.\n\n:param query: a tag name query to search for, ignoring diacritics (optional)\n:param all_fields: return full tag dictionaries instead of just names (optional, default False)\n\n:rtype: list of strings" },
     Action { name: "license_list", side_effect_free: true, help: "Return the list of licenses available for datasets on the site.\n\n:rtype: list of dictionaries" },
+    Action { name: "organization_create", side_effect_free: false, help: "Create a new organization (sysadmins only).\n\nOrganizations of the province's agencies are created from the reference data; this one stands for no agency.\n\n:param name: the name of the organization, a string between 2 and 100 characters long, containing only lowercase alphanumeric characters, - and _\n:type name: string\n:param id: the id of the organization (optional)\n:param title, title_translated {vi, en}: the title (optional)\n:param description, description_translated {vi, en}: the description (optional)\n:param image_url: the URL of an image for the organization (optional)\n\n:returns: the newly created organization\n:rtype: dictionary" },
+    Action { name: "organization_update", side_effect_free: false, help: "Update an organization (sysadmins only).\n\nFields not given are cleared. The name and titles of an agency's organization come from the reference data and cannot be changed here; its description and image can.\n\n:param id: the id or name of the organization to update\n:type id: string\n:param name, title, title_translated, description, description_translated, image_url: as organization_create\n\n:returns: the updated organization\n:rtype: dictionary" },
+    Action { name: "organization_patch", side_effect_free: false, help: "Patch an organization (sysadmins only): only the given fields change.\n\n:param id: the id or name of the organization to patch\n:type id: string\n\n:returns: the patched organization\n:rtype: dictionary" },
+    Action { name: "group_create", side_effect_free: false, help: "Create a new group, a theme datasets are filed under (sysadmins only).\n\n:param name: the name of the group, a string between 2 and 100 characters long, containing only lowercase alphanumeric characters, - and _\n:type name: string\n:param id: the id of the group (optional; derived from the name otherwise)\n:param title, title_translated {vi, en}, description, description_translated, image_url: (optional)\n\n:returns: the newly created group\n:rtype: dictionary" },
+    Action { name: "group_update", side_effect_free: false, help: "Update a group (sysadmins only). Fields not given are cleared.\n\n:param id: the id or name of the group to update\n:type id: string\n\n:returns: the updated group\n:rtype: dictionary" },
+    Action { name: "group_patch", side_effect_free: false, help: "Patch a group (sysadmins only): only the given fields change.\n\n:param id: the id or name of the group to patch\n:type id: string\n\n:returns: the patched group\n:rtype: dictionary" },
+    Action { name: "api_token_create", side_effect_free: false, help: "Create new API Token for current user.\n\n:param user: name or id of the user who owns new API Token\n:type user: string\n:param name: distinctive name for API Token\n:type name: string\n:param expires_in: (optional, with unit) the token expires after expires_in units\n:type expires_in: int\n:param unit: (optional, with expires_in) the unit in seconds: 1, 60, 3600 or 86400, for example\n:type unit: int\n\n:returns: Returns a dict with the key \"token\" containing the encoded token value. It is shown only this once.\n:rtype: dictionary" },
+    Action { name: "api_token_list", side_effect_free: true, help: "Return list of all available API Tokens for current user.\n\n:param string user_id: The user ID or name\n\n:returns: collection of all API Tokens (id, name, user_id, created_at, last_access, expires_at; never the token)\n:rtype: list" },
+    Action { name: "api_token_revoke", side_effect_free: false, help: "Delete API Token.\n\n:param string token: Token to remove(required if `jti` not specified).\n:param string jti: Id of the token to remove(overrides `token` if specified)." },
     Action { name: "user_show", side_effect_free: true, help: "Return a user account.\n\n:param id: the id or name of the user (optional: without it, the caller's own account)\n:type id: string\n\nCitizens' accounts are shown only to themselves and to sysadmins.\n\n:rtype: dictionary" },
 ];
 
@@ -100,7 +110,11 @@ pub async fn run(
     match action {
         "status_show" => Ok(status_show(ckan)),
         "help_show" => {
-            let name = optional_string(&data, "name").unwrap_or_default();
+            // CKAN's get_or_bust: an absent name is a validation error, an empty one unknown.
+            let name = match data.get("name") {
+                None | Some(Value::Null) => return Err(CkanError::missing("name")),
+                Some(_) => optional_string(&data, "name").unwrap_or_default(),
+            };
             find(&name)
                 .map(|a| Value::String(a.help.to_string()))
                 .ok_or_else(|| CatalogError::NotFound("Action function not found".into()).into())
@@ -248,10 +262,77 @@ pub async fn run(
             .map(|l| l.to_json())
             .collect::<Vec<_>>())),
         "user_show" => user_show(ckan, viewer, &data).await,
+        "organization_create" | "group_create" => {
+            let organization = action == "organization_create";
+            may_manage_groups(viewer, action, None)?;
+            let input = group_input::group(&data, organization)?;
+            let id = if organization {
+                ckan.store
+                    .catalog_create_organization(viewer, input)
+                    .await?
+                    .id
+            } else {
+                ckan.store.catalog_add_group(viewer, input).await?.id
+            };
+            show_group(ckan, viewer, organization, &id_only(id)).await
+        }
+        "organization_update" | "organization_patch" | "group_update" | "group_patch" => {
+            let organization = action.starts_with("organization");
+            let id = required(&data, "id")?;
+            may_manage_groups(viewer, action, Some(&id))?;
+            let data = if action.ends_with("_patch") {
+                let Value::Object(current) =
+                    show_group(ckan, viewer, organization, &id_only(id.clone())).await?
+                else {
+                    unreachable!("an organization or group renders as an object")
+                };
+                input::merge_patch(current, &data)
+            } else {
+                data
+            };
+            let input = group_input::group(&data, organization)?;
+            let id = if organization {
+                ckan.store
+                    .catalog_update_organization(viewer, &id, input)
+                    .await?
+                    .id
+            } else {
+                ckan.store
+                    .catalog_update_group(viewer, &id, input)
+                    .await?
+                    .id
+            };
+            show_group(ckan, viewer, organization, &id_only(id)).await
+        }
+        "api_token_create" => crate::tokens::create(ckan, viewer, &data).await,
+        "api_token_list" => crate::tokens::list(ckan, viewer, &data).await,
+        "api_token_revoke" => crate::tokens::revoke(ckan, viewer, &data).await,
         _ => Err(CkanError::BadRequest(format!(
             "Action name not known: {action}"
         ))),
     }
+}
+
+fn id_only(id: String) -> Map<String, Value> {
+    Map::from_iter([("id".to_string(), Value::String(id))])
+}
+
+/// Organizations and groups are written by sysadmins only; refused before the dictionary is
+/// validated, with CKAN's messages (the store checks again).
+fn may_manage_groups(viewer: &Viewer, action: &str, id: Option<&str>) -> Result<(), CkanError> {
+    if access::may_manage_organizations(viewer) {
+        return Ok(());
+    }
+    let message = if !viewer.is_signed_in() {
+        format!("Action {action} requires an authenticated user")
+    } else {
+        let kind = action.split('_').next().unwrap_or("group");
+        match id {
+            None => format!("User {} not authorized to create {kind}s", viewer.name),
+            Some(id) => format!("User {} not authorized to edit {kind} {id}", viewer.name),
+        }
+    };
+    Err(CatalogError::NotAuthorized(message).into())
 }
 
 fn status_show(ckan: &Ckan) -> Value {
@@ -285,7 +366,7 @@ async fn save_resource(
         Some(file) => {
             let id = match &target {
                 ResourceTarget::Existing { id } => id.to_string(),
-                ResourceTarget::New { .. } => resource_input.id.clone().unwrap_or_default(),
+                ResourceTarget::New { .. } => resource_input.id.clone(),
             };
             let stored = file
                 .incoming

@@ -12,6 +12,7 @@ pub mod dcat;
 pub mod envelope;
 pub mod request;
 pub mod sharing;
+pub mod tokens;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -121,7 +122,7 @@ async fn action(State(ckan): State<Ckan>, Path(name): Path<String>, req: Request
     let Some(known) = actions::find(&name) else {
         return envelope::bad_request(&format!("Action name not known: {name}"));
     };
-    let viewer = match request::viewer(&ckan.store, req.headers()).await {
+    let viewer = match request::viewer(&ckan.store, req.headers(), known.side_effect_free).await {
         Ok(v) => v,
         Err(e) => return envelope::respond(&base, &name, Err(e)),
     };
@@ -225,7 +226,7 @@ async fn download(
     headers: HeaderMap,
     extensions: axum::http::Extensions,
 ) -> Response {
-    let viewer = match request::viewer(&ckan.store, &headers).await {
+    let viewer = match request::viewer(&ckan.store, &headers, true).await {
         Ok(v) => v,
         Err(_) => return plain(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
     };

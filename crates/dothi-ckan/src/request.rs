@@ -5,6 +5,8 @@
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{header, HeaderMap, Method};
 use dothi_catalog::access::Viewer;
+use dothi_http::session::{cookie_value, SESSION_COOKIE};
+use dothi_store::api_tokens::API_TOKEN_PREFIX;
 use dothi_store::catalog_files::{Incoming, UploadError};
 use dothi_store::Store;
 use serde_json::{Map, Value};
@@ -200,10 +202,19 @@ pub fn upload_error(e: UploadError) -> CkanError {
     }
 }
 
-/// The caller: a platform API token sent raw in `Authorization` (as ckanapi and CKAN 2.10
-/// tokens do), after `Bearer `, or in `X-CKAN-API-Key`. As in CKAN, an unknown token is
-/// anonymous rather than an error; actions that need a user then refuse.
-pub async fn viewer(store: &Store, headers: &HeaderMap) -> Result<Viewer, CkanError> {
+/// The caller, from a token sent raw in `Authorization` (as ckanapi and CKAN 2.10 tokens
+/// are), after `Bearer `, or in `X-CKAN-API-Key`: a CKAN API token (`api_token_create`,
+/// `da_…`) or a platform token (`POST /api/v1/auth/token`), both acting as their user with
+/// the user's current role. Without a token, and only where `session` allows it (read
+/// actions and downloads, which change nothing, so a forged cross-site request gains
+/// nothing), the web session's cookie: signed-in people browsing the portal's pages see what
+/// they may read. As in CKAN, an unknown, expired or revoked token is anonymous rather than
+/// an error; actions that need a user then refuse.
+pub async fn viewer(
+    store: &Store,
+    headers: &HeaderMap,
+    session: bool,
+) -> Result<Viewer, CkanError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .or_else(|| headers.get("x-ckan-api-key"))
@@ -215,10 +226,16 @@ pub async fn viewer(store: &Store, headers: &HeaderMap) -> Result<Viewer, CkanEr
                 .trim()
         })
         .filter(|t| !t.is_empty());
-    let Some(token) = token else {
-        return Ok(Viewer::anonymous());
+    let user = match token {
+        Some(t) if t.starts_with(API_TOKEN_PREFIX) => store.user_for_api_token(t).await?,
+        Some(t) => store.user_for_token(t).await?,
+        None if session => match cookie_value(headers, SESSION_COOKIE) {
+            Some(cookie) => store.user_for_token(&cookie).await?,
+            None => None,
+        },
+        None => None,
     };
-    Ok(match store.user_for_token(token).await? {
+    Ok(match user {
         Some(user) => Viewer::from_actor(&user.actor()),
         None => Viewer::anonymous(),
     })

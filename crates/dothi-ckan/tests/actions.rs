@@ -4,20 +4,8 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{normalise, org_id, App, BACKENDS};
+use common::{failed, normalise, ok, org_id, App, BACKENDS};
 use serde_json::{json, Value};
-
-fn help(action: &str) -> String {
-    format!("http://ckan.test/api/3/action/help_show?name={action}")
-}
-
-fn ok(action: &str, result: Value) -> Value {
-    json!({"help": help(action), "success": true, "result": result})
-}
-
-fn failed(action: &str, error: Value) -> Value {
-    json!({"help": help(action), "success": false, "error": error})
-}
 
 fn hepco_org() -> Value {
     json!({
@@ -371,6 +359,17 @@ async fn refusals_have_ckans_types_messages_and_status_codes() {
                     "package_search",
                     json!({"__type": "Search Query Error",
                            "message": "Search Query is invalid: \"can not sort on field 'colour'\""})
+                )
+            )
+        );
+        let (status, body) = app.get("/api/3/action/help_show", None).await;
+        assert_eq!(
+            (status, body),
+            (
+                StatusCode::CONFLICT,
+                failed(
+                    "help_show",
+                    json!({"__type": "Validation Error", "name": ["Missing value"]})
                 )
             )
         );
@@ -838,6 +837,26 @@ async fn organizations_follow_new_and_renamed_agencies() {
     for backend in BACKENDS {
         let app = App::new(backend).await;
         let system = dothi_domain::Actor::system();
+        let (status, _) = app
+            .action(
+                "package_create",
+                Some(&app.hepco),
+                json!({"name": "diem-do-xe", "title": "Điểm đỗ xe"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let count = |q: &'static str| {
+            let app = &app;
+            async move {
+                let (_, found) = app.action("package_search", None, json!({"q": q})).await;
+                found["result"]["count"].clone()
+            }
+        };
+        assert_eq!(
+            count("cong trinh").await,
+            1,
+            "found by its organization's title"
+        );
         let mut hepco = app
             .store
             .reference()
@@ -858,6 +877,9 @@ async fn organizations_follow_new_and_renamed_agencies() {
             .get("/api/3/action/organization_show?id=hepco", None)
             .await;
         assert_eq!(shown["result"]["title"], "Công ty Môi trường đô thị Huế");
+        // The search index follows the new title.
+        assert_eq!(count("cong trinh").await, 0, "{backend:?}");
+        assert_eq!(count("moi truong do thi").await, 1, "{backend:?}");
         let (_, shown) = app
             .get("/api/3/action/organization_show?id=bql-da", None)
             .await;

@@ -198,3 +198,31 @@ async fn extension_requests_are_internal_to_the_agency_and_the_ioc() {
         );
     }
 }
+
+/// CKAN API tokens (`api_token_create`) are for the open-data API only: the native API, where
+/// reports and accounts are handled, takes its own expiring tokens and refuses them.
+#[tokio::test]
+async fn ckan_api_tokens_do_not_open_the_native_api() {
+    for backend in BACKENDS {
+        let app = App::new(backend).await;
+        let (status, me) = app.get("/api/v1/me", Some(&app.admin)).await;
+        assert_eq!(status, StatusCode::OK, "{backend:?}");
+        let admin = me["id"].as_i64().unwrap();
+        let (token, _) = app
+            .store
+            .create_api_token(admin, "ckanapi", None)
+            .await
+            .unwrap();
+        let (status, body) = app.get("/api/v1/me", Some(&token)).await;
+        assert_eq!(
+            (status, &body["detail"]),
+            (
+                StatusCode::UNAUTHORIZED,
+                &json!("the bearer token is unknown or has expired")
+            ),
+            "{backend:?}"
+        );
+        let (status, _) = app.get("/api/v1/admin/users", Some(&token)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{backend:?}");
+    }
+}

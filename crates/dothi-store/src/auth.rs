@@ -181,7 +181,7 @@ impl Store {
     }
 
     /// Change a user's role, agency or active flag (administrators only). Deactivating a user
-    /// also revokes their tokens.
+    /// also revokes their tokens, the CKAN API tokens included.
     pub async fn update_user(
         &self,
         actor: &Actor,
@@ -204,17 +204,15 @@ impl Store {
         .await?
         .ok_or_else(|| DomainError::not_found(format!("user {id}")))?;
         if !active {
-            sqlx::query("DELETE FROM auth_tokens WHERE user_id = $1")
-                .bind(id)
-                .execute(tx.conn())
-                .await?;
+            revoke_all_tokens(&mut tx, id).await?;
         }
         tx.commit().await?;
         Ok(user_from_row(&row))
     }
 
     /// Set a new password for a user (administrators: a reset for someone who lost theirs).
-    /// Every session and token of that user ends, so a stolen session does not outlive it.
+    /// Every session and token of that user ends (CKAN API tokens too), so a stolen session or
+    /// token does not outlive it.
     pub async fn set_password(&self, actor: &Actor, id: i64, password: &str) -> Result<()> {
         actor.require_admin()?;
         if password.chars().count() < 8 || password.len() > 256 {
@@ -231,10 +229,7 @@ impl Store {
         if changed == 0 {
             return Err(DomainError::not_found(format!("user {id}")).into());
         }
-        sqlx::query("DELETE FROM auth_tokens WHERE user_id = $1")
-            .bind(id)
-            .execute(tx.conn())
-            .await?;
+        revoke_all_tokens(&mut tx, id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -380,6 +375,17 @@ impl Store {
         cache.insert(hash, (answer.clone(), std::time::Instant::now()));
         Ok(answer)
     }
+}
+
+/// Ends every session, bearer token and CKAN API token of a user.
+async fn revoke_all_tokens(tx: &mut crate::db::WriteTx, user_id: i64) -> Result<()> {
+    for table in ["auth_tokens", "user_api_tokens"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
+            .bind(user_id)
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
 }
 
 pub const API_KEY_CACHE_SECS: u64 = 30;

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use dothi_catalog::access::{self, Viewer};
-use dothi_catalog::input::{self, PackageInput, Resolved, ResourceInput};
+use dothi_catalog::input::{self, PackageInput, Resolved};
 use dothi_catalog::model::{Dataset, Group, Organization, State, StoredFile, Translated};
 use dothi_catalog::render;
 use dothi_catalog::search::{Clause, Condition, SearchQuery, SortKey, TermField, TextField};
@@ -21,6 +21,8 @@ use crate::db::{bind_all, Backend, Val, WriteTx};
 use crate::error::StoreError;
 use crate::time::now_ms;
 use crate::Store;
+
+mod groups;
 
 /// A refusal in the catalogue's terms, or a storage failure.
 #[derive(Debug)]
@@ -328,14 +330,15 @@ impl Store {
     }
 
     /// One organization per agency of the reference data: creates the missing ones and
-    /// follows renamed agencies. Returns how many were created.
+    /// follows renamed agencies (rewriting the search index of their datasets, which holds
+    /// the organization's titles). Returns how many were created.
     pub async fn catalog_sync_organizations(&self) -> Result<usize, StoreError> {
-        enum Change<'a> {
-            Rename(&'a str, String, String),
+        enum Change {
+            Rename(String, String, String),
             Create(String, String, String, String, i64),
         }
         let reference = self.reference();
-        let dir = self.catalog_directory().await?;
+        let mut dir = self.catalog_directory().await?;
         let by_agency: HashMap<i64, &Organization> = dir
             .organizations
             .values()
@@ -348,7 +351,9 @@ impl Store {
             let title_en = agency.name_en.clone().unwrap_or_default();
             match by_agency.get(&agency.id) {
                 Some(o) if o.title.vi == agency.name && o.title.en == title_en => {}
-                Some(o) => changes.push(Change::Rename(&o.id, agency.name.clone(), title_en)),
+                Some(o) => {
+                    changes.push(Change::Rename(o.id.clone(), agency.name.clone(), title_en))
+                }
                 None => {
                     let base = organization_name(&agency.code);
                     let mut name = base.clone();
@@ -374,6 +379,7 @@ impl Store {
         }
         let mut tx = self.db.begin_write().await?;
         let mut created = 0;
+        let mut renamed = vec![];
         let now = now_ms();
         for change in changes {
             match change {
@@ -381,11 +387,15 @@ impl Store {
                     sqlx::query(
                         "UPDATE catalog_organizations SET title = $1, title_en = $2 WHERE id = $3",
                     )
-                    .bind(title)
-                    .bind(title_en)
-                    .bind(id)
+                    .bind(title.as_str())
+                    .bind(title_en.as_str())
+                    .bind(id.as_str())
                     .execute(tx.conn())
                     .await?;
+                    if let Some(o) = dir.organizations.get_mut(&id) {
+                        o.title = Translated::new(title, title_en);
+                    }
+                    renamed.extend(dir.org_seq.get(&id).copied());
                 }
                 Change::Create(id, name, title, title_en, agency) => {
                     sqlx::query(
@@ -404,11 +414,23 @@ impl Store {
                 }
             }
         }
+        for seq in renamed {
+            groups::reindex(&mut tx, groups::Affected::Organization(seq, &dir))
+                .await
+                .map_err(|e| match e {
+                    CatalogStoreError::Store(e) => e,
+                    // Reindexing unchanged documents refuses nothing they did not already hold.
+                    CatalogStoreError::Refused(e) => {
+                        dothi_domain::DomainError::Conflict(e.to_string()).into()
+                    }
+                })?;
+        }
         tx.commit().await?;
         Ok(created)
     }
 
-    /// Create a group (a theme datasets are filed under); sysadmins only.
+    /// Create a group (a theme datasets are filed under); sysadmins only. `group_create`
+    /// is [`Store::catalog_add_group`].
     pub async fn catalog_create_group(
         &self,
         viewer: &Viewer,
@@ -416,48 +438,17 @@ impl Store {
         title: Translated,
         description: Translated,
     ) -> CatalogResult<Group> {
-        if !viewer.is_sysadmin() {
-            return Err(denied(format!(
-                "User {} not authorized to create groups",
-                viewer.name
-            )));
-        }
         let mut errors = FieldErrors::new();
         input::check_name(name, "name", &mut errors);
         errors.into_result(())?;
-        let group = Group {
-            id: dothi_catalog::stable_id("group", name),
+        let given = input::group::GroupInput {
+            id: None,
             name: name.to_string(),
             title,
             description,
             image_url: String::new(),
-            state: State::Active,
-            created: now_ms(),
         };
-        let mut tx = self.db.begin_write().await?;
-        let result = sqlx::query(
-            "INSERT INTO catalog_groups (id, name, title, title_en, description, description_en, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(group.id.as_str())
-        .bind(group.name.as_str())
-        .bind(group.title.vi.as_str())
-        .bind(group.title.en.as_str())
-        .bind(group.description.vi.as_str())
-        .bind(group.description.en.as_str())
-        .bind(group.created)
-        .execute(tx.conn())
-        .await;
-        match result {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(validation("name", "Group name already exists in database"))
-            }
-            other => {
-                other?;
-            }
-        }
-        tx.commit().await?;
-        Ok(group)
+        self.catalog_add_group(viewer, given).await
     }
 
     async fn dataset_row(
@@ -552,14 +543,17 @@ impl Store {
         }
         // As CKAN: only sysadmins choose the id of a new dataset (e.g. when copying a portal).
         if !viewer.is_sysadmin() {
-            input.id = None;
+            input.dataset.id.clear();
         }
         let groups = resolve_groups(&dir, input.groups.as_deref().unwrap_or(&[]))?;
         let mut tx = self.db.begin_write().await?;
-        if let Some(id) = &input.id {
-            if self.dataset_row(Some(&mut tx), id).await?.is_some() {
-                return Err(validation("id", "Dataset id already exists"));
-            }
+        if !input.dataset.id.is_empty()
+            && self
+                .dataset_row(Some(&mut tx), &input.dataset.id)
+                .await?
+                .is_some()
+        {
+            return Err(validation("id", "Dataset id already exists"));
         }
         let dataset = input::build_dataset(
             input,
@@ -658,7 +652,7 @@ impl Store {
         &self,
         viewer: &Viewer,
         target: ResourceTarget<'_>,
-        input: ResourceInput,
+        input: dothi_catalog::Resource,
         upload: Option<(StoredUpload, String)>,
     ) -> CatalogResult<SavedResource> {
         let dir = self.catalog_directory().await?;
@@ -699,7 +693,7 @@ impl Store {
         let existing = position.map(|p| dataset.resources[p].clone());
         let mut input = input;
         if let Some(e) = &existing {
-            input.id = Some(e.id.clone());
+            input.id = e.id.clone();
         }
         let mut resource = input::build_resource(input, existing.as_ref(), now);
         let old_file = existing.as_ref().and_then(|r| r.file.clone());

@@ -8,6 +8,7 @@
 //! report status change appends to `report_events` in that same transaction.
 
 pub mod alerts;
+pub mod api_tokens;
 pub mod auth;
 pub mod catalog;
 pub mod catalog_files;

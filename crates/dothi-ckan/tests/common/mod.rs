@@ -253,6 +253,34 @@ pub fn normalise(v: &Value) -> Value {
     walk(v, &time, &uuid4, &mut ids)
 }
 
+/// An action call and the whole answer it must get: action, token, body, (status, answer).
+pub type Case<'a> = (&'a str, Option<&'a str>, Value, (StatusCode, Value));
+
+impl App {
+    /// Runs each case and asserts its whole answer.
+    pub async fn check(&self, backend: Backend, cases: Vec<Case<'_>>) {
+        for (action, token, body, expected) in cases {
+            let got = self.action(action, token, body.clone()).await;
+            assert_eq!(got, expected, "{backend:?} {action} {body}");
+        }
+    }
+}
+
+/// The `help` URL of an action's answers.
+pub fn help(action: &str) -> String {
+    format!("{BASE}/api/3/action/help_show?name={action}")
+}
+
+/// A successful action's whole answer.
+pub fn ok(action: &str, result: Value) -> Value {
+    serde_json::json!({"help": help(action), "success": true, "result": result})
+}
+
+/// A failed action's whole answer.
+pub fn failed(action: &str, error: Value) -> Value {
+    serde_json::json!({"help": help(action), "success": false, "error": error})
+}
+
 pub fn org_id(code: &str) -> String {
     dothi_catalog::stable_id("organization", code)
 }
