@@ -10,6 +10,8 @@ import Routing from "./admin/routing.jsx";
 import Users from "./admin/users.jsx";
 import Holidays from "./admin/holidays.jsx";
 import ApiKeys from "./admin/apikeys.jsx";
+import Sharing from "./admin/sharing.jsx";
+import SharingLog from "./admin/sharing-log.jsx";
 
 export const wide = true;
 
@@ -20,6 +22,8 @@ const VIEWS = {
   users: Users,
   holidays: Holidays,
   "api-keys": ApiKeys,
+  sharing: Sharing,
+  "sharing-log": SharingLog,
 };
 
 function currentSection() {
@@ -54,19 +58,20 @@ function Tabs({ section }) {
 /** How many items each section holds; a failed count just shows no number. */
 async function counts() {
   const n = (p) => p.then((x) => x.length).catch(() => null);
-  const [categories, agencies, routing, users, keys] = await Promise.all([
+  const [categories, agencies, routing, users, keys, sharing] = await Promise.all([
     n(api.get("/categories")),
     n(api.get("/agencies")),
     n(api.get("/admin/routing-rules")),
     n(api.get("/admin/users")),
     api.get("/admin/api-keys").then((ks) => ks.filter((k) => !k.revoked_at).length).catch(() => null),
+    api.get("/admin/sharing/accounts").then((as) => as.filter((a) => a.status === "active").length).catch(() => null),
   ]);
   const year = Number(todayVN().slice(0, 4));
   const holidays = await api
     .get("/calendar/holidays", { year })
     .then((h) => h.announced.length)
     .catch(() => null);
-  return { categories, agencies, routing, users, holidays, "api-keys": keys };
+  return { categories, agencies, routing, users, holidays, "api-keys": keys, sharing };
 }
 
 function Overview() {
