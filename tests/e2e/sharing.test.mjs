@@ -98,10 +98,11 @@ test("an administrator manages a connection account and finds its accesses in th
   assert.equal((await packageShow(credential)).status, 403);
 
   // A grant on the shared dataset, for reading and downloading.
-  const grants = page.locator("section", { has: page.getByRole("heading", { name: "Quyền khai thác bộ dữ liệu" }) });
-  await grants.getByLabel("Bộ dữ liệu").fill(DATASET);
-  await grants.getByLabel("Tải tệp dữ liệu").check();
-  await grants.getByRole("button", { name: "Cấp quyền", exact: true }).click();
+  const grants = page.getByRole("region", { name: "Quyền khai thác bộ dữ liệu" });
+  const grantForm = page.getByRole("form", { name: "Cấp quyền trên bộ dữ liệu" });
+  await grantForm.getByLabel("Bộ dữ liệu", { exact: true }).fill(DATASET);
+  await grantForm.getByLabel("Tải tệp dữ liệu").check();
+  await grantForm.getByRole("button", { name: "Cấp quyền", exact: true }).click();
   await notice(page, `Đã cấp quyền trên ${DATASET}`);
   await grants.getByRole("row", { name: new RegExp(`${DATASET}.*Đọc, Tải xuống`) }).waitFor();
   const apiGrants = await (await page.request.get(`${server.url}/api/v1/admin/sharing/accounts/${id}/grants`)).json();
@@ -139,7 +140,7 @@ test("an administrator manages a connection account and finds its accesses in th
   await dialog.waitFor({ state: "hidden" });
 
   // The audit trail of the account, newest first.
-  const audit = page.locator("section", { has: page.getByRole("heading", { name: "Nhật ký quản trị" }) });
+  const audit = page.getByRole("region", { name: "Nhật ký quản trị" });
   await audit.getByRole("row", { name: /Cho hoạt động lại/ }).waitFor();
   const actions = await audit.locator("tbody tr td:nth-of-type(2)").allInnerTexts();
   assert.deepEqual(actions, ["Cho hoạt động lại", "Tạm ngừng", "Cấp quyền", "Tạo tài khoản"]);
@@ -173,7 +174,7 @@ test("an administrator manages a connection account and finds its accesses in th
   await shot(page, "admin-sharing-log-desktop");
 
   // Filter the refusals: the URL keeps the view, the CSV links carry the same filters.
-  await page.getByLabel("Kết quả").selectOption("refused");
+  await page.getByLabel("Kết quả", { exact: true }).selectOption("refused");
   await page.getByRole("button", { name: "Lọc", exact: true }).click();
   await page.waitForURL((u) => u.searchParams.get("outcome") === "refused");
   await page.waitForFunction(() => document.querySelectorAll("table.sharing-log tbody tr").length === 2);
@@ -203,8 +204,12 @@ test("an administrator manages a connection account and finds its accesses in th
   await page.waitForFunction(() => document.querySelectorAll("table.sharing-log tbody tr").length === 4);
   assert.equal(new URL(page.url()).search, "");
 
-  // Back to the list: the account, its status and its credential prefix.
-  await page.goto(`${server.url}/admin/sharing`);
+  // Back to the list through the section's own navigation: the account, its status and its
+  // credential prefix.
+  const tabs = page.getByRole("navigation", { name: "Các mục quản trị" });
+  assert.equal(await tabs.getByRole("link", { name: "Chia sẻ dữ liệu" }).getAttribute("aria-current"), "true");
+  await page.getByRole("navigation", { name: "Chia sẻ dữ liệu" }).getByRole("link", { name: "Tài khoản kết nối" }).click();
+  await page.waitForURL((u) => u.pathname === "/admin/sharing");
   const row = page.getByRole("row", { name: /Hệ thống quản lý chất thải Sở Xây dựng/ });
   await row.getByText("Đang hoạt động").waitFor();
   await row.getByText(`${credential.slice(0, 9)}…`).waitFor();
@@ -246,8 +251,8 @@ test("an IOC operator reads and exports the sharing log; agency staff are refuse
   await first.getByText("Mã xác thực không đúng hoặc đã thay").waitFor();
   // The operators cannot list the accounts: the account filter takes an id.
   assert.equal(await page.getByLabel("Mã tài khoản kết nối").getAttribute("type"), "number");
-  await page.getByLabel("Bộ dữ liệu").fill(DATASET);
-  await page.getByLabel("Kết quả").selectOption("refused");
+  await page.getByLabel("Bộ dữ liệu", { exact: true }).fill(DATASET);
+  await page.getByLabel("Kết quả", { exact: true }).selectOption("refused");
   await page.getByRole("button", { name: "Lọc", exact: true }).click();
   await page.waitForURL((u) => u.searchParams.get("dataset") === DATASET && u.searchParams.get("outcome") === "refused");
   await first.getByText("Không xác định (mã xác thực sai)").waitFor();

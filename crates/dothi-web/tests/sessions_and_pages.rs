@@ -392,7 +392,11 @@ async fn each_role_opens_only_its_own_pages() {
             if *path == "/ioc/sharing-log" {
                 // Its own page, titled by the server in the page's language.
                 assert_eq!(boot["page"], "sharing-log");
-                assert!(r.text.contains("<title>Nhật ký chia sẻ dữ liệu · "), "{}", r.text);
+                assert!(
+                    r.text.contains("<title>Nhật ký chia sẻ dữ liệu · "),
+                    "{}",
+                    r.text
+                );
             }
         }
         for path in refused {

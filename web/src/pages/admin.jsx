@@ -3,7 +3,7 @@
 import { t, fmtNumber, todayVN } from "../lib/i18n.js";
 import { useEffect, useRef } from "preact/hooks";
 import { api } from "../lib/api.js";
-import { SECTIONS, useLoad } from "./admin/common.jsx";
+import { SECTIONS, SUBSECTIONS, useLoad } from "./admin/common.jsx";
 import Categories from "./admin/categories.jsx";
 import Agencies from "./admin/agencies.jsx";
 import Routing from "./admin/routing.jsx";
@@ -33,6 +33,7 @@ function currentSection() {
 
 function Tabs({ section }) {
   const ref = useRef(null);
+  const tab = SUBSECTIONS[section] || section;
   // On a phone the tabs scroll sideways: bring the current one into view.
   useEffect(() => {
     const nav = ref.current;
@@ -47,7 +48,7 @@ function Tabs({ section }) {
         </li>
         {SECTIONS.map((s) => (
           <li key={s}>
-            <a href={`/admin/${s}`} aria-current={s === section ? "page" : undefined}>{t(`admin.section.${s}`)}</a>
+            <a href={`/admin/${s}`} aria-current={s === section ? "page" : s === tab ? "true" : undefined}>{t(`admin.section.${s}`)}</a>
           </li>
         ))}
       </ul>

@@ -5,7 +5,10 @@ import { api, errorText } from "../../lib/api.js";
 import { t, lang } from "../../lib/i18n.js";
 
 /** The admin sections, in the order of the tab bar and the overview. */
-export const SECTIONS = ["categories", "agencies", "routing", "users", "holidays", "api-keys", "sharing", "sharing-log"];
+export const SECTIONS = ["categories", "agencies", "routing", "users", "holidays", "api-keys", "sharing"];
+
+/** Pages of a section that are not tabs themselves: the tab of their section stays current. */
+export const SUBSECTIONS = { "sharing-log": "sharing" };
 
 /** Runs `load()` now and whenever `deps` change; `reload()` runs it again. */
 export function useLoad(load, deps = []) {

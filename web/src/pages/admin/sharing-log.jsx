@@ -232,7 +232,31 @@ function LogTable({ items, filterBy }) {
   );
 }
 
-/** The admin section /admin/sharing-log. */
+/** The two pages of the admin section "Chia sẻ dữ liệu": the accounts and the log. */
+export function SharingNav({ current, exact = true }) {
+  const pages = [
+    ["accounts", "/admin/sharing", t("sharing.accounts")],
+    ["log", "/admin/sharing-log", t("admin.section.sharing-log")],
+  ];
+  return (
+    <nav class="sharing-nav" aria-label={t("admin.section.sharing")}>
+      <ul>
+        {pages.map(([key, href, label]) => (
+          <li key={key}>
+            <a href={href} aria-current={key !== current ? undefined : exact ? "page" : "true"}>{label}</a>
+          </li>
+        ))}
+      </ul>
+    </nav>
+  );
+}
+
+/** /admin/sharing-log: the log inside the admin section. */
 export default function SharingLogSection() {
-  return <SharingLog admin />;
+  return (
+    <>
+      <SharingNav current="log" />
+      <SharingLog admin />
+    </>
+  );
 }

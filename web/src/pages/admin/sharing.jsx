@@ -12,6 +12,7 @@ import { t, fmtDateTime, fmtNumber } from "../../lib/i18n.js";
 import { ErrorBox, Field, Loading, Notice } from "../../components/ui.jsx";
 import { Count, copyText, fieldErrors, focusField, matches, useConfirm, useLoad, useQuery } from "./common.jsx";
 import { endAfter, firstDay, lastDay, periodState, periodText, startOf } from "./sharing-period.js";
+import { SharingNav } from "./sharing-log.jsx";
 
 const STATUSES = ["active", "suspended", "terminated"];
 const OPERATIONS = ["read", "download"];
@@ -19,6 +20,15 @@ const AUDIT_PAGE = 20;
 
 export default function Sharing() {
   const [query, go, leave] = useQuery();
+  return (
+    <>
+      <SharingNav current="accounts" exact={!Object.keys(query).length} />
+      <Accounts query={query} go={go} leave={leave} />
+    </>
+  );
+}
+
+function Accounts({ query, go, leave }) {
   const list = useLoad(() => api.get("/admin/sharing/accounts"), []);
   const [notice, setNotice] = useState(null);
   // { credential, account, kind: "created" | "rotated" } until the administrator confirms.
@@ -80,9 +90,6 @@ function AccountList({ accounts, notice, go }) {
         <button type="button" class="btn btn-primary" onClick={() => go({ new: "1" })}>{t("sharing.new")}</button>
       </div>
       <p class="muted">{t("sharing.intro")}</p>
-      <p>
-        <a href="/admin/sharing-log">{t("sharing.log.open")}</a>
-      </p>
       {notice && <Notice kind="success">{notice}</Notice>}
       <div class="filters card">
         <Field id="sa-q" label={t("app.search")}>
@@ -483,7 +490,7 @@ function Grants({ account, grants, act, ask }) {
   }
 
   return (
-    <section class="card" aria-labelledby="sg-title">
+    <section class="card sharing-card" aria-labelledby="sg-title">
       <h2 id="sg-title">{t("sharing.grants")}</h2>
       <p class="muted small">{t("sharing.grants.intro")}</p>
       {grants.length ? (
@@ -586,12 +593,11 @@ function auditDetail(e) {
       return "";
     case "rotate_credential":
       return d.prefix ? t("sharing.audit.detail.prefix", { prefix: d.prefix }) : "";
-    case "grant":
-      return t("sharing.audit.detail.grant", {
-        dataset: d.dataset_id,
-        operations: (d.operations || []).map((o) => t(`sharing.operation.${o}`)).join(", "),
-        period: periodText(d.valid_from, d.valid_until),
-      });
+    case "grant": {
+      const operations = (d.operations || []).map((o) => t(`sharing.operation.${o}`)).join(", ");
+      if (!d.valid_from && !d.valid_until) return t("sharing.audit.detail.grant_any", { dataset: d.dataset_id, operations });
+      return t("sharing.audit.detail.grant", { dataset: d.dataset_id, operations, period: periodText(d.valid_from, d.valid_until) });
+    }
     case "revoke":
       return d.dataset_id || "";
     default:
@@ -609,7 +615,7 @@ function Audit({ accountId }) {
     return page;
   }, [accountId, before]);
   return (
-    <section class="card" aria-labelledby="sau-title">
+    <section class="card sharing-card" aria-labelledby="sau-title">
       <h2 id="sau-title">{t("sharing.audit")}</h2>
       <p class="muted small">{t("sharing.audit.intro")}</p>
       {error && <ErrorBox error={error} onRetry={reload} />}
