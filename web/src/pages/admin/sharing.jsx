@@ -402,7 +402,11 @@ function AccountView({ id, secret, onSecret, onSecretDone, onChanged, onBack }) 
               <dt>{t("sharing.period")}</dt>
               <dd>
                 {periodText(a.valid_from, a.valid_until)}
-                <div class="muted small">{t("sharing.period_exact", { from: fmtDateTime(a.valid_from), until: a.valid_until ? fmtDateTime(a.valid_until) : t("sharing.period.no_end") })}</div>
+                <div class="muted small">
+                  {a.valid_until
+                    ? t("sharing.period_exact", { from: fmtDateTime(a.valid_from), until: fmtDateTime(a.valid_until) })
+                    : t("sharing.period_exact_open", { from: fmtDateTime(a.valid_from) })}
+                </div>
               </dd>
             </div>
             <div class="wide">
