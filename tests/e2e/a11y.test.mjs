@@ -5,19 +5,48 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { startServer, launch, newPage, signIn, DEMO, DESKTOP, PHONE } from "./harness.mjs";
+import { apiToken, createSharedDataset } from "./fixtures.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve("axe-core/axe.min.js");
 
-let server, browser;
+let server, browser, sharingAccount;
 before(async () => {
   server = await startServer();
   browser = await launch();
+  sharingAccount = await sharingFixture();
 });
 after(async () => {
   await browser?.close();
   await server?.stop();
 });
+
+/**
+ * A connection account with a grant on a shared dataset and one access in the sharing log, so
+ * the sharing pages show their tables, badges and actions. Returns the account's id.
+ */
+async function sharingFixture() {
+  const token = await apiToken(server.url, ...DEMO.admin);
+  await createSharedDataset(server.url, token, "a11y-du-lieu-chia-se");
+  const call = async (method, path, body) => {
+    const r = await fetch(`${server.url}/api/v1${path}`, { method, headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` }, body: body && JSON.stringify(body) });
+    assert.ok(r.ok, `${method} ${path}: ${r.status}`);
+    return r.json();
+  };
+  const created = await call("POST", "/admin/sharing/accounts", {
+    name: "Hệ thống kiểm tra trợ năng",
+    organisation: "Sở Khoa học và Công nghệ",
+    contact_officer: "Lê Thị Hoa",
+    purpose: "Kiểm tra trợ năng",
+    legal_basis: "Thỏa thuận số 1/TTr",
+  });
+  const id = created.account.id;
+  await call("PUT", `/admin/sharing/accounts/${id}/grants/a11y-du-lieu-chia-se`, { operations: ["read"] });
+  await call("POST", `/admin/sharing/accounts/${id}/suspend`, { reason: "Kiểm tra" });
+  const r = await fetch(`${server.url}/api/3/action/package_show?id=a11y-du-lieu-chia-se`, { headers: { Authorization: created.credential } });
+  assert.equal(r.status, 403);
+  return id;
+}
 
 /** Serious and critical axe violations on the current page, as readable lines. */
 async function violations(page) {
@@ -41,8 +70,8 @@ const PAGES = [
   [null, ["/", "/login", "/register", "/reports/1", "/dataset", "/dataset/chat-luong-khong-khi-hue-2025"]],
   ["citizen", ["/report", "/my"]],
   ["hepco", ["/inbox", "/inbox/FIRST"]],
-  ["ioc", ["/ioc"]],
-  ["admin", ["/admin", "/admin/categories", "/admin/agencies", "/admin/routing", "/admin/users", "/admin/holidays", "/admin/api-keys"]],
+  ["ioc", ["/ioc", "/ioc/sharing-log"]],
+  ["admin", ["/admin", "/admin/categories", "/admin/agencies", "/admin/routing", "/admin/users", "/admin/holidays", "/admin/api-keys", "/admin/sharing", "/admin/sharing?new=1", "/admin/sharing?account=ACCOUNT", "/admin/sharing-log"]],
 ];
 
 for (const viewport of [DESKTOP, PHONE]) {
@@ -57,6 +86,7 @@ for (const viewport of [DESKTOP, PHONE]) {
           const list = await page.request.get(`${server.url}/api/v1/reports?page_size=1`);
           path = path.replace("FIRST", String((await list.json()).items[0].id));
         }
+        path = path.replace("ACCOUNT", String(sharingAccount));
         await page.goto(`${server.url}${path}`);
         await settle(page);
         for (const v of await violations(page)) found.push(`${who || "public"} ${path}: ${v}`);

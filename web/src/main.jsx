@@ -17,6 +17,7 @@ const pages = {
   "inbox-report": () => import("./pages/inbox-report.jsx"),
   ioc: () => import("./pages/ioc.jsx"),
   admin: () => import("./pages/admin.jsx"),
+  "sharing-log": () => import("./pages/sharing-log.jsx"),
   datasets: () => import("./pages/datasets.jsx"),
   dataset: () => import("./pages/dataset.jsx"),
 };

@@ -50,6 +50,9 @@ pub const PAGES: &[(&str, &str, Access)] = &[
     ("/inbox", "inbox", Access::Agency),
     ("/inbox/{id}", "inbox-report", Access::Agency),
     ("/ioc", "ioc", Access::Ioc),
+    // The sharing log of Nghị định 47/2020: IOC operators supervise the exchanges (the API
+    // lets them read and export the log; the accounts stay with administrators).
+    ("/ioc/sharing-log", "sharing-log", Access::Ioc),
     ("/admin", "admin", Access::Admin),
     ("/admin/{section}", "admin", Access::Admin),
     // The open-data portal, public: the CKAN API it reads decides who sees private datasets.

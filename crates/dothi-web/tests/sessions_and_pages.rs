@@ -338,8 +338,10 @@ async fn each_role_opens_only_its_own_pages() {
         "/inbox",
         "/inbox/3",
         "/ioc",
+        "/ioc/sharing-log",
         "/admin",
         "/admin/users",
+        "/admin/sharing",
     ] {
         let r = send(&router, page(path, None)).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{path}");
@@ -353,17 +355,29 @@ async fn each_role_opens_only_its_own_pages() {
         (
             "citizen",
             ["/report", "/my"].as_slice(),
-            ["/inbox", "/ioc", "/admin"].as_slice(),
+            ["/inbox", "/ioc", "/ioc/sharing-log", "/admin"].as_slice(),
         ),
         (
             "hepco",
             &["/report", "/my", "/inbox", "/inbox/3"],
-            &["/ioc", "/admin/users"],
+            &["/ioc", "/ioc/sharing-log", "/admin/users", "/admin/sharing"],
         ),
-        ("ioc", &["/inbox", "/ioc"], &["/admin", "/admin/categories"]),
+        (
+            "ioc",
+            &["/inbox", "/ioc", "/ioc/sharing-log"],
+            &["/admin", "/admin/categories", "/admin/sharing"],
+        ),
         (
             "admin",
-            &["/inbox", "/ioc", "/admin", "/admin/categories"],
+            &[
+                "/inbox",
+                "/ioc",
+                "/ioc/sharing-log",
+                "/admin",
+                "/admin/categories",
+                "/admin/sharing",
+                "/admin/sharing-log",
+            ],
             &[],
         ),
     ];
@@ -375,6 +389,15 @@ async fn each_role_opens_only_its_own_pages() {
             let boot = boot_of(&r.text);
             assert_eq!(boot["user"]["username"], who);
             assert_eq!(boot["csrf"], csrf.as_str());
+            if *path == "/ioc/sharing-log" {
+                // Its own page, titled by the server in the page's language.
+                assert_eq!(boot["page"], "sharing-log");
+                assert!(
+                    r.text.contains("<title>Nhật ký chia sẻ dữ liệu · "),
+                    "{}",
+                    r.text
+                );
+            }
         }
         for path in refused {
             let r = send(&router, page(path, Some(&cookie))).await;

@@ -13,10 +13,12 @@ import viAdmin from "../locales/vi/admin.json";
 import enAdmin from "../locales/en/admin.json";
 import viOpendata from "../locales/vi/opendata.json";
 import enOpendata from "../locales/en/opendata.json";
+import viSharing from "../locales/vi/sharing.json";
+import enSharing from "../locales/en/sharing.json";
 
 const tables = {
-  vi: { ...viCommon, ...viPortal, ...viInbox, ...viIoc, ...viAdmin, ...viOpendata },
-  en: { ...enCommon, ...enPortal, ...enInbox, ...enIoc, ...enAdmin, ...enOpendata },
+  vi: { ...viCommon, ...viPortal, ...viInbox, ...viIoc, ...viAdmin, ...viOpendata, ...viSharing },
+  en: { ...enCommon, ...enPortal, ...enInbox, ...enIoc, ...enAdmin, ...enOpendata, ...enSharing },
 };
 
 export const lang = tables[boot.lang] ? boot.lang : "vi";
@@ -55,3 +57,8 @@ export function todayVN(offsetDays = 0) {
 
 /** Local midnight of a YYYY-MM-DD day in Huế, as ISO 8601 with the +07:00 offset. */
 export const vnMidnight = (day) => `${day}T00:00:00+07:00`;
+
+/** The day in Huế (YYYY-MM-DD) that contains the instant `iso` (or epoch milliseconds). */
+export function dayVN(iso) {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(iso));
+}

@@ -3,13 +3,15 @@
 import { t, fmtNumber, todayVN } from "../lib/i18n.js";
 import { useEffect, useRef } from "preact/hooks";
 import { api } from "../lib/api.js";
-import { SECTIONS, useLoad } from "./admin/common.jsx";
+import { SECTIONS, SUBSECTIONS, useLoad } from "./admin/common.jsx";
 import Categories from "./admin/categories.jsx";
 import Agencies from "./admin/agencies.jsx";
 import Routing from "./admin/routing.jsx";
 import Users from "./admin/users.jsx";
 import Holidays from "./admin/holidays.jsx";
 import ApiKeys from "./admin/apikeys.jsx";
+import Sharing from "./admin/sharing.jsx";
+import SharingLog from "./admin/sharing-log.jsx";
 
 export const wide = true;
 
@@ -20,6 +22,8 @@ const VIEWS = {
   users: Users,
   holidays: Holidays,
   "api-keys": ApiKeys,
+  sharing: Sharing,
+  "sharing-log": SharingLog,
 };
 
 function currentSection() {
@@ -29,6 +33,7 @@ function currentSection() {
 
 function Tabs({ section }) {
   const ref = useRef(null);
+  const tab = SUBSECTIONS[section] || section;
   // On a phone the tabs scroll sideways: bring the current one into view.
   useEffect(() => {
     const nav = ref.current;
@@ -43,7 +48,7 @@ function Tabs({ section }) {
         </li>
         {SECTIONS.map((s) => (
           <li key={s}>
-            <a href={`/admin/${s}`} aria-current={s === section ? "page" : undefined}>{t(`admin.section.${s}`)}</a>
+            <a href={`/admin/${s}`} aria-current={s === section ? "page" : s === tab ? "true" : undefined}>{t(`admin.section.${s}`)}</a>
           </li>
         ))}
       </ul>
@@ -54,19 +59,20 @@ function Tabs({ section }) {
 /** How many items each section holds; a failed count just shows no number. */
 async function counts() {
   const n = (p) => p.then((x) => x.length).catch(() => null);
-  const [categories, agencies, routing, users, keys] = await Promise.all([
+  const [categories, agencies, routing, users, keys, sharing] = await Promise.all([
     n(api.get("/categories")),
     n(api.get("/agencies")),
     n(api.get("/admin/routing-rules")),
     n(api.get("/admin/users")),
     api.get("/admin/api-keys").then((ks) => ks.filter((k) => !k.revoked_at).length).catch(() => null),
+    api.get("/admin/sharing/accounts").then((as) => as.filter((a) => a.status === "active").length).catch(() => null),
   ]);
   const year = Number(todayVN().slice(0, 4));
   const holidays = await api
     .get("/calendar/holidays", { year })
     .then((h) => h.announced.length)
     .catch(() => null);
-  return { categories, agencies, routing, users, holidays, "api-keys": keys };
+  return { categories, agencies, routing, users, holidays, "api-keys": keys, sharing };
 }
 
 function Overview() {

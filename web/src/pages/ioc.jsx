@@ -546,6 +546,9 @@ export default function Ioc() {
             {periodText}
             {updated && <> · {t("ioc.updated", { time: timeFmt.format(updated) })}</>}
           </p>
+          <p class="ioc-links">
+            <a href="/ioc/sharing-log">{t("ioc.sharing_log")}</a>
+          </p>
         </div>
         <div class="ioc-exports" role="group" aria-label={t("ioc.export.label")}>
           <a class="btn btn-small" href={`/api/v1/ioc/export.xlsx?${exportQuery}`} download data-export="xlsx">

@@ -5,7 +5,10 @@ import { api, errorText } from "../../lib/api.js";
 import { t, lang } from "../../lib/i18n.js";
 
 /** The admin sections, in the order of the tab bar and the overview. */
-export const SECTIONS = ["categories", "agencies", "routing", "users", "holidays", "api-keys"];
+export const SECTIONS = ["categories", "agencies", "routing", "users", "holidays", "api-keys", "sharing"];
+
+/** Pages of a section that are not tabs themselves: the tab of their section stays current. */
+export const SUBSECTIONS = { "sharing-log": "sharing" };
 
 /** Runs `load()` now and whenever `deps` change; `reload()` runs it again. */
 export function useLoad(load, deps = []) {
@@ -88,11 +91,13 @@ export function focusField(id) {
 
 /**
  * A modal confirmation: `const [dialog, ask] = useConfirm()`; render `dialog`, then
- * `if (await ask(text, label)) …`. Escape or Cancel answers no.
+ * `if (await ask(text, label)) …`. Escape or Cancel answers no. With `{ reason: { label, hint } }`
+ * the dialog also asks for a required reason, and the answer is the reason (trimmed) or false.
  */
 export function useConfirm() {
   const ref = useRef(null);
   const [req, setReq] = useState(null);
+  const [reason, setReason] = useState("");
   useEffect(() => {
     if (req && ref.current && !ref.current.open) ref.current.showModal();
   }, [req]);
@@ -102,15 +107,26 @@ export function useConfirm() {
     setReq(null);
     if (ref.current?.open) ref.current.close();
   };
-  const ask = (text, confirmLabel = t("admin.confirm.yes")) => new Promise((resolve) => setReq({ text, confirmLabel, resolve }));
+  const ask = (text, confirmLabel = t("admin.confirm.yes"), options = {}) =>
+    new Promise((resolve) => {
+      setReason("");
+      setReq({ text, confirmLabel, reason: options.reason || null, resolve });
+    });
   const dialog = (
-    <dialog ref={ref} class="admin-dialog" aria-labelledby="admin-confirm-title" onCancel={() => answer(false)} onClose={() => answer(false)}>
+    <dialog ref={ref} class="admin-dialog" aria-labelledby="admin-confirm-title" aria-describedby="admin-confirm-text" onCancel={() => answer(false)} onClose={() => answer(false)}>
       {req && (
-        <form method="dialog" onSubmit={(e) => { e.preventDefault(); answer(true); }}>
+        <form method="dialog" onSubmit={(e) => { e.preventDefault(); if (!req.reason) answer(true); else if (reason.trim()) answer(reason.trim()); }}>
           <h2 id="admin-confirm-title">{t("admin.confirm.title")}</h2>
-          <p>{req.text}</p>
+          <p id="admin-confirm-text">{req.text}</p>
+          {req.reason && (
+            <div class="field">
+              <label for="admin-confirm-reason">{req.reason.label}</label>
+              <textarea id="admin-confirm-reason" value={reason} onInput={(e) => setReason(e.currentTarget.value)} required maxLength={1000} rows={3} autoFocus aria-describedby={req.reason.hint ? "admin-confirm-reason-hint" : undefined} />
+              {req.reason.hint && <small id="admin-confirm-reason-hint" class="hint">{req.reason.hint}</small>}
+            </div>
+          )}
           <div class="row">
-            <button type="submit" class="btn btn-danger" autoFocus>{req.confirmLabel}</button>
+            <button type="submit" class="btn btn-danger" autoFocus={!req.reason}>{req.confirmLabel}</button>
             <button type="button" class="btn" onClick={() => answer(false)}>{t("app.cancel")}</button>
           </div>
         </form>
