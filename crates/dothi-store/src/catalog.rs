@@ -3,16 +3,20 @@
 //! groups. What may be read or written is decided by `dothi_catalog::access`; validation by
 //! `dothi_catalog::input`; this module resolves references, enforces uniqueness and writes.
 //!
-//! Nothing is cached in the process: organizations and groups are a few dozen rows read with
-//! each request, so several instances on one PostgreSQL database always agree.
+//! Searches read the process's index (`catalog_index`), a cache of the catalogue kept exact by
+//! the catalogue's generation: every transaction here that writes a catalogue table raises it
+//! (`catalog_index::raise_generation`) and stamps the datasets it wrote, last, before its
+//! commit. Everything else reads the database, so several instances on one PostgreSQL
+//! database always agree.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use dothi_catalog::access::{self, Viewer};
 use dothi_catalog::input::{self, PackageInput, Resolved, ResourceInput};
 use dothi_catalog::model::{Dataset, Group, Organization, State, StoredFile, Translated};
 use dothi_catalog::render;
-use dothi_catalog::search::{Clause, Condition, SearchQuery, SortKey, TermField, TextField};
+use dothi_catalog::search::{Clause, Condition, SearchQuery, TextField};
 use dothi_catalog::{CatalogError, FieldErrors};
 use sqlx::Row;
 
@@ -67,6 +71,7 @@ fn denied(message: String) -> CatalogStoreError {
 }
 
 /// The catalogue's organizations and groups, by id.
+#[derive(Default)]
 pub struct Directory {
     pub organizations: HashMap<String, Organization>,
     pub groups: HashMap<String, Group>,
@@ -107,7 +112,7 @@ pub struct SearchPage {
     pub datasets: Vec<Dataset>,
     /// Per facet field asked for: (value, count), most frequent first.
     pub facets: Vec<(String, Vec<(String, i64)>)>,
-    pub directory: Directory,
+    pub directory: Arc<Directory>,
 }
 
 /// Which dataset a resource write targets.
@@ -178,7 +183,7 @@ fn organization_name(code: &str) -> String {
     name.chars().take(input::NAME_MAX).collect()
 }
 
-/// The SQL condition of the datasets a viewer may find with `include_private`: private
+/// The datasets a viewer may find with `include_private`: private
 /// datasets are included for the organizations whose private datasets
 /// [`access::Viewer::reads_private_of`] lets them read (the rule `access::may_read` applies to
 /// single datasets).
@@ -208,24 +213,12 @@ impl Scope {
         }
     }
 
-    /// The condition on a table with `private` and `owner_org` columns under `alias`.
-    fn sql(&self, alias: &str, binds: &mut Vec<Val>) -> String {
+    /// Whether a dataset with this visibility and owner (organization seq) is found.
+    fn admits(&self, private: bool, owner_org: i64) -> bool {
         match self {
-            Scope::Public => format!("{alias}.private = 0"),
-            Scope::All => "1 = 1".into(),
-            Scope::PublicAnd(orgs) => {
-                let list: Vec<String> = orgs
-                    .iter()
-                    .map(|o| {
-                        binds.push(Val::I(*o));
-                        format!("${}", binds.len())
-                    })
-                    .collect();
-                format!(
-                    "({alias}.private = 0 OR {alias}.owner_org IN ({}))",
-                    list.join(", ")
-                )
-            }
+            Scope::Public => !private,
+            Scope::All => true,
+            Scope::PublicAnd(orgs) => !private || orgs.contains(&owner_org),
         }
     }
 }
@@ -284,47 +277,51 @@ fn clause_sql(clause: &Clause, binds: &mut Vec<Val>) -> String {
     }
 }
 
+/// Organizations and groups, read on `conn`.
+pub(crate) async fn read_directory(
+    conn: &mut sqlx::AnyConnection,
+) -> Result<Directory, StoreError> {
+    let orgs = sqlx::query(&format!("SELECT {ORG_COLUMNS} FROM catalog_organizations"))
+        .fetch_all(&mut *conn)
+        .await?;
+    let groups = sqlx::query(&format!("SELECT {GROUP_COLUMNS} FROM catalog_groups"))
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut dir = Directory::default();
+    for r in orgs {
+        let o = Organization {
+            id: r.get(1),
+            name: r.get(2),
+            title: Translated::new(r.get::<String, _>(3), r.get::<String, _>(4)),
+            description: Translated::new(r.get::<String, _>(5), r.get::<String, _>(6)),
+            image_url: r.get(7),
+            agency_id: r.get(8),
+            state: state_of(&r.get::<String, _>(9)),
+            created: r.get(10),
+        };
+        dir.org_seq.insert(o.id.clone(), r.get(0));
+        dir.organizations.insert(o.id.clone(), o);
+    }
+    for r in groups {
+        let g = Group {
+            id: r.get(1),
+            name: r.get(2),
+            title: Translated::new(r.get::<String, _>(3), r.get::<String, _>(4)),
+            description: Translated::new(r.get::<String, _>(5), r.get::<String, _>(6)),
+            image_url: r.get(7),
+            state: state_of(&r.get::<String, _>(8)),
+            created: r.get(9),
+        };
+        dir.groups.insert(g.id.clone(), g);
+    }
+    Ok(dir)
+}
+
 impl Store {
     /// Organizations and groups, read now.
     pub async fn catalog_directory(&self) -> Result<Directory, StoreError> {
-        let orgs = sqlx::query(&format!("SELECT {ORG_COLUMNS} FROM catalog_organizations"))
-            .fetch_all(&self.db.pool)
-            .await?;
-        let groups = sqlx::query(&format!("SELECT {GROUP_COLUMNS} FROM catalog_groups"))
-            .fetch_all(&self.db.pool)
-            .await?;
-        let mut dir = Directory {
-            organizations: HashMap::new(),
-            groups: HashMap::new(),
-            org_seq: HashMap::new(),
-        };
-        for r in orgs {
-            let o = Organization {
-                id: r.get(1),
-                name: r.get(2),
-                title: Translated::new(r.get::<String, _>(3), r.get::<String, _>(4)),
-                description: Translated::new(r.get::<String, _>(5), r.get::<String, _>(6)),
-                image_url: r.get(7),
-                agency_id: r.get(8),
-                state: state_of(&r.get::<String, _>(9)),
-                created: r.get(10),
-            };
-            dir.org_seq.insert(o.id.clone(), r.get(0));
-            dir.organizations.insert(o.id.clone(), o);
-        }
-        for r in groups {
-            let g = Group {
-                id: r.get(1),
-                name: r.get(2),
-                title: Translated::new(r.get::<String, _>(3), r.get::<String, _>(4)),
-                description: Translated::new(r.get::<String, _>(5), r.get::<String, _>(6)),
-                image_url: r.get(7),
-                state: state_of(&r.get::<String, _>(8)),
-                created: r.get(9),
-            };
-            dir.groups.insert(g.id.clone(), g);
-        }
-        Ok(dir)
+        let mut conn = self.db.pool.acquire().await?;
+        read_directory(&mut conn).await
     }
 
     /// One organization per agency of the reference data: creates the missing ones and
@@ -404,6 +401,7 @@ impl Store {
                 }
             }
         }
+        crate::catalog_index::raise_generation(&mut tx).await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -456,6 +454,7 @@ impl Store {
                 other?;
             }
         }
+        crate::catalog_index::raise_generation(&mut tx).await?;
         tx.commit().await?;
         Ok(group)
     }
@@ -790,168 +789,131 @@ impl Store {
             .collect())
     }
 
-    /// `package_search`.
+    /// `package_search`. The database finds the datasets matching the query's clauses (one
+    /// statement, which also reads the catalogue's generation; none without clauses) and
+    /// returns the bodies of the page; visibility, the count, the facets and the order come
+    /// from the process's index at that same generation (`catalog_index`).
     pub async fn catalog_search(
         &self,
         viewer: &Viewer,
         query: &SearchQuery,
     ) -> CatalogResult<SearchPage> {
-        let dir = self.catalog_directory().await?;
-        let scope = Scope::of(viewer, &dir, query.include_private);
         let mut binds = vec![];
-        let mut conditions = vec!["d.state = 'active'".to_string(), scope.sql("d", &mut binds)];
-        for clause in &query.clauses {
-            conditions.push(clause_sql(clause, &mut binds));
-        }
-        let filter = conditions.join(" AND ");
-
-        let mut order = vec![];
-        for (key, desc) in &query.sort {
-            let column = match key {
-                SortKey::Score => continue,
-                SortKey::MetadataModified => "d.metadata_modified",
-                SortKey::MetadataCreated => "d.metadata_created",
-                SortKey::Name => "d.name",
-                SortKey::Title => "d.title_sort",
-            };
-            order.push(format!("{column} {}", if *desc { "DESC" } else { "ASC" }));
-        }
-        let mut page_binds = binds.clone();
-        page_binds.push(Val::I(query.rows));
-        page_binds.push(Val::I(query.start));
-        let n = page_binds.len();
-        let datasets = if query.rows == 0 {
-            vec![]
-        } else {
-            bind_all(
-                sqlx::query(&format!(
-                    "SELECT b.body FROM catalog_datasets d JOIN catalog_dataset_bodies b ON b.dataset = d.seq \
-                     WHERE {filter} ORDER BY {} LIMIT ${} OFFSET ${}",
-                    order.join(", "),
-                    n - 1,
-                    n
-                )),
-                &page_binds,
-            )
-            .fetch_all(&self.db.pool)
-            .await?
+        let clauses: Vec<String> = query
+            .clauses
             .iter()
-            .map(|r| decode(&r.get::<String, _>(0)))
-            .collect::<CatalogResult<Vec<_>>>()?
+            .map(|c| clause_sql(c, &mut binds))
+            .collect();
+        let matching = (!clauses.is_empty()).then(|| {
+            let filter = clauses.join(" AND ");
+            match self.db.backend {
+                Backend::Sqlite => format!(
+                    "SELECT (SELECT generation FROM catalog_generation), \
+                     (SELECT json_group_array(d.seq) FROM catalog_datasets d WHERE {filter})"
+                ),
+                Backend::Postgres => format!(
+                    "SELECT (SELECT generation FROM catalog_generation), \
+                     (SELECT CAST(COALESCE(json_agg(d.seq), '[]') AS TEXT) \
+                      FROM catalog_datasets d WHERE {filter})"
+                ),
+            }
+        });
+        let mut attempts = 0;
+        let (directory, scope, count, page, facets) = loop {
+            attempts += 1;
+            let (generation, matched) = match &matching {
+                None => (crate::catalog_index::generation(&self.db).await?, None),
+                Some(sql) => {
+                    let row = bind_all(sqlx::query(sql), &binds)
+                        .fetch_one(&self.db.pool)
+                        .await?;
+                    let seqs: Vec<i64> =
+                        serde_json::from_str(&row.get::<String, _>(1)).map_err(|e| {
+                            CatalogStoreError::Store(StoreError::Database(sqlx::Error::Decode(
+                                Box::new(e),
+                            )))
+                        })?;
+                    (row.get::<i64, _>(0), Some(seqs))
+                }
+            };
+            let index =
+                crate::catalog_index::at_least(&self.catalog_index, &self.db, generation).await?;
+            // The matches must be counted against the index of their own snapshot: if a write
+            // moved the index past it meanwhile, find them again (a few times at most, so that
+            // a stream of writes cannot stall a search; the counts are then a moment older
+            // than the index).
+            if matched.is_some() && index.generation != generation && attempts < 3 {
+                continue;
+            }
+            let scope = Scope::of(viewer, &index.directory, query.include_private);
+            let mut found = index.visible(matched.as_deref(), |private, org| {
+                scope.admits(private, org)
+            });
+            let facets = index.facets(
+                &found,
+                &query.facet_fields,
+                query.facet_mincount,
+                query.facet_limit,
+            );
+            let page = index.page(&mut found, &query.sort, query.start, query.rows);
+            break (
+                index.directory.clone(),
+                scope,
+                found.len() as i64,
+                page,
+                facets,
+            );
         };
-
-        let (count, facets) = self
-            .count_and_facets(query, &scope, &filter, &binds)
-            .await?;
+        let datasets = self.page_bodies(&page, &directory, &scope).await?;
         Ok(SearchPage {
             count,
             datasets,
             facets,
-            directory: dir,
+            directory,
         })
     }
 
-    /// The number of matches and the facet counts. With clauses, one statement evaluates the
-    /// filter once for both (a materialised CTE); without, the count reads the listing index
-    /// and the facets read the terms table alone (its visibility columns are the dataset's).
-    async fn count_and_facets(
+    /// The datasets of these seqs, in this order; one that is no longer visible (changed since
+    /// the index was read) is left out.
+    async fn page_bodies(
         &self,
-        query: &SearchQuery,
+        seqs: &[i64],
+        dir: &Directory,
         scope: &Scope,
-        filter: &str,
-        binds: &[Val],
-    ) -> CatalogResult<(i64, Vec<(String, Vec<(String, i64)>)>)> {
-        let fields: Vec<TermField> = query.facet_fields.iter().filter_map(|(_, f)| *f).collect();
-        let field_list = |binds: &mut Vec<Val>| -> String {
-            fields
-                .iter()
-                .map(|f| {
-                    binds.push(Val::S(f.as_str().into()));
-                    format!("${}", binds.len())
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
+    ) -> CatalogResult<Vec<Dataset>> {
+        if seqs.is_empty() {
+            return Ok(vec![]);
+        }
+        let sql = match self.db.backend {
+            Backend::Sqlite => {
+                "SELECT dataset, body FROM catalog_dataset_bodies \
+                 WHERE dataset IN (SELECT value FROM json_each($1))"
+            }
+            Backend::Postgres => {
+                "SELECT dataset, body FROM catalog_dataset_bodies WHERE dataset IN \
+                 (SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST($1 AS JSON)))"
+            }
         };
-        let mut count = 0;
-        let mut rows = vec![];
-        if query.clauses.is_empty() || fields.is_empty() {
-            count = bind_all(
-                sqlx::query(&format!(
-                    "SELECT COUNT(*) FROM catalog_datasets d WHERE {filter}"
-                )),
-                binds,
-            )
-            .fetch_one(&self.db.pool)
-            .await?
-            .get(0);
-            if !fields.is_empty() {
-                let mut b = vec![];
-                let visible = scope.sql("t", &mut b);
-                let list = field_list(&mut b);
-                rows = bind_all(
-                    sqlx::query(&format!(
-                        "SELECT t.field, t.value, COUNT(*) FROM catalog_terms t \
-                         WHERE t.field IN ({list}) AND {visible} GROUP BY t.field, t.value"
-                    )),
-                    &b,
-                )
-                .fetch_all(&self.db.pool)
-                .await?;
-            }
-        } else {
-            let mut b = binds.to_vec();
-            let list = field_list(&mut b);
-            // SQLite's CROSS JOIN keeps the matches as the outer loop (terms by dataset).
-            let join = match self.db.backend {
-                Backend::Sqlite => "CROSS JOIN",
-                Backend::Postgres => "JOIN",
-            };
-            let all = bind_all(
-                sqlx::query(&format!(
-                    "WITH m AS MATERIALIZED (SELECT d.seq FROM catalog_datasets d WHERE {filter}) \
-                     SELECT '', '', COUNT(*) FROM m \
-                     UNION ALL \
-                     SELECT t.field, t.value, COUNT(*) FROM m {join} catalog_terms t ON t.dataset = m.seq \
-                     WHERE t.field IN ({list}) GROUP BY t.field, t.value"
-                )),
-                &b,
-            )
+        let list = serde_json::to_string(seqs).expect("numbers serialise");
+        let mut bodies: HashMap<i64, String> = sqlx::query(sql)
+            .bind(list)
             .fetch_all(&self.db.pool)
-            .await?;
-            for r in all {
-                if r.get::<String, _>(0).is_empty() {
-                    count = r.get(2);
-                } else {
-                    rows.push(r);
-                }
-            }
-        }
-        let mut counts: HashMap<&'static str, Vec<(String, i64)>> = HashMap::new();
-        for r in rows {
-            let field: String = r.get(0);
-            if let Some(f) = TermField::parse(&field) {
-                counts
-                    .entry(f.as_str())
-                    .or_default()
-                    .push((r.get(1), r.get(2)));
-            }
-        }
-        let facets = query
-            .facet_fields
+            .await?
             .iter()
-            .map(|(name, field)| {
-                let mut values = field
-                    .and_then(|f| counts.get(f.as_str()).cloned())
-                    .unwrap_or_default();
-                values.retain(|(_, c)| *c >= query.facet_mincount);
-                values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-                if let Some(limit) = query.facet_limit {
-                    values.truncate(limit as usize);
-                }
-                (name.clone(), values)
-            })
+            .map(|r| (r.get(0), r.get(1)))
             .collect();
-        Ok((count, facets))
+        let mut datasets = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            let Some(body) = bodies.remove(seq) else {
+                continue;
+            };
+            let dataset = decode(&body)?;
+            let owner = dir.org_seq.get(&dataset.owner_org).copied().unwrap_or(-1);
+            if dataset.state == State::Active && scope.admits(dataset.private, owner) {
+                datasets.push(dataset);
+            }
+        }
+        Ok(datasets)
     }
 }
 
@@ -990,8 +952,25 @@ fn resolve_groups(dir: &Directory, refs: &[String]) -> CatalogResult<Vec<String>
 }
 
 /// Writes the dataset's row, facet terms and resource index (none of either for a deleted
-/// dataset). `seq` is None for a new dataset.
+/// dataset), then raises the catalogue's generation and stamps the row with it (see
+/// `catalog_index`): the caller commits right after. `seq` is None for a new dataset.
 async fn write_dataset(
+    tx: &mut WriteTx,
+    seq: Option<i64>,
+    dataset: &Dataset,
+    dir: &Directory,
+) -> CatalogResult<i64> {
+    let seq = write_dataset_rows(tx, seq, dataset, dir).await?;
+    let generation = crate::catalog_index::raise_generation(tx).await?;
+    sqlx::query("UPDATE catalog_datasets SET generation = $1 WHERE seq = $2")
+        .bind(generation)
+        .bind(seq)
+        .execute(tx.conn())
+        .await?;
+    Ok(seq)
+}
+
+async fn write_dataset_rows(
     tx: &mut WriteTx,
     seq: Option<i64>,
     dataset: &Dataset,
