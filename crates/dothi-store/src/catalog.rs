@@ -16,7 +16,7 @@ use dothi_catalog::access::{self, Viewer};
 use dothi_catalog::input::{self, PackageInput, Resolved, ResourceInput};
 use dothi_catalog::model::{Dataset, Group, Organization, State, StoredFile, Translated};
 use dothi_catalog::render;
-use dothi_catalog::search::{Clause, Condition, SearchQuery, TextField};
+use dothi_catalog::search::SearchQuery;
 use dothi_catalog::{CatalogError, FieldErrors};
 use sqlx::Row;
 
@@ -150,20 +150,6 @@ fn decode(body: &str) -> CatalogResult<Dataset> {
     })
 }
 
-/// A LIKE pattern matching `text` anywhere, with LIKE's wildcards escaped (`ESCAPE '\'`).
-fn contains_pattern(text: &str) -> String {
-    let mut p = String::with_capacity(text.len() + 2);
-    p.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
-}
-
 /// URL name of an agency's organization: its code in lower case.
 fn organization_name(code: &str) -> String {
     let mut name: String = code
@@ -220,60 +206,6 @@ impl Scope {
             Scope::All => true,
             Scope::PublicAnd(orgs) => !private || orgs.contains(&owner_org),
         }
-    }
-}
-
-fn clause_sql(clause: &Clause, binds: &mut Vec<Val>) -> String {
-    let mut bind = |v: Val| {
-        binds.push(v);
-        format!("${}", binds.len())
-    };
-    let sql = match &clause.condition {
-        Condition::All => "1 = 1".to_string(),
-        Condition::Nothing => "1 = 0".to_string(),
-        Condition::NameContains(text) => format!(
-            "d.name LIKE {} ESCAPE '\\'",
-            bind(Val::S(contains_pattern(text)))
-        ),
-        Condition::Word {
-            field,
-            word,
-            prefix,
-        } => {
-            let only = match field {
-                TextField::Any => "",
-                TextField::Title => " AND in_title = 1",
-                TextField::Notes => " AND in_notes = 1",
-            };
-            let matches = if *prefix {
-                // Every word starting with `word` sorts between it and it + U+10FFFF.
-                let from = bind(Val::S(word.clone()));
-                let to = bind(Val::S(format!("{word}\u{10FFFF}")));
-                format!("word >= {from} AND word < {to}")
-            } else {
-                format!("word = {}", bind(Val::S(word.clone())))
-            };
-            format!("d.seq IN (SELECT dataset FROM catalog_words WHERE {matches}{only})")
-        }
-        Condition::Term(field, values) => {
-            let f = bind(Val::S(field.as_str().into()));
-            let list: Vec<String> = values.iter().map(|v| bind(Val::S(v.clone()))).collect();
-            format!(
-                "d.seq IN (SELECT dataset FROM catalog_terms WHERE field = {f} AND value IN ({}))",
-                list.join(", ")
-            )
-        }
-        Condition::HasTerm(field) => format!(
-            "d.seq IN (SELECT dataset FROM catalog_terms WHERE field = {})",
-            bind(Val::S(field.as_str().into()))
-        ),
-        Condition::Id(id) => format!("d.id = {}", bind(Val::S(id.clone()))),
-        Condition::Private(p) => format!("d.private = {}", *p as i64),
-    };
-    if clause.negated {
-        format!("NOT ({sql})")
-    } else {
-        sql
     }
 }
 
@@ -789,86 +721,28 @@ impl Store {
             .collect())
     }
 
-    /// `package_search`. The database finds the datasets matching the query's clauses (one
-    /// statement, which also reads the catalogue's generation; none without clauses) and
-    /// returns the bodies of the page; visibility, the count, the facets and the order come
-    /// from the process's index at that same generation (`catalog_index`).
+    /// `package_search`: answered by the process's index (`catalog_index`) once it is at
+    /// the catalogue's generation read now or later; the database then gives the page's bodies.
     pub async fn catalog_search(
         &self,
         viewer: &Viewer,
         query: &SearchQuery,
     ) -> CatalogResult<SearchPage> {
-        let mut binds = vec![];
-        let clauses: Vec<String> = query
-            .clauses
-            .iter()
-            .map(|c| clause_sql(c, &mut binds))
-            .collect();
-        let matching = (!clauses.is_empty()).then(|| {
-            let filter = clauses.join(" AND ");
-            match self.db.backend {
-                Backend::Sqlite => format!(
-                    "SELECT (SELECT generation FROM catalog_generation), \
-                     (SELECT json_group_array(d.seq) FROM catalog_datasets d WHERE {filter})"
-                ),
-                Backend::Postgres => format!(
-                    "SELECT (SELECT generation FROM catalog_generation), \
-                     (SELECT CAST(COALESCE(json_agg(d.seq), '[]') AS TEXT) \
-                      FROM catalog_datasets d WHERE {filter})"
-                ),
-            }
-        });
-        let mut attempts = 0;
-        let (directory, scope, count, page, facets) = loop {
-            attempts += 1;
-            let (generation, matched) = match &matching {
-                None => (crate::catalog_index::generation(&self.db).await?, None),
-                Some(sql) => {
-                    let row = bind_all(sqlx::query(sql), &binds)
-                        .fetch_one(&self.db.pool)
-                        .await?;
-                    let seqs: Vec<i64> =
-                        serde_json::from_str(&row.get::<String, _>(1)).map_err(|e| {
-                            CatalogStoreError::Store(StoreError::Database(sqlx::Error::Decode(
-                                Box::new(e),
-                            )))
-                        })?;
-                    (row.get::<i64, _>(0), Some(seqs))
-                }
-            };
-            let index =
+        let generation = crate::catalog_index::generation(&self.db).await?;
+        let (directory, scope, found) = {
+            let cached =
                 crate::catalog_index::at_least(&self.catalog_index, &self.db, generation).await?;
-            // The matches must be counted against the index of their own snapshot: if a write
-            // moved the index past it meanwhile, find them again (a few times at most, so that
-            // a stream of writes cannot stall a search; the counts are then a moment older
-            // than the index).
-            if matched.is_some() && index.generation != generation && attempts < 3 {
-                continue;
-            }
-            let scope = Scope::of(viewer, &index.directory, query.include_private);
-            let mut found = index.visible(matched.as_deref(), |private, org| {
-                scope.admits(private, org)
-            });
-            let facets = index.facets(
-                &found,
-                &query.facet_fields,
-                query.facet_mincount,
-                query.facet_limit,
-            );
-            let page = index.page(&mut found, &query.sort, query.start, query.rows);
-            break (
-                index.directory.clone(),
-                scope,
-                found.len() as i64,
-                page,
-                facets,
-            );
+            let scope = Scope::of(viewer, &cached.directory, query.include_private);
+            let found = cached
+                .index
+                .search(query, |private, owner| scope.admits(private, owner));
+            (cached.directory.clone(), scope, found)
         };
-        let datasets = self.page_bodies(&page, &directory, &scope).await?;
+        let datasets = self.page_bodies(&found.page, &directory, &scope).await?;
         Ok(SearchPage {
-            count,
+            count: found.count,
             datasets,
-            facets,
+            facets: found.facets,
             directory,
         })
     }

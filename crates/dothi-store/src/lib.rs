@@ -94,7 +94,7 @@ impl Store {
             writer: writer::ReportWriter::start(db.clone()),
             sharing_log_writer: sharing::LogWriter::start(db.clone()),
             iot: Default::default(),
-            catalog_index: Arc::new(tokio::sync::RwLock::new(catalog_index::SearchIndex::empty())),
+            catalog_index: Arc::new(tokio::sync::RwLock::new(catalog_index::Cached::empty())),
         };
         store.reload_reference().await?;
         Ok(store)
