@@ -72,10 +72,12 @@ pub fn respond(base_url: &str, action: &str, result: ActionResult) -> Response {
     let help = help_url(base_url, action);
     let (status, error) = match result {
         Ok(result) => {
-            return json_response(
-                StatusCode::OK,
-                &json!({"help": help, "success": true, "result": result}),
-            )
+            // Built by hand: `json!` would copy `result` (a whole search page) value by value.
+            let mut envelope = Map::new();
+            envelope.insert("help".into(), Value::String(help));
+            envelope.insert("success".into(), Value::Bool(true));
+            envelope.insert("result".into(), result);
+            return json_response(StatusCode::OK, &Value::Object(envelope));
         }
         Err(CkanError::BadRequest(message)) => return bad_request(&message),
         Err(CkanError::Unavailable) => (
