@@ -57,7 +57,10 @@ impl CkanError {
 pub type ActionResult = Result<Value, CkanError>;
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut res = (status, body.to_string()).into_response();
+    // Straight into bytes: `to_string` goes through `fmt::Write`, noticeably slower for a page
+    // of 100 datasets. A `Value` always serialises (its keys are strings).
+    let bytes = serde_json::to_vec(body).expect("a JSON value serialises");
+    let mut res = (status, bytes).into_response();
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
     res

@@ -721,6 +721,13 @@ impl Store {
             .collect())
     }
 
+    /// Loads the process's search index now rather than at the first search.
+    pub async fn catalog_load_index(&self) -> Result<(), StoreError> {
+        let generation = crate::catalog_index::generation(&self.db).await?;
+        drop(crate::catalog_index::at_least(&self.catalog_index, &self.db, generation).await?);
+        Ok(())
+    }
+
     /// `package_search`: answered by the process's index (`catalog_index`) once it is at
     /// the catalogue's generation read now or later; the database then gives the page's bodies.
     pub async fn catalog_search(
