@@ -348,3 +348,54 @@ async fn writes_through_one_server_show_in_the_next_search_through_another() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn searches_during_concurrent_writes_end_up_with_every_write() {
+    for backend in BACKENDS {
+        let app = std::sync::Arc::new(App::new(backend).await);
+        let other = other_server(&app).await;
+        let query = format!("sort=name%20asc&rows=100&{FACETS}");
+        search(&other, &query, None).await;
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let app = app.clone();
+                tokio::spawn(async move {
+                    for i in 0..6 {
+                        let tag = format!("nhóm {}", (w + i) % 3);
+                        create(
+                            &app,
+                            &app.hepco,
+                            json!({"name": format!("bo-du-lieu-{w}-{i}"), "license_id": "cc-by-4.0",
+                                   "tags": [{"name": tag}],
+                                   "resources": [{"url": "https://x.vn/a.csv", "format": "CSV"}]}),
+                        )
+                        .await;
+                    }
+                })
+            })
+            .collect();
+        // The other server searches (and catches up) while the writes commit.
+        let searching = {
+            let other = other.clone();
+            let query = query.clone();
+            tokio::spawn(async move {
+                for _ in 0..30 {
+                    search(&other, &query, None).await;
+                }
+            })
+        };
+        for w in writers {
+            w.await.expect("writer");
+        }
+        searching.await.expect("searches");
+        let fresh = other_server(&app).await;
+        let answer = search(&other, &query, None).await;
+        assert_eq!(answer["count"], 24, "{backend:?}");
+        assert_eq!(
+            answer["facets"]["tags"],
+            json!({"nhóm 0": 8, "nhóm 1": 8, "nhóm 2": 8}),
+            "{backend:?}"
+        );
+        assert_eq!(answer, search(&fresh, &query, None).await, "{backend:?}");
+    }
+}

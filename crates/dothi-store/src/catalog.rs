@@ -728,73 +728,86 @@ impl Store {
         Ok(())
     }
 
-    /// `package_search`: answered by the process's index (`catalog_index`) once it is at
-    /// the catalogue's generation read now or later; the database then gives the page's bodies.
+    /// `package_search`: answered by the process's index (`catalog_index`); the database gives
+    /// the page's bodies and, in the same statement, the catalogue's generation. If that is
+    /// ahead of the index, the index catches up and the search runs again, so the answer is
+    /// never older than the search. One statement when nothing changed.
     pub async fn catalog_search(
         &self,
         viewer: &Viewer,
         query: &SearchQuery,
     ) -> CatalogResult<SearchPage> {
-        let generation = crate::catalog_index::generation(&self.db).await?;
-        let (directory, scope, found) = {
-            let cached =
-                crate::catalog_index::at_least(&self.catalog_index, &self.db, generation).await?;
-            let scope = Scope::of(viewer, &cached.directory, query.include_private);
-            let found = cached
-                .index
-                .search(query, |private, owner| scope.admits(private, owner));
-            (cached.directory.clone(), scope, found)
-        };
-        let datasets = self.page_bodies(&found.page, &directory, &scope).await?;
-        Ok(SearchPage {
-            count: found.count,
-            datasets,
-            facets: found.facets,
-            directory,
-        })
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (seen, directory, scope, found) = {
+                let cached = self.catalog_index.read().await;
+                let scope = Scope::of(viewer, &cached.directory, query.include_private);
+                let found = cached
+                    .index
+                    .search(query, |private, owner| scope.admits(private, owner));
+                (cached.generation, cached.directory.clone(), scope, found)
+            };
+            let (generation, bodies) = self.page_bodies(&found.page).await?;
+            // Under a stream of writes, the third answer is taken: its index was reloaded
+            // during this search, so it is still no older than the search.
+            if generation > seen && attempts < 3 {
+                drop(
+                    crate::catalog_index::at_least(&self.catalog_index, &self.db, generation)
+                        .await?,
+                );
+                continue;
+            }
+            let mut datasets = Vec::with_capacity(bodies.len());
+            for body in bodies {
+                let dataset = decode(&body)?;
+                let owner = directory
+                    .org_seq
+                    .get(&dataset.owner_org)
+                    .copied()
+                    .unwrap_or(-1);
+                // Only if the index is older than the bodies can this leave one out.
+                if dataset.state == State::Active && scope.admits(dataset.private, owner) {
+                    datasets.push(dataset);
+                }
+            }
+            return Ok(SearchPage {
+                count: found.count,
+                datasets,
+                facets: found.facets,
+                directory,
+            });
+        }
     }
 
-    /// The datasets of these seqs, in this order; one that is no longer visible (changed since
-    /// the index was read) is left out.
-    async fn page_bodies(
-        &self,
-        seqs: &[i64],
-        dir: &Directory,
-        scope: &Scope,
-    ) -> CatalogResult<Vec<Dataset>> {
+    /// The catalogue's generation and the bodies of these datasets, in this order, read in one
+    /// statement (one snapshot).
+    async fn page_bodies(&self, seqs: &[i64]) -> CatalogResult<(i64, Vec<String>)> {
         if seqs.is_empty() {
-            return Ok(vec![]);
+            return Ok((crate::catalog_index::generation(&self.db).await?, vec![]));
         }
         let sql = match self.db.backend {
             Backend::Sqlite => {
-                "SELECT dataset, body FROM catalog_dataset_bodies \
-                 WHERE dataset IN (SELECT value FROM json_each($1))"
+                "SELECT (SELECT generation FROM catalog_generation), dataset, body \
+                 FROM catalog_dataset_bodies WHERE dataset IN (SELECT value FROM json_each($1))"
             }
             Backend::Postgres => {
-                "SELECT dataset, body FROM catalog_dataset_bodies WHERE dataset IN \
+                "SELECT (SELECT generation FROM catalog_generation), dataset, body \
+                 FROM catalog_dataset_bodies WHERE dataset IN \
                  (SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST($1 AS JSON)))"
             }
         };
         let list = serde_json::to_string(seqs).expect("numbers serialise");
-        let mut bodies: HashMap<i64, String> = sqlx::query(sql)
-            .bind(list)
-            .fetch_all(&self.db.pool)
-            .await?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
-        let mut datasets = Vec::with_capacity(seqs.len());
-        for seq in seqs {
-            let Some(body) = bodies.remove(seq) else {
-                continue;
-            };
-            let dataset = decode(&body)?;
-            let owner = dir.org_seq.get(&dataset.owner_org).copied().unwrap_or(-1);
-            if dataset.state == State::Active && scope.admits(dataset.private, owner) {
-                datasets.push(dataset);
-            }
-        }
-        Ok(datasets)
+        let rows = sqlx::query(sql).bind(list).fetch_all(&self.db.pool).await?;
+        let Some(generation) = rows.first().map(|r| r.get::<i64, _>(0)) else {
+            // Every dataset has its body: nothing found means another snapshot's index.
+            return Ok((crate::catalog_index::generation(&self.db).await?, vec![]));
+        };
+        let mut bodies: HashMap<i64, String> = rows.iter().map(|r| (r.get(1), r.get(2))).collect();
+        Ok((
+            generation,
+            seqs.iter().filter_map(|s| bodies.remove(s)).collect(),
+        ))
     }
 }
 
