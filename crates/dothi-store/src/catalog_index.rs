@@ -7,8 +7,9 @@
 //! `catalog_organizations` and `catalog_groups`, and never answers from a state older than the
 //! database's when the search began: every transaction that writes a catalogue table raises
 //! the catalogue's generation (migration 0018, [`raise_generation`]) and stamps the datasets
-//! it wrote with it; a search reads the generation first, and an index behind it reloads,
-//! from one snapshot, the datasets stamped since (rows, words, terms) and the directory.
+//! it wrote with it; a search reads the generation in the statement that reads its page's
+//! bodies, and if the index is behind, it reloads, from one snapshot, the datasets stamped
+//! since (rows, words, terms) and the directory, and the search runs again.
 //! Generations are handed out in commit order (the counter's row stays locked until the
 //! writer commits), so "stamped above what I have" misses nothing. Each process (and each
 //! [`crate::Store::open`]) keeps its own index; several instances on one database agree.
