@@ -3,13 +3,15 @@
 //! Vietnamese and English in the style of ckanext-fluent (`title_translated`,
 //! `notes_translated`, with `title`/`notes` holding the Vietnamese text); CKAN's validation
 //! rules with CKAN-shaped field errors; who may read and write (`access`); and the
-//! `package_search` parameter language parsed into a typed query (`search`).
+//! `package_search` parameter language parsed into a typed query (`search`), and the search
+//! index that answers it in memory (`index`).
 //!
 //! Architecture invariant: no I/O, no HTTP, no SQL. The store persists what this crate
 //! validated; the CKAN protocol crate renders what the store returns with [`render`].
 
 pub mod access;
 pub mod error;
+pub mod index;
 pub mod input;
 pub mod licence;
 pub mod model;

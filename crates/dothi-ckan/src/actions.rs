@@ -446,13 +446,14 @@ async fn package_search(ckan: &Ckan, viewer: &Viewer, data: &Map<String, Value>)
         facets.insert(field.clone(), Value::Object(counts));
         search_facets.insert(field.clone(), json!({"items": items, "title": field}));
     }
-    Ok(json!({
-        "count": page.count,
-        "facets": facets,
-        "results": results,
-        "search_facets": search_facets,
-        "sort": query.sort_text,
-    }))
+    // Built by hand: `json!` would copy the results value by value.
+    let mut result = Map::new();
+    result.insert("count".into(), json!(page.count));
+    result.insert("facets".into(), Value::Object(facets));
+    result.insert("results".into(), Value::Array(results));
+    result.insert("search_facets".into(), Value::Object(search_facets));
+    result.insert("sort".into(), Value::String(query.sort_text));
+    Ok(Value::Object(result))
 }
 
 /// `sort` of organization_list/group_list: name, title or package_count, asc or desc.

@@ -64,7 +64,10 @@ impl CkanError {
 pub type ActionResult = Result<Value, CkanError>;
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut res = (status, body.to_string()).into_response();
+    // Straight into bytes: `to_string` goes through `fmt::Write`, noticeably slower for a page
+    // of 100 datasets. A `Value` always serialises (its keys are strings).
+    let bytes = serde_json::to_vec(body).expect("a JSON value serialises");
+    let mut res = (status, bytes).into_response();
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
     res
@@ -79,10 +82,12 @@ pub fn respond(base_url: &str, action: &str, result: ActionResult) -> Response {
     let help = help_url(base_url, action);
     let (status, error) = match result {
         Ok(result) => {
-            return json_response(
-                StatusCode::OK,
-                &json!({"help": help, "success": true, "result": result}),
-            )
+            // Built by hand: `json!` would copy `result` (a whole search page) value by value.
+            let mut envelope = Map::new();
+            envelope.insert("help".into(), Value::String(help));
+            envelope.insert("success".into(), Value::Bool(true));
+            envelope.insert("result".into(), result);
+            return json_response(StatusCode::OK, &Value::Object(envelope));
         }
         Err(CkanError::BadRequest(message)) => return bad_request(&message),
         Err(CkanError::Unavailable) => (

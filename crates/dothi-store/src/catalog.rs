@@ -3,16 +3,20 @@
 //! groups. What may be read or written is decided by `dothi_catalog::access`; validation by
 //! `dothi_catalog::input`; this module resolves references, enforces uniqueness and writes.
 //!
-//! Nothing is cached in the process: organizations and groups are a few dozen rows read with
-//! each request, so several instances on one PostgreSQL database always agree.
+//! Searches read the process's index (`catalog_index`), a cache of the catalogue kept exact by
+//! the catalogue's generation: every transaction here that writes a catalogue table raises it
+//! (`catalog_index::raise_generation`) and stamps the datasets it wrote, last, before its
+//! commit. Everything else reads the database, so several instances on one PostgreSQL
+//! database always agree.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use dothi_catalog::access::{self, Viewer};
 use dothi_catalog::input::{self, PackageInput, Resolved};
 use dothi_catalog::model::{Dataset, Group, Organization, State, StoredFile, Translated};
 use dothi_catalog::render;
-use dothi_catalog::search::{Clause, Condition, SearchQuery, SortKey, TermField, TextField};
+use dothi_catalog::search::SearchQuery;
 use dothi_catalog::{CatalogError, FieldErrors};
 use sqlx::Row;
 
@@ -69,6 +73,7 @@ fn denied(message: String) -> CatalogStoreError {
 }
 
 /// The catalogue's organizations and groups, by id.
+#[derive(Default)]
 pub struct Directory {
     pub organizations: HashMap<String, Organization>,
     pub groups: HashMap<String, Group>,
@@ -109,7 +114,7 @@ pub struct SearchPage {
     pub datasets: Vec<Dataset>,
     /// Per facet field asked for: (value, count), most frequent first.
     pub facets: Vec<(String, Vec<(String, i64)>)>,
-    pub directory: Directory,
+    pub directory: Arc<Directory>,
 }
 
 /// Which dataset a resource write targets.
@@ -147,20 +152,6 @@ fn decode(body: &str) -> CatalogResult<Dataset> {
     })
 }
 
-/// A LIKE pattern matching `text` anywhere, with LIKE's wildcards escaped (`ESCAPE '\'`).
-fn contains_pattern(text: &str) -> String {
-    let mut p = String::with_capacity(text.len() + 2);
-    p.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
-}
-
 /// URL name of an agency's organization: its code in lower case.
 fn organization_name(code: &str) -> String {
     let mut name: String = code
@@ -180,7 +171,7 @@ fn organization_name(code: &str) -> String {
     name.chars().take(input::NAME_MAX).collect()
 }
 
-/// The SQL condition of the datasets a viewer may find with `include_private`: private
+/// The datasets a viewer may find with `include_private`: private
 /// datasets are included for the organizations whose private datasets
 /// [`access::Viewer::reads_private_of`] lets them read (the rule `access::may_read` applies to
 /// single datasets).
@@ -210,123 +201,61 @@ impl Scope {
         }
     }
 
-    /// The condition on a table with `private` and `owner_org` columns under `alias`.
-    fn sql(&self, alias: &str, binds: &mut Vec<Val>) -> String {
+    /// Whether a dataset with this visibility and owner (organization seq) is found.
+    fn admits(&self, private: bool, owner_org: i64) -> bool {
         match self {
-            Scope::Public => format!("{alias}.private = 0"),
-            Scope::All => "1 = 1".into(),
-            Scope::PublicAnd(orgs) => {
-                let list: Vec<String> = orgs
-                    .iter()
-                    .map(|o| {
-                        binds.push(Val::I(*o));
-                        format!("${}", binds.len())
-                    })
-                    .collect();
-                format!(
-                    "({alias}.private = 0 OR {alias}.owner_org IN ({}))",
-                    list.join(", ")
-                )
-            }
+            Scope::Public => !private,
+            Scope::All => true,
+            Scope::PublicAnd(orgs) => !private || orgs.contains(&owner_org),
         }
     }
 }
 
-fn clause_sql(clause: &Clause, binds: &mut Vec<Val>) -> String {
-    let mut bind = |v: Val| {
-        binds.push(v);
-        format!("${}", binds.len())
-    };
-    let sql = match &clause.condition {
-        Condition::All => "1 = 1".to_string(),
-        Condition::Nothing => "1 = 0".to_string(),
-        Condition::NameContains(text) => format!(
-            "d.name LIKE {} ESCAPE '\\'",
-            bind(Val::S(contains_pattern(text)))
-        ),
-        Condition::Word {
-            field,
-            word,
-            prefix,
-        } => {
-            let only = match field {
-                TextField::Any => "",
-                TextField::Title => " AND in_title = 1",
-                TextField::Notes => " AND in_notes = 1",
-            };
-            let matches = if *prefix {
-                // Every word starting with `word` sorts between it and it + U+10FFFF.
-                let from = bind(Val::S(word.clone()));
-                let to = bind(Val::S(format!("{word}\u{10FFFF}")));
-                format!("word >= {from} AND word < {to}")
-            } else {
-                format!("word = {}", bind(Val::S(word.clone())))
-            };
-            format!("d.seq IN (SELECT dataset FROM catalog_words WHERE {matches}{only})")
-        }
-        Condition::Term(field, values) => {
-            let f = bind(Val::S(field.as_str().into()));
-            let list: Vec<String> = values.iter().map(|v| bind(Val::S(v.clone()))).collect();
-            format!(
-                "d.seq IN (SELECT dataset FROM catalog_terms WHERE field = {f} AND value IN ({}))",
-                list.join(", ")
-            )
-        }
-        Condition::HasTerm(field) => format!(
-            "d.seq IN (SELECT dataset FROM catalog_terms WHERE field = {})",
-            bind(Val::S(field.as_str().into()))
-        ),
-        Condition::Id(id) => format!("d.id = {}", bind(Val::S(id.clone()))),
-        Condition::Private(p) => format!("d.private = {}", *p as i64),
-    };
-    if clause.negated {
-        format!("NOT ({sql})")
-    } else {
-        sql
+/// Organizations and groups, read on `conn`.
+pub(crate) async fn read_directory(
+    conn: &mut sqlx::AnyConnection,
+) -> Result<Directory, StoreError> {
+    let orgs = sqlx::query(&format!("SELECT {ORG_COLUMNS} FROM catalog_organizations"))
+        .fetch_all(&mut *conn)
+        .await?;
+    let groups = sqlx::query(&format!("SELECT {GROUP_COLUMNS} FROM catalog_groups"))
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut dir = Directory::default();
+    for r in orgs {
+        let o = Organization {
+            id: r.get(1),
+            name: r.get(2),
+            title: Translated::new(r.get::<String, _>(3), r.get::<String, _>(4)),
+            description: Translated::new(r.get::<String, _>(5), r.get::<String, _>(6)),
+            image_url: r.get(7),
+            agency_id: r.get(8),
+            state: state_of(&r.get::<String, _>(9)),
+            created: r.get(10),
+        };
+        dir.org_seq.insert(o.id.clone(), r.get(0));
+        dir.organizations.insert(o.id.clone(), o);
     }
+    for r in groups {
+        let g = Group {
+            id: r.get(1),
+            name: r.get(2),
+            title: Translated::new(r.get::<String, _>(3), r.get::<String, _>(4)),
+            description: Translated::new(r.get::<String, _>(5), r.get::<String, _>(6)),
+            image_url: r.get(7),
+            state: state_of(&r.get::<String, _>(8)),
+            created: r.get(9),
+        };
+        dir.groups.insert(g.id.clone(), g);
+    }
+    Ok(dir)
 }
 
 impl Store {
     /// Organizations and groups, read now.
     pub async fn catalog_directory(&self) -> Result<Directory, StoreError> {
-        let orgs = sqlx::query(&format!("SELECT {ORG_COLUMNS} FROM catalog_organizations"))
-            .fetch_all(&self.db.pool)
-            .await?;
-        let groups = sqlx::query(&format!("SELECT {GROUP_COLUMNS} FROM catalog_groups"))
-            .fetch_all(&self.db.pool)
-            .await?;
-        let mut dir = Directory {
-            organizations: HashMap::new(),
-            groups: HashMap::new(),
-            org_seq: HashMap::new(),
-        };
-        for r in orgs {
-            let o = Organization {
-                id: r.get(1),
-                name: r.get(2),
-                title: Translated::new(r.get::<String, _>(3), r.get::<String, _>(4)),
-                description: Translated::new(r.get::<String, _>(5), r.get::<String, _>(6)),
-                image_url: r.get(7),
-                agency_id: r.get(8),
-                state: state_of(&r.get::<String, _>(9)),
-                created: r.get(10),
-            };
-            dir.org_seq.insert(o.id.clone(), r.get(0));
-            dir.organizations.insert(o.id.clone(), o);
-        }
-        for r in groups {
-            let g = Group {
-                id: r.get(1),
-                name: r.get(2),
-                title: Translated::new(r.get::<String, _>(3), r.get::<String, _>(4)),
-                description: Translated::new(r.get::<String, _>(5), r.get::<String, _>(6)),
-                image_url: r.get(7),
-                state: state_of(&r.get::<String, _>(8)),
-                created: r.get(9),
-            };
-            dir.groups.insert(g.id.clone(), g);
-        }
-        Ok(dir)
+        let mut conn = self.db.pool.acquire().await?;
+        read_directory(&mut conn).await
     }
 
     /// One organization per agency of the reference data: creates the missing ones and
@@ -425,6 +354,7 @@ impl Store {
                     }
                 })?;
         }
+        crate::catalog_index::raise_generation(&mut tx).await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -784,168 +714,93 @@ impl Store {
             .collect())
     }
 
-    /// `package_search`.
+    /// Loads the process's search index now rather than at the first search.
+    pub async fn catalog_load_index(&self) -> Result<(), StoreError> {
+        let generation = crate::catalog_index::generation(&self.db).await?;
+        drop(crate::catalog_index::at_least(&self.catalog_index, &self.db, generation).await?);
+        Ok(())
+    }
+
+    /// `package_search`: answered by the process's index (`catalog_index`); the database gives
+    /// the page's bodies and, in the same statement, the catalogue's generation. If that is
+    /// ahead of the index, the index catches up and the search runs again, so the answer is
+    /// never older than the search. One statement when nothing changed.
     pub async fn catalog_search(
         &self,
         viewer: &Viewer,
         query: &SearchQuery,
     ) -> CatalogResult<SearchPage> {
-        let dir = self.catalog_directory().await?;
-        let scope = Scope::of(viewer, &dir, query.include_private);
-        let mut binds = vec![];
-        let mut conditions = vec!["d.state = 'active'".to_string(), scope.sql("d", &mut binds)];
-        for clause in &query.clauses {
-            conditions.push(clause_sql(clause, &mut binds));
-        }
-        let filter = conditions.join(" AND ");
-
-        let mut order = vec![];
-        for (key, desc) in &query.sort {
-            let column = match key {
-                SortKey::Score => continue,
-                SortKey::MetadataModified => "d.metadata_modified",
-                SortKey::MetadataCreated => "d.metadata_created",
-                SortKey::Name => "d.name",
-                SortKey::Title => "d.title_sort",
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (seen, directory, scope, found) = {
+                let cached = self.catalog_index.read().await;
+                let scope = Scope::of(viewer, &cached.directory, query.include_private);
+                let found = cached
+                    .index
+                    .search(query, |private, owner| scope.admits(private, owner));
+                (cached.generation, cached.directory.clone(), scope, found)
             };
-            order.push(format!("{column} {}", if *desc { "DESC" } else { "ASC" }));
+            let (generation, bodies) = self.page_bodies(&found.page).await?;
+            // Under a stream of writes, the third answer is taken: its index was reloaded
+            // during this search, so it is still no older than the search.
+            if generation > seen && attempts < 3 {
+                drop(
+                    crate::catalog_index::at_least(&self.catalog_index, &self.db, generation)
+                        .await?,
+                );
+                continue;
+            }
+            let mut datasets = Vec::with_capacity(bodies.len());
+            for body in bodies {
+                let dataset = decode(&body)?;
+                let owner = directory
+                    .org_seq
+                    .get(&dataset.owner_org)
+                    .copied()
+                    .unwrap_or(-1);
+                // Only if the index is older than the bodies can this leave one out.
+                if dataset.state == State::Active && scope.admits(dataset.private, owner) {
+                    datasets.push(dataset);
+                }
+            }
+            return Ok(SearchPage {
+                count: found.count,
+                datasets,
+                facets: found.facets,
+                directory,
+            });
         }
-        let mut page_binds = binds.clone();
-        page_binds.push(Val::I(query.rows));
-        page_binds.push(Val::I(query.start));
-        let n = page_binds.len();
-        let datasets = if query.rows == 0 {
-            vec![]
-        } else {
-            bind_all(
-                sqlx::query(&format!(
-                    "SELECT b.body FROM catalog_datasets d JOIN catalog_dataset_bodies b ON b.dataset = d.seq \
-                     WHERE {filter} ORDER BY {} LIMIT ${} OFFSET ${}",
-                    order.join(", "),
-                    n - 1,
-                    n
-                )),
-                &page_binds,
-            )
-            .fetch_all(&self.db.pool)
-            .await?
-            .iter()
-            .map(|r| decode(&r.get::<String, _>(0)))
-            .collect::<CatalogResult<Vec<_>>>()?
-        };
-
-        let (count, facets) = self
-            .count_and_facets(query, &scope, &filter, &binds)
-            .await?;
-        Ok(SearchPage {
-            count,
-            datasets,
-            facets,
-            directory: dir,
-        })
     }
 
-    /// The number of matches and the facet counts. With clauses, one statement evaluates the
-    /// filter once for both (a materialised CTE); without, the count reads the listing index
-    /// and the facets read the terms table alone (its visibility columns are the dataset's).
-    async fn count_and_facets(
-        &self,
-        query: &SearchQuery,
-        scope: &Scope,
-        filter: &str,
-        binds: &[Val],
-    ) -> CatalogResult<(i64, Vec<(String, Vec<(String, i64)>)>)> {
-        let fields: Vec<TermField> = query.facet_fields.iter().filter_map(|(_, f)| *f).collect();
-        let field_list = |binds: &mut Vec<Val>| -> String {
-            fields
-                .iter()
-                .map(|f| {
-                    binds.push(Val::S(f.as_str().into()));
-                    format!("${}", binds.len())
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
+    /// The catalogue's generation and the bodies of these datasets, in this order, read in one
+    /// statement (one snapshot).
+    async fn page_bodies(&self, seqs: &[i64]) -> CatalogResult<(i64, Vec<String>)> {
+        if seqs.is_empty() {
+            return Ok((crate::catalog_index::generation(&self.db).await?, vec![]));
+        }
+        let sql = match self.db.backend {
+            Backend::Sqlite => {
+                "SELECT (SELECT generation FROM catalog_generation), dataset, body \
+                 FROM catalog_dataset_bodies WHERE dataset IN (SELECT value FROM json_each($1))"
+            }
+            Backend::Postgres => {
+                "SELECT (SELECT generation FROM catalog_generation), dataset, body \
+                 FROM catalog_dataset_bodies WHERE dataset IN \
+                 (SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST($1 AS JSON)))"
+            }
         };
-        let mut count = 0;
-        let mut rows = vec![];
-        if query.clauses.is_empty() || fields.is_empty() {
-            count = bind_all(
-                sqlx::query(&format!(
-                    "SELECT COUNT(*) FROM catalog_datasets d WHERE {filter}"
-                )),
-                binds,
-            )
-            .fetch_one(&self.db.pool)
-            .await?
-            .get(0);
-            if !fields.is_empty() {
-                let mut b = vec![];
-                let visible = scope.sql("t", &mut b);
-                let list = field_list(&mut b);
-                rows = bind_all(
-                    sqlx::query(&format!(
-                        "SELECT t.field, t.value, COUNT(*) FROM catalog_terms t \
-                         WHERE t.field IN ({list}) AND {visible} GROUP BY t.field, t.value"
-                    )),
-                    &b,
-                )
-                .fetch_all(&self.db.pool)
-                .await?;
-            }
-        } else {
-            let mut b = binds.to_vec();
-            let list = field_list(&mut b);
-            // SQLite's CROSS JOIN keeps the matches as the outer loop (terms by dataset).
-            let join = match self.db.backend {
-                Backend::Sqlite => "CROSS JOIN",
-                Backend::Postgres => "JOIN",
-            };
-            let all = bind_all(
-                sqlx::query(&format!(
-                    "WITH m AS MATERIALIZED (SELECT d.seq FROM catalog_datasets d WHERE {filter}) \
-                     SELECT '', '', COUNT(*) FROM m \
-                     UNION ALL \
-                     SELECT t.field, t.value, COUNT(*) FROM m {join} catalog_terms t ON t.dataset = m.seq \
-                     WHERE t.field IN ({list}) GROUP BY t.field, t.value"
-                )),
-                &b,
-            )
-            .fetch_all(&self.db.pool)
-            .await?;
-            for r in all {
-                if r.get::<String, _>(0).is_empty() {
-                    count = r.get(2);
-                } else {
-                    rows.push(r);
-                }
-            }
-        }
-        let mut counts: HashMap<&'static str, Vec<(String, i64)>> = HashMap::new();
-        for r in rows {
-            let field: String = r.get(0);
-            if let Some(f) = TermField::parse(&field) {
-                counts
-                    .entry(f.as_str())
-                    .or_default()
-                    .push((r.get(1), r.get(2)));
-            }
-        }
-        let facets = query
-            .facet_fields
-            .iter()
-            .map(|(name, field)| {
-                let mut values = field
-                    .and_then(|f| counts.get(f.as_str()).cloned())
-                    .unwrap_or_default();
-                values.retain(|(_, c)| *c >= query.facet_mincount);
-                values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-                if let Some(limit) = query.facet_limit {
-                    values.truncate(limit as usize);
-                }
-                (name.clone(), values)
-            })
-            .collect();
-        Ok((count, facets))
+        let list = serde_json::to_string(seqs).expect("numbers serialise");
+        let rows = sqlx::query(sql).bind(list).fetch_all(&self.db.pool).await?;
+        let Some(generation) = rows.first().map(|r| r.get::<i64, _>(0)) else {
+            // Every dataset has its body: nothing found means another snapshot's index.
+            return Ok((crate::catalog_index::generation(&self.db).await?, vec![]));
+        };
+        let mut bodies: HashMap<i64, String> = rows.iter().map(|r| (r.get(1), r.get(2))).collect();
+        Ok((
+            generation,
+            seqs.iter().filter_map(|s| bodies.remove(s)).collect(),
+        ))
     }
 }
 
@@ -984,8 +839,25 @@ fn resolve_groups(dir: &Directory, refs: &[String]) -> CatalogResult<Vec<String>
 }
 
 /// Writes the dataset's row, facet terms and resource index (none of either for a deleted
-/// dataset). `seq` is None for a new dataset.
+/// dataset), then raises the catalogue's generation and stamps the row with it (see
+/// `catalog_index`): the caller commits right after. `seq` is None for a new dataset.
 async fn write_dataset(
+    tx: &mut WriteTx,
+    seq: Option<i64>,
+    dataset: &Dataset,
+    dir: &Directory,
+) -> CatalogResult<i64> {
+    let seq = write_dataset_rows(tx, seq, dataset, dir).await?;
+    let generation = crate::catalog_index::raise_generation(tx).await?;
+    sqlx::query("UPDATE catalog_datasets SET generation = $1 WHERE seq = $2")
+        .bind(generation)
+        .bind(seq)
+        .execute(tx.conn())
+        .await?;
+    Ok(seq)
+}
+
+async fn write_dataset_rows(
     tx: &mut WriteTx,
     seq: Option<i64>,
     dataset: &Dataset,

@@ -12,6 +12,7 @@ pub mod api_tokens;
 pub mod auth;
 pub mod catalog;
 pub mod catalog_files;
+mod catalog_index;
 pub mod db;
 pub mod error;
 pub mod historic;
@@ -77,6 +78,7 @@ pub struct Store {
     sharing_log_writer: sharing::LogWriter,
     /// MQTT ingestion's registry generation and counters (see [`iot`]).
     iot: iot::IotState,
+    catalog_index: catalog_index::Cache,
 }
 
 impl Store {
@@ -93,6 +95,7 @@ impl Store {
             writer: writer::ReportWriter::start(db.clone()),
             sharing_log_writer: sharing::LogWriter::start(db.clone()),
             iot: Default::default(),
+            catalog_index: Arc::new(tokio::sync::RwLock::new(catalog_index::Cached::empty())),
         };
         store.reload_reference().await?;
         Ok(store)

@@ -441,6 +441,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if let Err(e) = store.catalog_sync_organizations().await {
         tracing::warn!(error = %e, "catalogue organizations not synchronised with the agencies");
     }
+    // The catalogue's search index would be loaded by the first search (a second for 10,000
+    // datasets); load it now instead.
+    let catalogue = store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = catalogue.catalog_load_index().await {
+            tracing::warn!(error = %e, "catalogue search index not loaded at start-up");
+        }
+    });
     let sweeper = store.clone();
     let interval = Duration::from_secs(args.sweep_interval_secs.max(1));
     tokio::spawn(async move {

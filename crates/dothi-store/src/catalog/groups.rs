@@ -218,6 +218,8 @@ impl Store {
             None => record.update(&mut tx).await?,
         }
         reindex(&mut tx, affected).await?;
+        // The directory changed even where no dataset was rewritten: searches reload it.
+        crate::catalog_index::raise_generation(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
