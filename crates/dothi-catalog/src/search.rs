@@ -1,5 +1,5 @@
-//! `package_search`'s parameters (CKAN passes them to Solr) parsed into a typed query that
-//! the store can run in SQL: `q` (free text and `field:value`), `fq`/`fq_list`, `rows` (at
+//! `package_search`'s parameters (CKAN passes them to Solr) parsed into a typed query, which
+//! [`crate::index::SearchIndex::search`] answers: `q` (free text and `field:value`), `fq`/`fq_list`, `rows` (at
 //! most 1000, silently capped as CKAN's `ckan.search.rows_max` does), `start`, `sort`,
 //! `facet.field`, `facet.limit`, `include_private`.
 //!
@@ -94,7 +94,7 @@ pub enum Condition {
     },
     /// The dataset's URL name contains this text.
     NameContains(String),
-    /// The field holds one of these values (exact; `res_format` ignores case).
+    /// The field holds one of these values (exact, case included, as Solr's string fields).
     Term(TermField, Vec<String>),
     /// The field holds some value (`tags:*`).
     HasTerm(TermField),
