@@ -1,7 +1,7 @@
 //! `package_search`'s parameters (CKAN passes them to Solr) parsed into a typed query, which
-//! [`crate::index::SearchIndex::search`] answers: `q` (free text and `field:value`), `fq`/`fq_list`, `rows` (at
-//! most 1000, silently capped as CKAN's `ckan.search.rows_max` does), `start`, `sort`,
-//! `facet.field`, `facet.limit`, `include_private`.
+//! [`crate::index::SearchIndex::search`] answers: `q` (free text and `field:value`),
+//! `fq`/`fq_list`, `rows` (at most 1000, silently capped as CKAN's `ckan.search.rows_max`
+//! does), `start`, `sort`, `facet.field`, `facet.limit`, `include_private`.
 //!
 //! The subset of Solr's syntax understood: words and "phrases" (every word must match, as a
 //! whole word, as Solr matches tokens; `word*` matches words starting so; diacritics and case
