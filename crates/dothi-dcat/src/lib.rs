@@ -95,41 +95,37 @@ pub enum DcatError {
     InvalidPage { page: u64 },
     #[error("page {page} is past the last page, {last}")]
     PageOutOfRange { page: u64, last: u64 },
-    /// The Turtle serializer failed (it writes to memory, so this is not expected).
-    #[error("writing Turtle failed: {0}")]
+    /// The serializer failed (it writes to memory, so this is not expected).
+    #[error("writing the document failed: {0}")]
     Write(String),
 }
 
+/// Writes `triples` with the prefixes of `vocab::PREFIXES` through one of oxigraph's
+/// serializers (`oxttl`'s and `oxrdfxml`'s have the same methods but no common trait).
+macro_rules! serialize {
+    ($serializer:expr, $triples:expr) => {{
+        let failed = |e: &dyn std::fmt::Display| DcatError::Write(e.to_string());
+        let mut serializer = $serializer;
+        for (prefix, iri) in vocab::PREFIXES {
+            serializer = serializer
+                .with_prefix(prefix, iri)
+                .map_err(|e| failed(&e))?;
+        }
+        let mut writer = serializer.for_writer(Vec::new());
+        for triple in $triples {
+            writer.serialize_triple(triple).map_err(|e| failed(&e))?;
+        }
+        let bytes = writer.finish().map_err(|e| failed(&e))?;
+        String::from_utf8(bytes).map_err(|e| failed(&e))
+    }};
+}
+
 fn turtle(triples: &[Triple]) -> Result<String, DcatError> {
-    let failed = |e: &dyn std::fmt::Display| DcatError::Write(e.to_string());
-    let mut serializer = TurtleSerializer::new();
-    for (prefix, iri) in vocab::PREFIXES {
-        serializer = serializer
-            .with_prefix(prefix, iri)
-            .map_err(|e| failed(&e))?;
-    }
-    let mut writer = serializer.for_writer(Vec::new());
-    for triple in triples {
-        writer.serialize_triple(triple).map_err(|e| failed(&e))?;
-    }
-    let bytes = writer.finish().map_err(|e| failed(&e))?;
-    String::from_utf8(bytes).map_err(|e| failed(&e))
+    serialize!(TurtleSerializer::new(), triples)
 }
 
 fn rdf_xml(triples: &[Triple]) -> Result<String, DcatError> {
-    let failed = |e: &dyn std::fmt::Display| DcatError::Write(e.to_string());
-    let mut serializer = oxrdfxml::RdfXmlSerializer::new();
-    for (prefix, iri) in vocab::PREFIXES {
-        serializer = serializer
-            .with_prefix(prefix, iri)
-            .map_err(|e| failed(&e))?;
-    }
-    let mut writer = serializer.for_writer(Vec::new());
-    for triple in triples {
-        writer.serialize_triple(triple).map_err(|e| failed(&e))?;
-    }
-    let bytes = writer.finish().map_err(|e| failed(&e))?;
-    String::from_utf8(bytes).map_err(|e| failed(&e))
+    serialize!(oxrdfxml::RdfXmlSerializer::new(), triples)
 }
 
 /// The RDF syntaxes the export writes.
