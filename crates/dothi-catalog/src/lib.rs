@@ -45,9 +45,10 @@ pub fn tag_id(name: &str) -> String {
 /// Instants are sent as ISO 8601 in +07:00 (the platform's rule), to the millisecond, where
 /// CKAN sends naive UTC; both parse with any ISO 8601 parser.
 pub fn timestamp(ms: i64) -> String {
-    use chrono::{FixedOffset, SecondsFormat, TimeZone, Utc};
+    use chrono::{FixedOffset, Offset, SecondsFormat, TimeZone, Utc};
     let utc = Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
-    let vn = FixedOffset::east_opt(7 * 3600).expect("+07:00 is a valid offset");
+    // 25,200 s is within ±24 h, so `east_opt` always gives it; UTC only to stay total.
+    let vn = FixedOffset::east_opt(7 * 3600).unwrap_or_else(|| Utc.fix());
     utc.with_timezone(&vn)
         .to_rfc3339_opts(SecondsFormat::Millis, false)
 }

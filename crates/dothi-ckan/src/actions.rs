@@ -284,7 +284,9 @@ pub async fn run(
                 let Value::Object(current) =
                     show_group(ckan, viewer, organization, &id_only(id.clone())).await?
                 else {
-                    unreachable!("an organization or group renders as an object")
+                    return Err(CkanError::internal(
+                        "an organization or group rendered as a non-object",
+                    ));
                 };
                 input::merge_patch(current, &data)
             } else {

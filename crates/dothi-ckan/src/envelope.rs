@@ -63,10 +63,15 @@ impl CkanError {
 
 pub type ActionResult = Result<Value, CkanError>;
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
+fn json_response(mut status: StatusCode, body: &Value) -> Response {
     // Straight into bytes: `to_string` goes through `fmt::Write`, noticeably slower for a page
-    // of 100 datasets. A `Value` always serialises (its keys are strings).
-    let bytes = serde_json::to_vec(body).expect("a JSON value serialises");
+    // of 100 datasets. A `Value` always serialises (its keys are strings); should it ever not,
+    // the answer is CKAN's 503 body, logged, not a panic.
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "CKAN answer could not be serialised");
+        status = StatusCode::SERVICE_UNAVAILABLE;
+        br#"{"success": false, "error": {"__type": "Internal Server Error", "message": "Service unavailable"}}"#.to_vec()
+    });
     let mut res = (status, bytes).into_response();
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));

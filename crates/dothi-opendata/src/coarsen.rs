@@ -1,7 +1,7 @@
 //! Local days and months (Asia/Ho_Chi_Minh is a fixed +07:00, no daylight saving), the
 //! location grid of the anonymised report list, and the roundings of published numbers.
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset};
 
 pub const DAY_MS: i64 = 86_400_000;
 pub const VN_OFFSET_MS: i64 = 7 * 3_600_000;
@@ -12,7 +12,8 @@ pub const VN_OFFSET_MS: i64 = 7 * 3_600_000;
 pub const GRID_CELLS_PER_DEGREE: f64 = 200.0;
 
 pub fn vn_offset() -> FixedOffset {
-    FixedOffset::east_opt(7 * 3600).expect("+07:00")
+    // 25,200 s is within ±24 h, so `east_opt` always gives it; UTC only to stay total.
+    FixedOffset::east_opt(7 * 3600).unwrap_or_else(|| chrono::Utc.fix())
 }
 
 /// The time as ISO 8601 with +07:00.
@@ -34,7 +35,7 @@ pub fn local_midnight(ms: i64) -> i64 {
 
 /// A local day number, as `kpi_daily.day` holds it: whole days since 1970-01-01 (local).
 pub fn date_of_day_number(day: i64) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Duration::days(day)
+    DateTime::UNIX_EPOCH.date_naive() + chrono::Duration::days(day)
 }
 
 /// `YYYY-MM` of a date.
@@ -44,7 +45,7 @@ pub fn year_month(date: NaiveDate) -> String {
 
 /// The first day of the month of a date.
 pub fn month_start(date: NaiveDate) -> NaiveDate {
-    date.with_day(1).expect("day 1 exists")
+    date - chrono::Duration::days(i64::from(date.day0()))
 }
 
 /// The centre of the grid cell holding a WGS 84 point, or None for a point that is not one.

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::coarsen::{self, local_date, local_name, rate, round_to};
 use crate::inputs::{Inputs, ReportCounts};
 use crate::render::{csv_record, resources, RenderError};
-use crate::{definition, licence_id, PublishedDataset, Resource, TemporalCoverage};
+use crate::{definition, licence_id, table, PublishedDataset, Resource, TemporalCoverage};
 
 pub(crate) const STATISTICS: &str = "field-report-statistics";
 pub(crate) const REPORT_LIST: &str = "field-reports-anonymised";
@@ -21,9 +21,9 @@ fn publish(
     inputs: &Inputs,
     temporal_coverage: Option<TemporalCoverage>,
     resources: Vec<Resource>,
-) -> PublishedDataset {
-    let def = definition(name);
-    PublishedDataset {
+) -> Result<PublishedDataset, RenderError> {
+    let def = definition(name)?;
+    Ok(PublishedDataset {
         name: def.name.clone(),
         title: def.title.clone(),
         description: def.description.clone(),
@@ -32,7 +32,7 @@ fn publish(
         temporal_coverage,
         refreshed_at: coarsen::local_time(inputs.now_ms),
         resources,
-    }
+    })
 }
 
 #[derive(Serialize)]
@@ -126,13 +126,8 @@ pub(crate) fn report_statistics(inputs: &Inputs) -> Result<PublishedDataset, Ren
         start: coarsen::month_start(d),
         end: local_date(inputs.now_ms),
     });
-    let table = &definition(STATISTICS).tables[0];
-    Ok(publish(
-        STATISTICS,
-        inputs,
-        coverage,
-        resources(table, &rows)?,
-    ))
+    let table = table(STATISTICS, 0)?;
+    publish(STATISTICS, inputs, coverage, resources(table, &rows)?)
 }
 
 #[derive(Serialize)]
@@ -208,13 +203,8 @@ pub(crate) fn report_list(inputs: &Inputs) -> Result<PublishedDataset, RenderErr
         start: local_date(from),
         end: local_date(to),
     });
-    let table = &definition(REPORT_LIST).tables[0];
-    Ok(publish(
-        REPORT_LIST,
-        inputs,
-        coverage,
-        resources(table, &rows)?,
-    ))
+    let table = table(REPORT_LIST, 0)?;
+    publish(REPORT_LIST, inputs, coverage, resources(table, &rows)?)
 }
 
 #[derive(Serialize)]
@@ -282,8 +272,8 @@ pub(crate) fn sensor_aggregates(inputs: &Inputs) -> Result<PublishedDataset, Ren
         start: local_date(from),
         end: local_date(to - 1),
     });
-    let table = &definition(SENSORS).tables[0];
-    Ok(publish(SENSORS, inputs, coverage, resources(table, &rows)?))
+    let table = table(SENSORS, 0)?;
+    publish(SENSORS, inputs, coverage, resources(table, &rows)?)
 }
 
 #[derive(Serialize)]
@@ -369,9 +359,8 @@ pub(crate) fn reference_lists(inputs: &Inputs) -> Result<PublishedDataset, Rende
         })
         .collect();
     units.sort_by(|a, b| a.code.cmp(b.code));
-    let tables = &definition(REFERENCE).tables;
-    let mut files = resources(&tables[0], &agencies)?;
-    files.extend(resources(&tables[1], &categories)?);
-    files.extend(resources(&tables[2], &units)?);
-    Ok(publish(REFERENCE, inputs, None, files))
+    let mut files = resources(table(REFERENCE, 0)?, &agencies)?;
+    files.extend(resources(table(REFERENCE, 1)?, &categories)?);
+    files.extend(resources(table(REFERENCE, 2)?, &units)?);
+    publish(REFERENCE, inputs, None, files)
 }

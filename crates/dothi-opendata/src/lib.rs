@@ -85,29 +85,37 @@ struct DefinitionsFile {
     datasets: Vec<DatasetDefinition>,
 }
 
-fn definitions_file() -> &'static DefinitionsFile {
-    static FILE: OnceLock<DefinitionsFile> = OnceLock::new();
-    FILE.get_or_init(|| {
-        serde_json::from_str(include_str!("../datasets.json"))
-            .expect("datasets.json is valid (checked by the crate's tests)")
-    })
+/// `datasets.json`, bundled; None if it does not parse (the crate's tests check that it does),
+/// so a broken build publishes nothing and says why instead of panicking.
+fn definitions_file() -> Option<&'static DefinitionsFile> {
+    static FILE: OnceLock<Option<DefinitionsFile>> = OnceLock::new();
+    FILE.get_or_init(|| serde_json::from_str(include_str!("../datasets.json")).ok())
+        .as_ref()
 }
 
 /// Every dataset the platform publishes, in publishing order.
 pub fn definitions() -> &'static [DatasetDefinition] {
-    &definitions_file().datasets
+    definitions_file().map_or(&[], |f| f.datasets.as_slice())
 }
 
 /// The licence of every published dataset, as a CKAN licence id (`cc-by-4.0`).
 pub fn licence_id() -> &'static str {
-    &definitions_file().licence_id
+    definitions_file().map_or("cc-by-4.0", |f| f.licence_id.as_str())
 }
 
-fn definition(name: &str) -> &'static DatasetDefinition {
+fn definition(name: &str) -> Result<&'static DatasetDefinition, RenderError> {
     definitions()
         .iter()
         .find(|d| d.name == name)
-        .unwrap_or_else(|| panic!("datasets.json defines {name}"))
+        .ok_or_else(|| render::failed(name, "datasets.json does not define it"))
+}
+
+/// Table `index` of dataset `name`.
+fn table(name: &str, index: usize) -> Result<&'static TableDefinition, RenderError> {
+    definition(name)?
+        .tables
+        .get(index)
+        .ok_or_else(|| render::failed(name, format!("datasets.json defines no table {index}")))
 }
 
 /// The first and last local day the data covers (both included).

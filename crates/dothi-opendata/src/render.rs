@@ -21,7 +21,7 @@ impl std::fmt::Display for RenderError {
 
 impl std::error::Error for RenderError {}
 
-fn failed(table: &str, reason: impl std::fmt::Display) -> RenderError {
+pub(crate) fn failed(table: &str, reason: impl std::fmt::Display) -> RenderError {
     RenderError {
         table: table.to_string(),
         reason: reason.to_string(),

@@ -790,7 +790,14 @@ impl Store {
                  (SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST($1 AS JSON)))"
             }
         };
-        let list = serde_json::to_string(seqs).expect("numbers serialise");
+        // A JSON array of numbers, which both backends expand in SQL.
+        let list = format!(
+            "[{}]",
+            seqs.iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        );
         let rows = sqlx::query(sql).bind(list).fetch_all(&self.db.pool).await?;
         let Some(generation) = rows.first().map(|r| r.get::<i64, _>(0)) else {
             // Every dataset has its body: nothing found means another snapshot's index.

@@ -1,10 +1,10 @@
 // Open311 API keys: GET/POST /admin/api-keys, DELETE /admin/api-keys/{id} (revoke). The secret
 // is in the POST answer only, so it is shown once, with a copy button.
-import { useRef, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { api } from "../../lib/api.js";
 import { t, fmtDateTime } from "../../lib/i18n.js";
 import { ErrorBox, Field, Loading, Notice } from "../../components/ui.jsx";
-import { Count, copyText, fieldErrors, focusField, useConfirm, useLoad } from "./common.jsx";
+import { Count, fieldErrors, focusField, ShownOnce, useConfirm, useLoad } from "./common.jsx";
 
 export default function ApiKeys() {
   const { data: keys, error, loading, reload } = useLoad(() => api.get("/admin/api-keys"), []);
@@ -48,7 +48,7 @@ export default function ApiKeys() {
             setNotice(null);
             setActionError(null);
             setCreated(c);
-            focusField("key-copy");
+            focusField("key-secret-copy");
             await reload();
           }}
         />
@@ -149,27 +149,16 @@ function NewKey({ onCreated }) {
 }
 
 function Secret({ created, onDone }) {
-  const input = useRef(null);
-  const [copied, setCopied] = useState(null);
-  async function copy() {
-    setCopied((await copyText(created.api_key, input.current)) ? "ok" : "manual");
-  }
   return (
-    <section class="card secret" aria-labelledby="secret-title">
-      <h2 id="secret-title">{t("admin.keys.secret_title", { name: created.key.name })}</h2>
-      <div class="alert alert-warn" role="alert">{t("admin.keys.secret_warning")}</div>
-      <Field id="key-secret" label={t("admin.keys.secret")}>
-        <div class="row nowrap">
-          <input id="key-secret" ref={input} class="mono grow" readOnly value={created.api_key} onFocus={(e) => e.currentTarget.select()} spellcheck={false} />
-          <button type="button" id="key-copy" class="btn btn-primary" onClick={copy}>{t("admin.keys.copy")}</button>
-        </div>
-      </Field>
-      <p class="copy-status" role="status" aria-live="polite">
-        {copied === "ok" && t("admin.keys.copied")}
-        {copied === "manual" && t("admin.keys.copy_manual")}
-      </p>
-      <p class="hint">{t("admin.keys.usage")}</p>
-      <button type="button" class="btn" onClick={onDone}>{t("admin.keys.done")}</button>
-    </section>
+    <ShownOnce
+      id="key-secret"
+      title={t("admin.keys.secret_title", { name: created.key.name })}
+      warning={t("admin.keys.secret_warning")}
+      label={t("admin.keys.secret")}
+      value={created.api_key}
+      usage={t("admin.keys.usage")}
+      doneLabel={t("admin.keys.done")}
+      onDone={onDone}
+    />
   );
 }

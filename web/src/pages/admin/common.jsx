@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { api, errorText } from "../../lib/api.js";
 import { t, lang } from "../../lib/i18n.js";
+import { Field } from "../../components/ui.jsx";
 
 /** The admin sections, in the order of the tab bar and the overview. */
 export const SECTIONS = ["categories", "agencies", "routing", "users", "holidays", "api-keys", "sharing"];
@@ -197,4 +198,39 @@ export async function copyText(text, input) {
     }
     return false;
   }
+}
+
+/**
+ * A secret the API returns once (an Open311 API key, a connection account's credential): shown
+ * with a warning, selectable and with a copy button, until the administrator says done. `id`
+ * names the input; the heading is `{id}-title` and the copy button `{id}-copy`.
+ */
+export function ShownOnce({ id, title, warning, label, value, usage, doneLabel, onDone, focusCopy = false }) {
+  const input = useRef(null);
+  const [copied, setCopied] = useState(null);
+  // The page around it may still be loading when the secret arrives: focus on showing.
+  useEffect(() => {
+    if (focusCopy) focusField(`${id}-copy`);
+  }, [value]);
+  async function copy() {
+    setCopied((await copyText(value, input.current)) ? "ok" : "manual");
+  }
+  return (
+    <section class="card secret" aria-labelledby={`${id}-title`}>
+      <h2 id={`${id}-title`}>{title}</h2>
+      <div class="alert alert-warn" role="alert">{warning}</div>
+      <Field id={id} label={label}>
+        <div class="row nowrap">
+          <input id={id} ref={input} class="mono grow" readOnly value={value} onFocus={(e) => e.currentTarget.select()} spellcheck={false} />
+          <button type="button" id={`${id}-copy`} class="btn btn-primary" onClick={copy}>{t("admin.keys.copy")}</button>
+        </div>
+      </Field>
+      <p class="copy-status" role="status" aria-live="polite">
+        {copied === "ok" && t("admin.keys.copied")}
+        {copied === "manual" && t("admin.keys.copy_manual")}
+      </p>
+      <p class="hint">{usage}</p>
+      <button type="button" class="btn" onClick={onDone}>{doneLabel}</button>
+    </section>
+  );
 }

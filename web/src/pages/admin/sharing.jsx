@@ -6,11 +6,11 @@
 //
 // Views by query: the list; ?new=1 a new account; ?account=ID one account with its grants
 // and audit.
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { api } from "../../lib/api.js";
 import { t, fmtDateTime, fmtNumber } from "../../lib/i18n.js";
 import { ErrorBox, Field, Loading, Notice } from "../../components/ui.jsx";
-import { Count, copyText, fieldErrors, focusField, matches, useConfirm, useLoad, useQuery } from "./common.jsx";
+import { Count, fieldErrors, focusField, matches, ShownOnce, useConfirm, useLoad, useQuery } from "./common.jsx";
 import { endAfter, firstDay, lastDay, periodState, periodText, startOf } from "./sharing-period.js";
 import { SharingNav } from "./sharing-log.jsx";
 
@@ -261,30 +261,18 @@ function AccountForm({ initial, onCancel, onSaved }) {
 
 /** The credential, shown once after creation or rotation, with a copy button. */
 function Credential({ secret, onDone }) {
-  const input = useRef(null);
-  const [copied, setCopied] = useState(null);
-  // The account's page may still be loading when the credential arrives: focus on showing.
-  useEffect(() => focusField("sa-credential-copy"), [secret.credential]);
-  async function copy() {
-    setCopied((await copyText(secret.credential, input.current)) ? "ok" : "manual");
-  }
   return (
-    <section class="card secret" aria-labelledby="sa-credential-title">
-      <h2 id="sa-credential-title">{t(`sharing.credential.title_${secret.kind}`, { name: secret.account.name })}</h2>
-      <div class="alert alert-warn" role="alert">{t("sharing.credential.warning")}</div>
-      <Field id="sa-credential" label={t("sharing.credential")}>
-        <div class="row nowrap">
-          <input id="sa-credential" ref={input} class="mono grow" readOnly value={secret.credential} onFocus={(e) => e.currentTarget.select()} spellcheck={false} />
-          <button type="button" id="sa-credential-copy" class="btn btn-primary" onClick={copy}>{t("admin.keys.copy")}</button>
-        </div>
-      </Field>
-      <p class="copy-status" role="status" aria-live="polite">
-        {copied === "ok" && t("admin.keys.copied")}
-        {copied === "manual" && t("admin.keys.copy_manual")}
-      </p>
-      <p class="hint">{t("sharing.credential.usage")}</p>
-      <button type="button" class="btn" onClick={onDone}>{t("sharing.credential.done")}</button>
-    </section>
+    <ShownOnce
+      id="sa-credential"
+      title={t(`sharing.credential.title_${secret.kind}`, { name: secret.account.name })}
+      warning={t("sharing.credential.warning")}
+      label={t("sharing.credential")}
+      value={secret.credential}
+      usage={t("sharing.credential.usage")}
+      doneLabel={t("sharing.credential.done")}
+      onDone={onDone}
+      focusCopy
+    />
   );
 }
 
